@@ -1,0 +1,1 @@
+//! Workloads, executors, commitments (work in progress).
