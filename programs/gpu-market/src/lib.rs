@@ -1,7 +1,115 @@
-//! gpu-market on-chain program (work in progress).
+//! gpu-market: a decentralized GPU compute market.
+//!
+//! This program holds buyers' job escrow and providers' stake in program-owned
+//! vaults, and moves them only by rule: jobs are claimed against a bond,
+//! submitted with a Merkle commitment to their result, finalized by anyone
+//! after the challenge window, and expired by anyone past their deadline with
+//! the bond slashed by the market's frozen split. Reputation and market totals
+//! are counters on-chain, so anyone can recompute the market's figures.
+//! See docs/design.md.
+
 use anchor_lang::prelude::*;
+
+pub mod constants;
+pub mod errors;
+pub mod events;
+pub mod instructions;
+pub mod math;
+pub mod state;
+pub mod token_ops;
+
+pub use instructions::*;
+pub use state::*;
 
 declare_id!("GPUMkt1111111111111111111111111111111111111");
 
 #[program]
-pub mod gpu_market {}
+pub mod gpu_market {
+    use super::*;
+
+    /// Creates a market with its parameters and vaults (authority).
+    pub fn market_create(ctx: Context<MarketCreate>, args: MarketCreateArgs) -> Result<()> {
+        MarketCreate::handle(ctx, args)
+    }
+
+    /// Replaces the market's parameters within the global bounds (authority).
+    pub fn market_update(ctx: Context<MarketUpdate>, params: MarketParams) -> Result<()> {
+        MarketUpdate::handle(ctx, params)
+    }
+
+    /// Pauses or resumes registrations, posts and claims (authority).
+    pub fn market_set_paused(ctx: Context<MarketSetPaused>, paused: bool) -> Result<()> {
+        MarketSetPaused::handle(ctx, paused)
+    }
+
+    /// Registers a provider with its first stake (owner).
+    pub fn provider_register(
+        ctx: Context<ProviderRegister>,
+        args: ProviderRegisterArgs,
+    ) -> Result<()> {
+        ProviderRegister::handle(ctx, args)
+    }
+
+    /// Adds stake (owner).
+    pub fn provider_stake(ctx: Context<ProviderStake>, amount: u64) -> Result<()> {
+        ProviderStake::handle(ctx, amount)
+    }
+
+    /// Starts the unstake cooldown for part of the free stake (owner).
+    pub fn provider_unstake(ctx: Context<ProviderUnstake>, amount: u64) -> Result<()> {
+        ProviderUnstake::handle(ctx, amount)
+    }
+
+    /// Withdraws the pending unstake after the cooldown with no bond locked (owner).
+    pub fn provider_withdraw(ctx: Context<ProviderWithdraw>) -> Result<()> {
+        ProviderWithdraw::handle(ctx)
+    }
+
+    /// Records a sign of life, optionally with a fresh GPU descriptor (worker).
+    pub fn provider_heartbeat(
+        ctx: Context<ProviderHeartbeat>,
+        gpu: Option<GpuDescriptor>,
+    ) -> Result<()> {
+        ProviderHeartbeat::handle(ctx, gpu)
+    }
+
+    /// Changes worker key, payout account, price floor, concurrency or GPUs (owner).
+    pub fn provider_update(ctx: Context<ProviderUpdate>, args: ProviderUpdateArgs) -> Result<()> {
+        ProviderUpdate::handle(ctx, args)
+    }
+
+    /// Posts a job with its full escrow (buyer).
+    pub fn job_post(ctx: Context<JobPost>, args: JobPostArgs) -> Result<()> {
+        JobPost::handle(ctx, args)
+    }
+
+    /// Cancels an unclaimed job with a full refund (buyer).
+    pub fn job_cancel(ctx: Context<JobCancel>) -> Result<()> {
+        JobCancel::handle(ctx)
+    }
+
+    /// Claims an open job, locking a bond (worker).
+    pub fn job_claim(ctx: Context<JobClaim>) -> Result<()> {
+        JobClaim::handle(ctx)
+    }
+
+    /// Submits the result commitment and metered GPU time (worker).
+    pub fn job_submit(ctx: Context<JobSubmit>, args: JobSubmitArgs) -> Result<()> {
+        JobSubmit::handle(ctx, args)
+    }
+
+    /// Pays out a submitted job after its challenge window (anyone, earns the bounty).
+    pub fn job_finalize(ctx: Context<JobFinalize>) -> Result<()> {
+        JobFinalize::handle(ctx)
+    }
+
+    /// Slashes a claim past its submit deadline; reopens or refunds (anyone, earns the reporter share).
+    pub fn job_expire(ctx: Context<JobExpire>) -> Result<()> {
+        JobExpire::handle(ctx)
+    }
+
+    /// Refunds an unclaimed job past its deadline (anyone, earns the bounty).
+    pub fn job_expire_unclaimed(ctx: Context<JobExpireUnclaimed>) -> Result<()> {
+        JobExpireUnclaimed::handle(ctx)
+    }
+}

@@ -1,0 +1,39 @@
+//! Every PDA seed and every protocol bound lives here, so that the program, the
+//! client SDK and auditors derive the same addresses and check the same limits.
+
+/// `Market` PDA: `[MARKET_SEED, authority, market_id (u64 LE)]`. The market account
+/// is also the token authority of both vaults.
+pub const MARKET_SEED: &[u8] = b"market";
+/// `Provider` PDA: `[PROVIDER_SEED, market, owner]` (one provider per owner and market).
+pub const PROVIDER_SEED: &[u8] = b"provider";
+/// `Job` PDA: `[JOB_SEED, market, buyer, nonce (u64 LE)]`.
+pub const JOB_SEED: &[u8] = b"job";
+/// Payment-mint vault holding every live job's escrow: `[PAYMENT_VAULT_SEED, market]`.
+pub const PAYMENT_VAULT_SEED: &[u8] = b"payment_vault";
+/// Stake-mint vault holding every provider's stake: `[STAKE_VAULT_SEED, market]`.
+pub const STAKE_VAULT_SEED: &[u8] = b"stake_vault";
+
+/// Rates are basis points of this denominator.
+pub const BPS_DENOMINATOR: u64 = 10_000;
+/// The protocol fee can never exceed 20% of a job's price.
+pub const MAX_FEE_BPS: u16 = 2_000;
+/// The bond rule can ask for at most 100x the job's price.
+pub const MAX_BOND_BPS: u32 = 1_000_000;
+/// Longest time a job may stay open for (deadline - posting time), seconds.
+pub const MAX_JOB_DURATION: i64 = 90 * 24 * 3600;
+/// Longest claim timeout, challenge window or dispute timeout a market may set, seconds.
+pub const MAX_PHASE_DURATION: i64 = 30 * 24 * 3600;
+/// Longest unstake cooldown a market may set, seconds.
+pub const MAX_UNSTAKE_COOLDOWN: i64 = 180 * 24 * 3600;
+/// Spec and result URIs are stored inline; this bounds the job account's size.
+pub const MAX_URI_LEN: usize = 200;
+/// GPU model names are stored as fixed, zero-padded UTF-8.
+pub const GPU_MODEL_LEN: usize = 32;
+/// Workload kinds the market knows (see `state::job::WorkloadKind`).
+pub const MAX_WORKLOAD_KIND: u8 = 3;
+/// Reputation penalty weights: one expiry costs as much reliability as this many
+/// completions earn, one lost dispute this many.
+pub const EXPIRY_PENALTY_WEIGHT: u64 = 3;
+pub const DISPUTE_PENALTY_WEIGHT: u64 = 5;
+/// Metered GPU time is in milliseconds; one second of wall clock grants this much per GPU.
+pub const MS_PER_SECOND: u64 = 1_000;

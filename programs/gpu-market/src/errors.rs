@@ -1,0 +1,99 @@
+//! The one error enum of the program. Only ever appended to: clients match on the
+//! numeric codes, so a variant's position is part of the protocol. Each message
+//! states the rule that was broken.
+
+use anchor_lang::prelude::*;
+
+#[error_code]
+pub enum MarketError {
+    #[msg("the market is paused: no new registrations, posts or claims")]
+    MarketPaused,
+    #[msg("only the market authority may do this")]
+    Unauthorized,
+    #[msg("the protocol fee may not exceed MAX_FEE_BPS")]
+    FeeTooHigh,
+    #[msg("slash shares (buyer + reporter) may not exceed 10000 bps")]
+    SlashSplitInvalid,
+    #[msg("unstake cooldown must exceed challenge window + dispute timeout")]
+    CooldownTooShort,
+    #[msg("a duration parameter is zero, negative or above its maximum")]
+    InvalidDuration,
+    #[msg("the bond rule is invalid: bond_bps above MAX_BOND_BPS or both bps and minimum zero")]
+    BondRuleInvalid,
+    #[msg("score_fee_scale must be positive")]
+    ScoreScaleZero,
+    #[msg("the token account has the wrong mint for this market")]
+    WrongMint,
+    #[msg("the token account is not owned by the expected wallet")]
+    WrongTokenOwner,
+    #[msg("the vault is not this market's vault")]
+    WrongVault,
+    #[msg("the fee or slash account is not this market's")]
+    WrongTreasuryAccount,
+    #[msg("stake would fall below the market's minimum stake")]
+    StakeBelowMinimum,
+    #[msg("the amount must be positive")]
+    AmountZero,
+    #[msg("not enough free stake (stake - locked bonds - pending unstake)")]
+    InsufficientFreeStake,
+    #[msg("no unstake is pending")]
+    NothingToWithdraw,
+    #[msg("the unstake cooldown has not elapsed")]
+    UnstakeCooldownActive,
+    #[msg("bonds are still locked in jobs: withdraw after they settle")]
+    BondsLocked,
+    #[msg("the signer is not this provider's worker key")]
+    WrongWorker,
+    #[msg("the signer is not this provider's owner")]
+    WrongOwner,
+    #[msg("the account is not this job's buyer")]
+    WrongBuyer,
+    #[msg("the price must be positive")]
+    PriceZero,
+    #[msg("the deadline must be in the future")]
+    DeadlineInPast,
+    #[msg("the deadline is further away than MAX_JOB_DURATION")]
+    DeadlineTooFar,
+    #[msg("the URI is longer than MAX_URI_LEN bytes")]
+    UriTooLong,
+    #[msg("unknown workload kind")]
+    UnknownWorkload,
+    #[msg("the GPU descriptor is invalid: count and VRAM must be positive")]
+    InvalidGpuDescriptor,
+    #[msg("max_concurrent must be positive")]
+    InvalidConcurrency,
+    #[msg("the job is not open")]
+    JobNotOpen,
+    #[msg("the job is not claimed")]
+    JobNotClaimed,
+    #[msg("the job has no submitted result")]
+    JobNotSubmitted,
+    #[msg("the job's deadline has passed")]
+    JobDeadlinePassed,
+    #[msg("the provider's GPUs do not meet the job's requirements")]
+    RequirementsNotMet,
+    #[msg("the job's price is below the provider's price floor")]
+    PriceBelowFloor,
+    #[msg("the provider already runs max_concurrent jobs")]
+    ConcurrencyLimitReached,
+    #[msg("the submit deadline has passed")]
+    SubmitDeadlinePassed,
+    #[msg("the submit deadline has not passed yet")]
+    SubmitDeadlineNotPassed,
+    #[msg("the job's deadline has not passed yet")]
+    DeadlineNotPassed,
+    #[msg("the challenge window is still open")]
+    ChallengeWindowOpen,
+    #[msg("metered GPU time exceeds wall-clock time since the claim times GPU count")]
+    MeteringExceedsWallClock,
+    #[msg("the result root must not be all zeros")]
+    EmptyResultRoot,
+    #[msg("the provider account is not the one that claimed this job")]
+    WrongProvider,
+    #[msg("the account belongs to another market")]
+    WrongMarket,
+    #[msg("arithmetic overflow")]
+    MathOverflow,
+    #[msg("the account is not the provider's payout account")]
+    WrongPayoutAccount,
+}

@@ -1,0 +1,185 @@
+//! One past-tense event per state change. Amounts are token base units
+//! (payment mint unless noted), times are unix seconds, GPU time is milliseconds.
+//! Events carry enough for an indexer to rebuild history, but nothing depends on
+//! them: the accounts and the market totals are the source of truth.
+
+use anchor_lang::prelude::*;
+
+use crate::state::{GpuDescriptor, MarketParams};
+
+#[event]
+pub struct MarketCreated {
+    pub market: Pubkey,
+    pub authority: Pubkey,
+    pub payment_mint: Pubkey,
+    pub stake_mint: Pubkey,
+    pub params: MarketParams,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct MarketUpdated {
+    pub market: Pubkey,
+    pub old_params: MarketParams,
+    pub new_params: MarketParams,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct MarketPauseSet {
+    pub market: Pubkey,
+    pub paused: bool,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct ProviderRegistered {
+    pub market: Pubkey,
+    pub provider: Pubkey,
+    pub owner: Pubkey,
+    pub worker: Pubkey,
+    pub gpu: GpuDescriptor,
+    /// Stake-mint units.
+    pub stake: u64,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct ProviderStaked {
+    pub provider: Pubkey,
+    /// Stake-mint units added; `stake_after` is the provider's total.
+    pub amount: u64,
+    pub stake_after: u64,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct ProviderUnstakeRequested {
+    pub provider: Pubkey,
+    /// Stake-mint units.
+    pub amount: u64,
+    pub pending_after: u64,
+    pub release_at: i64,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct ProviderWithdrew {
+    pub provider: Pubkey,
+    /// Stake-mint units.
+    pub amount: u64,
+    pub stake_after: u64,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct ProviderHeartbeatRecorded {
+    pub provider: Pubkey,
+    pub slot: u64,
+    pub gpu_updated: bool,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct ProviderUpdated {
+    pub provider: Pubkey,
+    pub worker: Pubkey,
+    pub payout_account: Pubkey,
+    pub price_floor: u64,
+    pub max_concurrent: u16,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct ProviderSlashed {
+    pub market: Pubkey,
+    pub provider: Pubkey,
+    pub job: Pubkey,
+    /// Stake-mint units: the total and its split.
+    pub amount: u64,
+    pub to_buyer: u64,
+    pub to_reporter: u64,
+    pub to_treasury: u64,
+    pub reporter: Pubkey,
+    pub stake_after: u64,
+    pub score_after: u32,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct JobPosted {
+    pub market: Pubkey,
+    pub job: Pubkey,
+    pub buyer: Pubkey,
+    pub nonce: u64,
+    pub workload: u8,
+    pub spec_hash: [u8; 32],
+    pub price: u64,
+    /// Price plus crank bounty.
+    pub escrow: u64,
+    pub deadline: i64,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct JobCancelled {
+    pub job: Pubkey,
+    pub buyer: Pubkey,
+    pub refunded: u64,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct JobClaimed {
+    pub job: Pubkey,
+    pub provider: Pubkey,
+    /// Stake-mint units locked.
+    pub bond: u64,
+    pub submit_deadline: i64,
+    pub attempt: u16,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct JobSubmitted {
+    pub job: Pubkey,
+    pub provider: Pubkey,
+    pub result_root: [u8; 32],
+    pub gpu_ms: u64,
+    pub challenge_deadline: i64,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct JobFinalized {
+    pub job: Pubkey,
+    pub provider: Pubkey,
+    pub buyer: Pubkey,
+    pub result_root: [u8; 32],
+    pub gpu_ms: u64,
+    pub payout: u64,
+    pub fee: u64,
+    pub bounty: u64,
+    pub cranker: Pubkey,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct JobExpired {
+    pub job: Pubkey,
+    pub provider: Pubkey,
+    /// True when the job went back to Open, false when it was refunded.
+    pub reopened: bool,
+    pub timestamp: i64,
+}
+
+#[event]
+pub struct JobRefunded {
+    pub job: Pubkey,
+    pub buyer: Pubkey,
+    /// Payment-mint units back to the buyer, and the bounty paid to the cranker.
+    pub refunded: u64,
+    pub bounty: u64,
+    pub cranker: Pubkey,
+    pub timestamp: i64,
+}

@@ -1,0 +1,83 @@
+//! Anyone settles an unclaimed job whose deadline passed: the caller earns the
+//! crank bounty the buyer deposited, the buyer gets the price back, and the
+//! account is closed with its rent back to the buyer.
+
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Token, TokenAccount};
+
+use crate::errors::MarketError;
+use crate::events::JobRefunded;
+use crate::math;
+use crate::state::{Job, Market};
+use crate::token_ops;
+
+#[derive(Accounts)]
+pub struct JobExpireUnclaimed<'info> {
+    pub cranker: Signer<'info>,
+    #[account(mut)]
+    pub market: Box<Account<'info, Market>>,
+    #[account(
+        mut,
+        has_one = market @ MarketError::WrongMarket,
+        has_one = buyer @ MarketError::WrongBuyer,
+        close = buyer
+    )]
+    pub job: Box<Account<'info, Job>>,
+    /// CHECK: only receives the job account's rent; `has_one = buyer` pins it.
+    #[account(mut)]
+    pub buyer: UncheckedAccount<'info>,
+    #[account(
+        mut,
+        dup,
+        constraint = buyer_payment_account.mint == market.payment_mint @ MarketError::WrongMint,
+        constraint = buyer_payment_account.owner == job.buyer @ MarketError::WrongTokenOwner
+    )]
+    pub buyer_payment_account: Box<Account<'info, TokenAccount>>,
+    #[account(
+        mut,
+        dup,
+        constraint = cranker_payment_account.mint == market.payment_mint @ MarketError::WrongMint,
+        constraint = cranker_payment_account.owner == cranker.key() @ MarketError::WrongTokenOwner
+    )]
+    pub cranker_payment_account: Box<Account<'info, TokenAccount>>,
+    #[account(mut, address = market.payment_vault @ MarketError::WrongVault)]
+    pub payment_vault: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+}
+
+impl JobExpireUnclaimed<'_> {
+    pub fn handle(ctx: Context<Self>) -> Result<()> {
+        let now = Clock::get()?.unix_timestamp;
+        let a = &mut *ctx.accounts;
+        a.job.lapse(now)?;
+        let escrow = a.job.escrow;
+        let bounty = a.job.terms.crank_bounty;
+        let refund = math::sub(escrow, bounty)?;
+        a.market.totals.release_escrow(escrow)?;
+        a.market.totals.jobs_refunded = math::add(a.market.totals.jobs_refunded, 1)?;
+        a.market.totals.bounties_paid = math::add(a.market.totals.bounties_paid, bounty)?;
+        token_ops::pay_from_vault(
+            &a.token_program,
+            &a.market,
+            &a.payment_vault,
+            &a.buyer_payment_account,
+            refund,
+        )?;
+        token_ops::pay_from_vault(
+            &a.token_program,
+            &a.market,
+            &a.payment_vault,
+            &a.cranker_payment_account,
+            bounty,
+        )?;
+        emit!(JobRefunded {
+            job: a.job.key(),
+            buyer: a.buyer.key(),
+            refunded: refund,
+            bounty,
+            cranker: a.cranker.key(),
+            timestamp: now,
+        });
+        Ok(())
+    }
+}

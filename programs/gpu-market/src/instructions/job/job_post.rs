@@ -1,0 +1,125 @@
+//! A buyer posts a job with its full escrow (price + crank bounty) and the
+//! market's current terms frozen into it.
+
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Token, TokenAccount};
+
+use crate::constants::*;
+use crate::errors::MarketError;
+use crate::events::JobPosted;
+use crate::math;
+use crate::state::{Job, JobRequirements, JobState, JobTerms, Market, WorkloadKind};
+use crate::token_ops;
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
+pub struct JobPostArgs {
+    pub nonce: u64,
+    pub workload: u8,
+    /// SHA-256 of the job spec's bytes.
+    pub spec_hash: [u8; 32],
+    pub spec_uri: String,
+    pub requirements: JobRequirements,
+    /// Payment-mint units paid for the job (the provider gets it minus the fee).
+    pub price: u64,
+    /// Unix seconds: last second the job may be claimed or its result submitted.
+    pub deadline: i64,
+}
+
+#[derive(Accounts)]
+#[instruction(args: JobPostArgs)]
+pub struct JobPost<'info> {
+    #[account(mut)]
+    pub buyer: Signer<'info>,
+    #[account(mut, constraint = !market.paused @ MarketError::MarketPaused)]
+    pub market: Box<Account<'info, Market>>,
+    #[account(
+        init,
+        payer = buyer,
+        space = 8 + Job::INIT_SPACE,
+        seeds = [JOB_SEED, market.key().as_ref(), buyer.key().as_ref(), &args.nonce.to_le_bytes()],
+        bump
+    )]
+    pub job: Box<Account<'info, Job>>,
+    #[account(
+        mut,
+        constraint = buyer_payment_account.mint == market.payment_mint @ MarketError::WrongMint,
+        constraint = buyer_payment_account.owner == buyer.key() @ MarketError::WrongTokenOwner
+    )]
+    pub buyer_payment_account: Box<Account<'info, TokenAccount>>,
+    #[account(mut, address = market.payment_vault @ MarketError::WrongVault)]
+    pub payment_vault: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+    pub system_program: Program<'info, System>,
+}
+
+impl JobPost<'_> {
+    pub fn validate(&self, args: &JobPostArgs, now: i64) -> Result<()> {
+        require!(args.price > 0, MarketError::PriceZero);
+        require!(args.deadline > now, MarketError::DeadlineInPast);
+        require!(
+            args.deadline - now <= MAX_JOB_DURATION,
+            MarketError::DeadlineTooFar
+        );
+        require!(args.spec_uri.len() <= MAX_URI_LEN, MarketError::UriTooLong);
+        require!(
+            WorkloadKind::from_u8(args.workload).is_some(),
+            MarketError::UnknownWorkload
+        );
+        Ok(())
+    }
+
+    pub fn handle(ctx: Context<Self>, args: JobPostArgs) -> Result<()> {
+        let now = Clock::get()?.unix_timestamp;
+        ctx.accounts.validate(&args, now)?;
+        let a = &mut *ctx.accounts;
+        let terms = JobTerms::from(&a.market.params);
+        let escrow = math::escrow_for(args.price, terms.crank_bounty)?;
+        token_ops::deposit(
+            &a.token_program,
+            &a.buyer_payment_account,
+            &a.payment_vault,
+            &a.buyer,
+            escrow,
+        )?;
+        a.market.totals.on_post(escrow)?;
+        a.job.set_inner(Job {
+            market: a.market.key(),
+            buyer: a.buyer.key(),
+            nonce: args.nonce,
+            workload: args.workload,
+            spec_hash: args.spec_hash,
+            spec_uri: args.spec_uri,
+            requirements: args.requirements,
+            price: args.price,
+            escrow,
+            terms,
+            state: JobState::Open,
+            provider: Pubkey::default(),
+            bond: 0,
+            posted_at: now,
+            deadline: args.deadline,
+            claimed_at: 0,
+            submit_deadline: 0,
+            submitted_at: 0,
+            challenge_deadline: 0,
+            result_root: [0; 32],
+            result_uri: String::new(),
+            gpu_ms: 0,
+            attempts: 0,
+            bump: ctx.bumps.job,
+        });
+        emit!(JobPosted {
+            market: a.market.key(),
+            job: a.job.key(),
+            buyer: a.buyer.key(),
+            nonce: args.nonce,
+            workload: args.workload,
+            spec_hash: args.spec_hash,
+            price: args.price,
+            escrow,
+            deadline: args.deadline,
+            timestamp: now,
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,241 @@
+//! Money and reputation math, as pure functions.
+//!
+//! Amounts are token base units (u64); rates are basis points of
+//! [`BPS_DENOMINATOR`]. Every operation is checked and widens to u128 where a
+//! product could overflow. Rounding always favours the protocol's solvency:
+//! fees and bonds round up, payouts and slash shares round down, and whatever
+//! rounding leaves over goes to the treasury, never out of thin air.
+
+use anchor_lang::prelude::*;
+
+use crate::constants::{BPS_DENOMINATOR, DISPUTE_PENALTY_WEIGHT, EXPIRY_PENALTY_WEIGHT};
+use crate::errors::MarketError;
+
+#[track_caller]
+pub fn add(a: u64, b: u64) -> Result<u64> {
+    a.checked_add(b)
+        .ok_or_else(|| error!(MarketError::MathOverflow))
+}
+
+#[track_caller]
+pub fn sub(a: u64, b: u64) -> Result<u64> {
+    a.checked_sub(b)
+        .ok_or_else(|| error!(MarketError::MathOverflow))
+}
+
+#[track_caller]
+pub fn add_i64(a: i64, b: i64) -> Result<i64> {
+    a.checked_add(b)
+        .ok_or_else(|| error!(MarketError::MathOverflow))
+}
+
+fn narrow(x: u128) -> Result<u64> {
+    u64::try_from(x).map_err(|_| error!(MarketError::MathOverflow))
+}
+
+/// `ceil(amount * bps / 10_000)`.
+pub fn bps_ceil(amount: u64, bps: u64) -> Result<u64> {
+    let num = (amount as u128) * (bps as u128);
+    narrow(num.div_ceil(BPS_DENOMINATOR as u128))
+}
+
+/// `floor(amount * bps / 10_000)`.
+pub fn bps_floor(amount: u64, bps: u64) -> Result<u64> {
+    narrow((amount as u128) * (bps as u128) / BPS_DENOMINATOR as u128)
+}
+
+/// The protocol fee on a job's price, rounded up. Never exceeds the price
+/// while `fee_bps <= 10_000` (the market caps it far lower).
+pub fn fee_for(price: u64, fee_bps: u16) -> Result<u64> {
+    bps_ceil(price, fee_bps as u64)
+}
+
+/// What the provider receives for a finalized job: price minus fee.
+pub fn payout_for(price: u64, fee_bps: u16) -> Result<u64> {
+    sub(price, fee_for(price, fee_bps)?)
+}
+
+/// The bond a provider locks from its stake when it claims a job:
+/// `max(bond_min, ceil(price * bond_bps / 10_000))`, in stake-mint base units.
+pub fn bond_for(price: u64, bond_bps: u32, bond_min: u64) -> Result<u64> {
+    Ok(bps_ceil(price, bond_bps as u64)?.max(bond_min))
+}
+
+/// What the buyer deposits when posting: the price plus the crank bounty that
+/// pays whoever settles the job.
+pub fn escrow_for(price: u64, crank_bounty: u64) -> Result<u64> {
+    add(price, crank_bounty)
+}
+
+/// How a slashed amount is divided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlashSplit {
+    /// To the wronged buyer.
+    pub buyer: u64,
+    /// To whoever reported the fault (the crank that expired the job, or a challenger).
+    pub reporter: u64,
+    /// To the market's slash account: the rest, including rounding dust.
+    pub treasury: u64,
+}
+
+/// Split `amount` by the market's rule; the shares always sum to `amount`.
+/// Requires `buyer_bps + reporter_bps <= 10_000` (enforced on the market).
+pub fn slash_split(amount: u64, buyer_bps: u16, reporter_bps: u16) -> Result<SlashSplit> {
+    let buyer = bps_floor(amount, buyer_bps as u64)?;
+    let reporter = bps_floor(amount, reporter_bps as u64)?;
+    let treasury = sub(sub(amount, buyer)?, reporter)?;
+    Ok(SlashSplit {
+        buyer,
+        reporter,
+        treasury,
+    })
+}
+
+/// The most GPU time a provider may meter for a job: whole seconds of wall
+/// clock from claim to submission, plus one second of grace for sub-second
+/// jobs, times its GPU count, in milliseconds. Metering is self-reported; this
+/// bound keeps utilization figures derived from it physically possible.
+pub fn max_metered_ms(claimed_at: i64, now: i64, gpu_count: u16) -> u64 {
+    let elapsed = now.saturating_sub(claimed_at).max(0) as u128;
+    let bound = (elapsed + 1) * crate::constants::MS_PER_SECOND as u128 * gpu_count.max(1) as u128;
+    // An upper bound that does not fit u64 bounds nothing: saturate.
+    bound.min(u64::MAX as u128) as u64
+}
+
+/// Reputation score in basis points (0..=10_000), derived only from on-chain
+/// counters so that anyone can recompute it:
+///
+/// ```text
+/// reliability = completed * 10_000 / (completed + 3 * expired + 5 * disputes_lost)
+/// confidence  = fees_paid * 10_000 / (fees_paid + score_fee_scale)
+/// score       = reliability * confidence / 10_000
+/// ```
+///
+/// Reliability says how often the provider delivered; confidence says how much
+/// paid work backs that record. Confidence is weighted by the protocol fees the
+/// provider's completed jobs paid, so a record built from self-dealt (sybil)
+/// jobs costs real money: reaching half confidence costs `score_fee_scale` in fees.
+pub fn reputation_score(
+    completed: u64,
+    expired: u64,
+    disputes_lost: u64,
+    fees_paid: u64,
+    score_fee_scale: u64,
+) -> u32 {
+    let bps = BPS_DENOMINATOR as u128;
+    let denom = completed as u128
+        + EXPIRY_PENALTY_WEIGHT as u128 * expired as u128
+        + DISPUTE_PENALTY_WEIGHT as u128 * disputes_lost as u128;
+    if denom == 0 || completed == 0 {
+        return 0;
+    }
+    let reliability = completed as u128 * bps / denom;
+    let confidence = fees_paid as u128 * bps / (fees_paid as u128 + score_fee_scale.max(1) as u128);
+    // Both factors are <= 10_000, so the product fits and the result is <= 10_000.
+    (reliability * confidence / bps) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fee_rounds_up_and_payout_down() {
+        assert_eq!(fee_for(10_000, 250).unwrap(), 250);
+        // 1 * 250 / 10_000 = 0.025 -> 1 (protocol favour)
+        assert_eq!(fee_for(1, 250).unwrap(), 1);
+        assert_eq!(payout_for(1, 250).unwrap(), 0);
+        assert_eq!(fee_for(0, 250).unwrap(), 0);
+        assert_eq!(fee_for(12_345, 0).unwrap(), 0);
+        assert_eq!(fee_for(12_345, 100).unwrap(), 124); // 123.45 -> 124
+        assert_eq!(payout_for(12_345, 100).unwrap(), 12_221);
+    }
+
+    #[test]
+    fn fee_and_payout_never_overflow_at_u64_max() {
+        let fee = fee_for(u64::MAX, 2_000).unwrap();
+        assert_eq!(fee, (u64::MAX as u128 * 2_000).div_ceil(10_000) as u64);
+        assert_eq!(payout_for(u64::MAX, 2_000).unwrap() + fee, u64::MAX);
+        assert_eq!(fee_for(u64::MAX, 10_000).unwrap(), u64::MAX);
+    }
+
+    #[test]
+    fn bond_takes_the_larger_of_rule_and_minimum() {
+        assert_eq!(bond_for(1_000, 5_000, 100).unwrap(), 500);
+        assert_eq!(bond_for(10, 5_000, 100).unwrap(), 100);
+        assert_eq!(bond_for(3, 5_000, 0).unwrap(), 2); // 1.5 -> 2
+                                                       // 100x a huge price does not fit u64: a named overflow, not a wrap.
+        assert!(bond_for(u64::MAX, 1_000_000, 0).is_err());
+        assert_eq!(bond_for(u64::MAX, 10_000, 0).unwrap(), u64::MAX);
+    }
+
+    #[test]
+    fn escrow_is_checked() {
+        assert_eq!(escrow_for(100, 5).unwrap(), 105);
+        assert!(escrow_for(u64::MAX, 1).is_err());
+    }
+
+    #[test]
+    fn slash_shares_sum_to_amount_with_dust_to_treasury() {
+        for amount in [0u64, 1, 2, 3, 7, 99, 10_001, 123_456_789, u64::MAX] {
+            for (b, r) in [
+                (0u16, 0u16),
+                (5_000, 1_000),
+                (3_333, 3_333),
+                (10_000, 0),
+                (0, 10_000),
+                (9_999, 1),
+            ] {
+                let s = slash_split(amount, b, r).unwrap();
+                assert_eq!(
+                    s.buyer as u128 + s.reporter as u128 + s.treasury as u128,
+                    amount as u128
+                );
+                assert!(s.buyer as u128 <= amount as u128 * b as u128 / 10_000);
+                assert!(s.reporter as u128 <= amount as u128 * r as u128 / 10_000);
+            }
+        }
+        let s = slash_split(10, 3_333, 3_333).unwrap();
+        assert_eq!((s.buyer, s.reporter, s.treasury), (3, 3, 4));
+    }
+
+    #[test]
+    fn slash_split_rejects_overcommitted_shares_by_error_not_wrap() {
+        // buyer + reporter > 100% cannot be paid out of the amount.
+        assert!(slash_split(100, 9_000, 9_000).is_err());
+    }
+
+    #[test]
+    fn metering_bound() {
+        assert_eq!(max_metered_ms(100, 100, 1), 1_000);
+        assert_eq!(max_metered_ms(100, 110, 4), 44_000);
+        // A clock that went backwards grants only the grace second.
+        assert_eq!(max_metered_ms(100, 90, 2), 2_000);
+        assert_eq!(max_metered_ms(i64::MIN, i64::MAX, u16::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn reputation_score_formula() {
+        assert_eq!(reputation_score(0, 0, 0, 0, 1_000), 0);
+        assert_eq!(reputation_score(0, 5, 0, 0, 1_000), 0);
+        // Perfect record, fees equal to the scale: half confidence.
+        assert_eq!(reputation_score(10, 0, 0, 1_000, 1_000), 5_000);
+        // 10 done, 1 expired: reliability 10/13.
+        assert_eq!(
+            reputation_score(10, 1, 0, 1_000, 1_000),
+            7_692 * 5_000 / 10_000
+        );
+        // A lost dispute hurts more than an expiry.
+        assert!(
+            reputation_score(10, 0, 1, 1_000, 1_000) < reputation_score(10, 1, 0, 1_000, 1_000)
+        );
+        // More paid volume, more confidence; never above 10_000.
+        assert!(
+            reputation_score(10, 0, 0, 9_000, 1_000) > reputation_score(10, 0, 0, 1_000, 1_000)
+        );
+        assert!(reputation_score(u64::MAX, 0, 0, u64::MAX, 1) <= 10_000);
+        assert!(reputation_score(u64::MAX, u64::MAX, u64::MAX, u64::MAX, u64::MAX) <= 10_000);
+        // Many cheap jobs with no fees earn no confidence: sybil records cost fees.
+        assert_eq!(reputation_score(1_000_000, 0, 0, 0, 1_000), 0);
+    }
+}

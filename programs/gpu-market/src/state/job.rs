@@ -1,0 +1,413 @@
+//! The `Job`: a buyer's escrowed request for GPU work and its lifecycle.
+//!
+//! ```text
+//! Open -> Claimed -> Submitted -> Finalized            (paid, account closed)
+//! Open -> Cancelled                                    (buyer, refunded, closed)
+//! Open -> Refunded                                     (deadline passed unclaimed)
+//! Claimed -> Open | Refunded                           (submit deadline missed: bond slashed;
+//!                                                       reopened while the job deadline holds)
+//! Submitted -> Disputed -> Finalized | Slashed         (reserved for disputes)
+//! ```
+//!
+//! Deadlines follow one convention: at the deadline second an action is still
+//! on time, one second later it is late.
+
+use anchor_lang::prelude::*;
+
+use crate::constants::MAX_URI_LEN;
+use crate::errors::MarketError;
+use crate::math;
+use crate::state::MarketParams;
+
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct Job {
+    pub market: Pubkey,
+    /// Posted the job, paid its rent, gets refunds and the rent back.
+    pub buyer: Pubkey,
+    /// Buyer-chosen; part of the PDA seeds.
+    pub nonce: u64,
+    /// `WorkloadKind` as u8 (the spec names the same kind).
+    pub workload: u8,
+    /// SHA-256 of the job spec's bytes.
+    pub spec_hash: [u8; 32],
+    #[max_len(MAX_URI_LEN)]
+    pub spec_uri: String,
+    pub requirements: JobRequirements,
+    /// Paid to the provider (minus the fee) on finalization; payment-mint units.
+    pub price: u64,
+    /// Held in the payment vault for this job: price + crank bounty.
+    pub escrow: u64,
+    /// The market's rules as they were when the job was posted.
+    pub terms: JobTerms,
+    pub state: JobState,
+    /// The claiming provider account (default when none).
+    pub provider: Pubkey,
+    /// Bond locked by the claiming provider, stake-mint units.
+    pub bond: u64,
+    /// Unix seconds.
+    pub posted_at: i64,
+    /// Last second the job may be claimed or submitted.
+    pub deadline: i64,
+    pub claimed_at: i64,
+    /// min(claimed_at + claim_timeout, deadline).
+    pub submit_deadline: i64,
+    pub submitted_at: i64,
+    /// Last second a challenge is accepted: submitted_at + challenge_window.
+    pub challenge_deadline: i64,
+    /// Merkle root of the result (see docs/design.md, "Result commitment").
+    pub result_root: [u8; 32],
+    #[max_len(MAX_URI_LEN)]
+    pub result_uri: String,
+    /// Metered GPU time, milliseconds.
+    pub gpu_ms: u64,
+    /// Number of claims so far (reopened jobs are claimed again).
+    pub attempts: u16,
+    pub bump: u8,
+}
+
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq, Default,
+)]
+pub struct JobRequirements {
+    /// Memory per GPU, MiB.
+    pub min_vram_mb: u32,
+    /// major * 10 + minor; 0 admits CPU-only providers.
+    pub min_compute_capability: u16,
+    pub min_gpu_count: u16,
+}
+
+/// The market's rules a job was posted under, frozen for its lifetime.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub struct JobTerms {
+    pub fee_bps: u16,
+    pub crank_bounty: u64,
+    pub bond_bps: u32,
+    pub bond_min: u64,
+    pub claim_timeout: i64,
+    pub challenge_window: i64,
+    pub slash_buyer_bps: u16,
+    pub slash_reporter_bps: u16,
+}
+
+impl From<&MarketParams> for JobTerms {
+    fn from(p: &MarketParams) -> Self {
+        Self {
+            fee_bps: p.fee_bps,
+            crank_bounty: p.crank_bounty,
+            bond_bps: p.bond_bps,
+            bond_min: p.bond_min,
+            claim_timeout: p.claim_timeout,
+            challenge_window: p.challenge_window,
+            slash_buyer_bps: p.slash_buyer_bps,
+            slash_reporter_bps: p.slash_reporter_bps,
+        }
+    }
+}
+
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub enum JobState {
+    Open,
+    Claimed,
+    Submitted,
+    Disputed,
+    Finalized,
+    Cancelled,
+    Refunded,
+    Slashed,
+}
+
+/// Workload kinds; the numbers are part of the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum WorkloadKind {
+    GemmI8 = 0,
+    GemmF32 = 1,
+    GemmBf16 = 2,
+    CudaKernel = 3,
+}
+
+impl WorkloadKind {
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Some(match v {
+            0 => Self::GemmI8,
+            1 => Self::GemmF32,
+            2 => Self::GemmBf16,
+            3 => Self::CudaKernel,
+            _ => return None,
+        })
+    }
+}
+
+/// What an expired claim turns into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpiryOutcome {
+    /// Time remains before the job deadline: back to Open for another provider.
+    Reopened,
+    /// The job deadline has passed too: the buyer gets the escrow back.
+    Refunded,
+}
+
+impl Job {
+    pub fn bond_for_claim(&self) -> Result<u64> {
+        math::bond_for(self.price, self.terms.bond_bps, self.terms.bond_min)
+    }
+
+    pub fn claim(&mut self, provider: Pubkey, bond: u64, now: i64) -> Result<()> {
+        require!(self.state == JobState::Open, MarketError::JobNotOpen);
+        require!(now <= self.deadline, MarketError::JobDeadlinePassed);
+        self.state = JobState::Claimed;
+        self.provider = provider;
+        self.bond = bond;
+        self.claimed_at = now;
+        self.submit_deadline = math::add_i64(now, self.terms.claim_timeout)?.min(self.deadline);
+        self.attempts = self
+            .attempts
+            .checked_add(1)
+            .ok_or(MarketError::MathOverflow)?;
+        Ok(())
+    }
+
+    pub fn submit(
+        &mut self,
+        result_root: [u8; 32],
+        result_uri: String,
+        gpu_ms: u64,
+        gpu_count: u16,
+        now: i64,
+    ) -> Result<()> {
+        require!(self.state == JobState::Claimed, MarketError::JobNotClaimed);
+        require!(
+            now <= self.submit_deadline,
+            MarketError::SubmitDeadlinePassed
+        );
+        require!(result_root != [0u8; 32], MarketError::EmptyResultRoot);
+        require!(result_uri.len() <= MAX_URI_LEN, MarketError::UriTooLong);
+        require!(
+            gpu_ms <= math::max_metered_ms(self.claimed_at, now, gpu_count),
+            MarketError::MeteringExceedsWallClock
+        );
+        self.state = JobState::Submitted;
+        self.result_root = result_root;
+        self.result_uri = result_uri;
+        self.gpu_ms = gpu_ms;
+        self.submitted_at = now;
+        self.challenge_deadline = math::add_i64(now, self.terms.challenge_window)?;
+        Ok(())
+    }
+
+    pub fn finalize(&mut self, now: i64) -> Result<()> {
+        require!(
+            self.state == JobState::Submitted,
+            MarketError::JobNotSubmitted
+        );
+        require!(
+            now > self.challenge_deadline,
+            MarketError::ChallengeWindowOpen
+        );
+        self.state = JobState::Finalized;
+        Ok(())
+    }
+
+    pub fn cancel(&mut self) -> Result<()> {
+        require!(self.state == JobState::Open, MarketError::JobNotOpen);
+        self.state = JobState::Cancelled;
+        Ok(())
+    }
+
+    /// An unclaimed job whose deadline passed goes back to its buyer.
+    pub fn lapse(&mut self, now: i64) -> Result<()> {
+        require!(self.state == JobState::Open, MarketError::JobNotOpen);
+        require!(now > self.deadline, MarketError::DeadlineNotPassed);
+        self.state = JobState::Refunded;
+        Ok(())
+    }
+
+    /// A claim that missed its submit deadline. The caller slashes `self.bond`
+    /// (read it before calling: it is reset here).
+    pub fn expire(&mut self, now: i64) -> Result<ExpiryOutcome> {
+        require!(self.state == JobState::Claimed, MarketError::JobNotClaimed);
+        require!(
+            now > self.submit_deadline,
+            MarketError::SubmitDeadlineNotPassed
+        );
+        self.provider = Pubkey::default();
+        self.bond = 0;
+        self.claimed_at = 0;
+        self.submit_deadline = 0;
+        if now <= self.deadline {
+            self.state = JobState::Open;
+            Ok(ExpiryOutcome::Reopened)
+        } else {
+            self.state = JobState::Refunded;
+            Ok(ExpiryOutcome::Refunded)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> Job {
+        Job {
+            market: Pubkey::new_unique(),
+            buyer: Pubkey::new_unique(),
+            nonce: 1,
+            workload: 0,
+            spec_hash: [7; 32],
+            spec_uri: "blob://x".into(),
+            requirements: JobRequirements::default(),
+            price: 1_000,
+            escrow: 1_010,
+            terms: JobTerms {
+                fee_bps: 250,
+                crank_bounty: 10,
+                bond_bps: 5_000,
+                bond_min: 100,
+                claim_timeout: 60,
+                challenge_window: 30,
+                slash_buyer_bps: 5_000,
+                slash_reporter_bps: 1_000,
+            },
+            state: JobState::Open,
+            provider: Pubkey::default(),
+            bond: 0,
+            posted_at: 0,
+            deadline: 1_000,
+            claimed_at: 0,
+            submit_deadline: 0,
+            submitted_at: 0,
+            challenge_deadline: 0,
+            result_root: [0; 32],
+            result_uri: String::new(),
+            gpu_ms: 0,
+            attempts: 0,
+            bump: 255,
+        }
+    }
+
+    fn is<T: std::fmt::Debug>(r: Result<T>, e: MarketError) -> bool {
+        matches!(r, Err(Error::AnchorError(a)) if a.error_code_number == anchor_lang::error::ERROR_CODE_OFFSET + e as u32)
+    }
+
+    #[test]
+    fn claim_boundary_at_deadline() {
+        let p = Pubkey::new_unique();
+        let mut j = job();
+        assert!(is(
+            j.clone_at(|j| j.claim(p, 1, 1_001)),
+            MarketError::JobDeadlinePassed
+        ));
+        j.claim(p, 500, 1_000).unwrap();
+        // Claimed at the deadline: the submit deadline is the job deadline.
+        assert_eq!(j.submit_deadline, 1_000);
+        assert!(is(j.claim(p, 1, 999), MarketError::JobNotOpen));
+        let mut j = job();
+        j.claim(p, 500, 100).unwrap();
+        assert_eq!((j.submit_deadline, j.attempts, j.bond), (160, 1, 500));
+    }
+
+    #[test]
+    fn submit_boundaries_and_metering() {
+        let p = Pubkey::new_unique();
+        let mut j = job();
+        j.claim(p, 500, 100).unwrap();
+        assert!(is(
+            j.clone_at(|j| j.submit([1; 32], "r".into(), 0, 1, 161)),
+            MarketError::SubmitDeadlinePassed
+        ));
+        assert!(is(
+            j.clone_at(|j| j.submit([0; 32], "r".into(), 0, 1, 160)),
+            MarketError::EmptyResultRoot
+        ));
+        assert!(is(
+            j.clone_at(|j| j.submit([1; 32], "r".into(), 61_001, 1, 160)),
+            MarketError::MeteringExceedsWallClock
+        ));
+        assert!(is(
+            j.clone_at(|j| j.submit([1; 32], "u".repeat(201), 0, 1, 160)),
+            MarketError::UriTooLong
+        ));
+        j.clone_at(|j| j.submit([1; 32], "r".into(), 0, 1, 159))
+            .unwrap();
+        j.submit([1; 32], "r".into(), 61_000, 1, 160).unwrap();
+        assert_eq!((j.state, j.challenge_deadline), (JobState::Submitted, 190));
+    }
+
+    #[test]
+    fn finalize_only_after_the_window() {
+        let mut j = job();
+        j.claim(Pubkey::new_unique(), 1, 0).unwrap();
+        j.submit([1; 32], "r".into(), 0, 1, 10).unwrap();
+        assert!(is(
+            j.clone_at(|j| j.finalize(39)),
+            MarketError::ChallengeWindowOpen
+        ));
+        assert!(is(
+            j.clone_at(|j| j.finalize(40)),
+            MarketError::ChallengeWindowOpen
+        ));
+        j.finalize(41).unwrap();
+        assert!(is(j.finalize(42), MarketError::JobNotSubmitted));
+    }
+
+    #[test]
+    fn expiry_reopens_or_refunds() {
+        let p = Pubkey::new_unique();
+        let mut j = job();
+        j.claim(p, 500, 100).unwrap();
+        assert!(is(
+            j.clone_at(|j| j.expire(160).map(|_| ())),
+            MarketError::SubmitDeadlineNotPassed
+        ));
+        assert_eq!(
+            j.clone_at(|j| j.expire(161)).unwrap(),
+            ExpiryOutcome::Reopened
+        );
+        let mut late = job();
+        late.claim(p, 500, 990).unwrap();
+        assert_eq!(late.submit_deadline, 1_000);
+        assert_eq!(late.expire(1_001).unwrap(), ExpiryOutcome::Refunded);
+        assert_eq!(late.state, JobState::Refunded);
+        // A reopened job is claimable again by someone else.
+        assert_eq!(j.expire(161).unwrap(), ExpiryOutcome::Reopened);
+        assert_eq!(
+            (j.state, j.bond, j.provider),
+            (JobState::Open, 0, Pubkey::default())
+        );
+        j.claim(Pubkey::new_unique(), 500, 200).unwrap();
+        assert_eq!(j.attempts, 2);
+    }
+
+    #[test]
+    fn cancel_and_lapse_only_while_open() {
+        let mut j = job();
+        assert!(is(
+            j.clone_at(|j| j.lapse(1_000)),
+            MarketError::DeadlineNotPassed
+        ));
+        j.clone_at(|j| j.lapse(1_001)).unwrap();
+        j.claim(Pubkey::new_unique(), 1, 0).unwrap();
+        assert!(is(j.clone_at(|j| j.cancel()), MarketError::JobNotOpen));
+        assert!(is(j.lapse(2_000), MarketError::JobNotOpen));
+    }
+
+    #[test]
+    fn bond_uses_frozen_terms() {
+        let j = job();
+        assert_eq!(j.bond_for_claim().unwrap(), 500);
+    }
+
+    impl Job {
+        /// Runs `f` on a copy, leaving `self` untouched.
+        fn clone_at<T>(&self, f: impl FnOnce(&mut Job) -> Result<T>) -> Result<T> {
+            let mut c = Job {
+                spec_uri: self.spec_uri.clone(),
+                result_uri: self.result_uri.clone(),
+                ..*self
+            };
+            f(&mut c)
+        }
+    }
+}

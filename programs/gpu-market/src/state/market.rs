@@ -1,0 +1,293 @@
+//! The `Market`: its parameters, its vaults, and running totals that let an
+//! auditor read market-wide figures without an indexer.
+
+use anchor_lang::prelude::*;
+
+use crate::constants::*;
+use crate::errors::MarketError;
+use crate::math;
+
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct Market {
+    /// Signs parameter updates and pause/unpause; part of the PDA seeds.
+    pub authority: Pubkey,
+    /// Lets one authority run several markets; part of the PDA seeds.
+    pub market_id: u64,
+    /// Mint of job prices, escrow, fees and crank bounties.
+    pub payment_mint: Pubkey,
+    /// Mint of provider stake, bonds and slashes.
+    pub stake_mint: Pubkey,
+    /// PDA token account holding every live job's escrow.
+    pub payment_vault: Pubkey,
+    /// PDA token account holding every provider's stake.
+    pub stake_vault: Pubkey,
+    /// Payment-mint token account that receives protocol fees.
+    pub fee_account: Pubkey,
+    /// Stake-mint token account that receives the treasury share of slashes.
+    pub slash_account: Pubkey,
+    pub params: MarketParams,
+    pub paused: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub totals: MarketTotals,
+    pub bump: u8,
+    pub payment_vault_bump: u8,
+    pub stake_vault_bump: u8,
+}
+
+/// Rules of the market. Jobs copy the rules that concern them when posted
+/// (see `JobTerms`), so an update never changes the deal of work in flight.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub struct MarketParams {
+    /// Protocol fee on a job's price, bps, rounded up; at most `MAX_FEE_BPS`.
+    pub fee_bps: u16,
+    /// Stake (net of pending unstake) a provider must keep to register and claim.
+    pub min_stake: u64,
+    /// Bond locked per claim: `max(bond_min, ceil(price * bond_bps / 10_000))`, stake-mint units.
+    pub bond_bps: u32,
+    pub bond_min: u64,
+    /// Seconds a provider has from claim to submission.
+    pub claim_timeout: i64,
+    /// Seconds after submission during which a result can be challenged.
+    pub challenge_window: i64,
+    /// Seconds a provider has to answer a challenge.
+    pub dispute_timeout: i64,
+    /// Seconds between an unstake request and the withdrawal; must exceed
+    /// `challenge_window + dispute_timeout` so stake stays slashable while any
+    /// of the provider's results can still be disputed.
+    pub unstake_cooldown: i64,
+    /// Bond a challenger posts, payment-mint units.
+    pub challenger_bond: u64,
+    /// Share of a slash paid to the wronged buyer, bps.
+    pub slash_buyer_bps: u16,
+    /// Share of a slash paid to whoever reported the fault, bps; the rest goes to the treasury.
+    pub slash_reporter_bps: u16,
+    /// Paid to whoever settles a job (finalize, expiry of an unclaimed job),
+    /// deposited by the buyer on top of the price; payment-mint units.
+    pub crank_bounty: u64,
+    /// Fees (payment-mint units) at which reputation confidence reaches 50%.
+    pub score_fee_scale: u64,
+}
+
+impl MarketParams {
+    /// The bounds every market keeps, checked at creation and on every update.
+    pub fn validate(&self) -> Result<()> {
+        // A fee above the cap would make posting a job a tax, not a market.
+        require!(self.fee_bps <= MAX_FEE_BPS, MarketError::FeeTooHigh);
+        // Slash shares are paid out of the slashed amount; they cannot exceed it.
+        require!(
+            self.slash_buyer_bps as u64 + self.slash_reporter_bps as u64 <= BPS_DENOMINATOR,
+            MarketError::SlashSplitInvalid
+        );
+        // Every claim must put something at stake, and not absurdly much.
+        require!(
+            self.bond_bps <= MAX_BOND_BPS && (self.bond_bps > 0 || self.bond_min > 0),
+            MarketError::BondRuleInvalid
+        );
+        for phase in [
+            self.claim_timeout,
+            self.challenge_window,
+            self.dispute_timeout,
+        ] {
+            require!(
+                phase > 0 && phase <= MAX_PHASE_DURATION,
+                MarketError::InvalidDuration
+            );
+        }
+        require!(
+            self.unstake_cooldown > 0 && self.unstake_cooldown <= MAX_UNSTAKE_COOLDOWN,
+            MarketError::InvalidDuration
+        );
+        // Stake must outlive every result that could still be disputed.
+        require!(
+            self.unstake_cooldown > self.challenge_window + self.dispute_timeout,
+            MarketError::CooldownTooShort
+        );
+        require!(self.score_fee_scale > 0, MarketError::ScoreScaleZero);
+        Ok(())
+    }
+}
+
+/// Running totals. `escrow_outstanding` and `stake_total` are what the vaults
+/// owe; the invariant `vault balance == owed` is checked by `gpumkt audit invariants`.
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, Default, PartialEq, Eq,
+)]
+pub struct MarketTotals {
+    pub providers: u64,
+    pub jobs_posted: u64,
+    pub jobs_cancelled: u64,
+    pub jobs_claimed: u64,
+    /// Finalized and paid.
+    pub jobs_completed: u64,
+    /// Claims that missed their submit deadline (each slashed a bond).
+    pub jobs_expired: u64,
+    /// Jobs returned to their buyer unfinished (deadline passed).
+    pub jobs_refunded: u64,
+    pub jobs_disputed: u64,
+    /// Metered GPU time of finalized jobs, milliseconds.
+    pub gpu_ms_sold: u64,
+    /// Paid to providers (net of fees), payment-mint units.
+    pub volume_paid: u64,
+    pub fees_collected: u64,
+    pub bounties_paid: u64,
+    /// Stake-mint units slashed from providers.
+    pub slashed: u64,
+    /// Payment-mint units the payment vault owes to live jobs.
+    pub escrow_outstanding: u64,
+    /// Stake-mint units the stake vault owes to providers.
+    pub stake_total: u64,
+}
+
+impl MarketTotals {
+    pub fn on_post(&mut self, escrow: u64) -> Result<()> {
+        self.jobs_posted = math::add(self.jobs_posted, 1)?;
+        self.escrow_outstanding = math::add(self.escrow_outstanding, escrow)?;
+        Ok(())
+    }
+
+    /// Escrow leaves the vault for good (refund, cancel, payout).
+    pub fn release_escrow(&mut self, escrow: u64) -> Result<()> {
+        self.escrow_outstanding = math::sub(self.escrow_outstanding, escrow)?;
+        Ok(())
+    }
+
+    pub fn on_stake(&mut self, amount: u64) -> Result<()> {
+        self.stake_total = math::add(self.stake_total, amount)?;
+        Ok(())
+    }
+
+    pub fn on_unstake(&mut self, amount: u64) -> Result<()> {
+        self.stake_total = math::sub(self.stake_total, amount)?;
+        Ok(())
+    }
+
+    pub fn on_finalize(
+        &mut self,
+        escrow: u64,
+        gpu_ms: u64,
+        payout: u64,
+        fee: u64,
+        bounty: u64,
+    ) -> Result<()> {
+        self.release_escrow(escrow)?;
+        self.jobs_completed = math::add(self.jobs_completed, 1)?;
+        self.gpu_ms_sold = math::add(self.gpu_ms_sold, gpu_ms)?;
+        self.volume_paid = math::add(self.volume_paid, payout)?;
+        self.fees_collected = math::add(self.fees_collected, fee)?;
+        self.bounties_paid = math::add(self.bounties_paid, bounty)?;
+        Ok(())
+    }
+
+    pub fn on_slash(&mut self, amount: u64) -> Result<()> {
+        self.jobs_expired = math::add(self.jobs_expired, 1)?;
+        self.slashed = math::add(self.slashed, amount)?;
+        self.on_unstake(amount)
+    }
+}
+
+impl Market {
+    /// Token-moving paths only go through vaults this market created.
+    pub fn is_vault(&self, key: &Pubkey) -> bool {
+        *key == self.payment_vault || *key == self.stake_vault
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub fn params() -> MarketParams {
+        MarketParams {
+            fee_bps: 250,
+            min_stake: 1_000,
+            bond_bps: 5_000,
+            bond_min: 100,
+            claim_timeout: 60,
+            challenge_window: 30,
+            dispute_timeout: 30,
+            unstake_cooldown: 120,
+            challenger_bond: 500,
+            slash_buyer_bps: 5_000,
+            slash_reporter_bps: 1_000,
+            crank_bounty: 10,
+            score_fee_scale: 1_000,
+        }
+    }
+
+    fn code(r: Result<()>) -> u32 {
+        match r.unwrap_err() {
+            Error::AnchorError(e) => e.error_code_number,
+            e => panic!("unexpected {e:?}"),
+        }
+    }
+
+    fn num(e: MarketError) -> u32 {
+        anchor_lang::error::ERROR_CODE_OFFSET + e as u32
+    }
+
+    #[test]
+    fn default_params_are_valid() {
+        params().validate().unwrap();
+    }
+
+    #[test]
+    fn each_bound_has_its_error() {
+        let cases: Vec<(fn(&mut MarketParams), MarketError)> = vec![
+            (|p| p.fee_bps = MAX_FEE_BPS + 1, MarketError::FeeTooHigh),
+            (
+                |p| {
+                    p.slash_buyer_bps = 9_000;
+                    p.slash_reporter_bps = 1_001
+                },
+                MarketError::SlashSplitInvalid,
+            ),
+            (
+                |p| {
+                    p.bond_bps = 0;
+                    p.bond_min = 0
+                },
+                MarketError::BondRuleInvalid,
+            ),
+            (
+                |p| p.bond_bps = MAX_BOND_BPS + 1,
+                MarketError::BondRuleInvalid,
+            ),
+            (|p| p.claim_timeout = 0, MarketError::InvalidDuration),
+            (|p| p.challenge_window = -1, MarketError::InvalidDuration),
+            (
+                |p| p.dispute_timeout = MAX_PHASE_DURATION + 1,
+                MarketError::InvalidDuration,
+            ),
+            (|p| p.unstake_cooldown = 0, MarketError::InvalidDuration),
+            (|p| p.unstake_cooldown = 60, MarketError::CooldownTooShort),
+            (|p| p.score_fee_scale = 0, MarketError::ScoreScaleZero),
+        ];
+        for (mutate, want) in cases {
+            let mut p = params();
+            mutate(&mut p);
+            assert_eq!(code(p.validate()), num(want), "{want:?}");
+        }
+        // The boundary values themselves are accepted.
+        let mut p = params();
+        p.fee_bps = MAX_FEE_BPS;
+        p.slash_buyer_bps = 9_000;
+        p.slash_reporter_bps = 1_000;
+        p.unstake_cooldown = p.challenge_window + p.dispute_timeout + 1;
+        p.validate().unwrap();
+    }
+
+    #[test]
+    fn totals_track_what_vaults_owe() {
+        let mut t = MarketTotals::default();
+        t.on_post(110).unwrap();
+        t.on_stake(5_000).unwrap();
+        t.on_finalize(110, 1_500, 98, 2, 10).unwrap();
+        t.on_slash(100).unwrap();
+        assert_eq!(t.escrow_outstanding, 0);
+        assert_eq!(t.stake_total, 4_900);
+        assert_eq!((t.jobs_completed, t.jobs_expired, t.slashed), (1, 1, 100));
+        assert!(t.release_escrow(1).is_err());
+    }
+}

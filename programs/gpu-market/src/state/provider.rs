@@ -1,0 +1,373 @@
+//! The `Provider`: a GPU owner's stake, hardware, worker key and reputation.
+//!
+//! Stake accounting: `stake` is everything the provider has in the stake vault.
+//! Of it, `locked` backs claimed jobs (bonds) and `pending_unstake` waits out the
+//! cooldown; both stay slashable. `free = stake - locked - pending_unstake` is
+//! what new claims may lock or an unstake request may take.
+
+use anchor_lang::prelude::*;
+
+use crate::constants::GPU_MODEL_LEN;
+use crate::errors::MarketError;
+use crate::math;
+use crate::state::JobRequirements;
+
+#[account]
+#[derive(InitSpace, Debug)]
+pub struct Provider {
+    pub market: Pubkey,
+    /// Cold key: registers, stakes, withdraws, changes the worker key and payout.
+    pub owner: Pubkey,
+    /// Hot key the worker daemon signs claims, submissions and heartbeats with.
+    pub worker: Pubkey,
+    /// Payment-mint token account that receives job payouts.
+    pub payout_account: Pubkey,
+    /// Stake-mint units in the vault for this provider (includes locked and pending).
+    pub stake: u64,
+    /// Stake backing claimed jobs as bonds.
+    pub locked: u64,
+    /// Stake waiting out the unstake cooldown.
+    pub pending_unstake: u64,
+    /// Unix seconds from which `pending_unstake` may be withdrawn.
+    pub unstake_release_at: i64,
+    pub gpu: GpuDescriptor,
+    /// Lowest job price the provider accepts, payment-mint units.
+    pub price_floor: u64,
+    /// Most jobs the provider runs at once.
+    pub max_concurrent: u16,
+    pub active_jobs: u16,
+    /// Unix seconds; the start of the utilization window.
+    pub registered_at: i64,
+    /// Unix seconds and slot of the worker's last sign of life (heartbeat or claim).
+    pub last_heartbeat: i64,
+    pub last_heartbeat_slot: u64,
+    pub reputation: Reputation,
+    pub bump: u8,
+}
+
+/// What the provider says its hardware is. Self-reported; buyers rely on
+/// results being checkable, not on this.
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq, Default,
+)]
+pub struct GpuDescriptor {
+    /// Zero-padded UTF-8, e.g. "NVIDIA H100 80GB HBM3".
+    pub model: [u8; GPU_MODEL_LEN],
+    /// Memory per GPU, MiB.
+    pub vram_mb: u32,
+    pub count: u16,
+    /// major * 10 + minor (9.0 -> 90); 0 for CPU-only providers.
+    pub compute_capability: u16,
+    /// Measured GEMM throughput of one device, GFLOP/s.
+    pub benchmark_gflops: u32,
+}
+
+impl GpuDescriptor {
+    pub fn validate(&self) -> Result<()> {
+        require!(
+            self.count > 0 && self.vram_mb > 0,
+            MarketError::InvalidGpuDescriptor
+        );
+        Ok(())
+    }
+
+    pub fn meets(&self, req: &JobRequirements) -> bool {
+        self.vram_mb >= req.min_vram_mb
+            && self.compute_capability >= req.min_compute_capability
+            && self.count >= req.min_gpu_count
+    }
+
+    /// The model as text (lossy on invalid UTF-8, trailing zeros dropped).
+    pub fn model_name(&self) -> String {
+        let end = self
+            .model
+            .iter()
+            .position(|b| *b == 0)
+            .unwrap_or(GPU_MODEL_LEN);
+        String::from_utf8_lossy(&self.model[..end]).into_owned()
+    }
+
+    /// Pads or truncates (at a char boundary) a name into the fixed field.
+    pub fn model_from_str(name: &str) -> [u8; GPU_MODEL_LEN] {
+        let mut out = [0u8; GPU_MODEL_LEN];
+        let mut end = name.len().min(GPU_MODEL_LEN);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        out[..end].copy_from_slice(&name.as_bytes()[..end]);
+        out
+    }
+}
+
+/// Counters from which the score is derived (see `math::reputation_score`).
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, Default, PartialEq, Eq,
+)]
+pub struct Reputation {
+    pub completed: u64,
+    pub expired: u64,
+    pub disputes_lost: u64,
+    /// Metered GPU time of completed jobs, milliseconds.
+    pub gpu_ms: u64,
+    /// Payouts received, payment-mint units.
+    pub earnings: u64,
+    /// Protocol fees the provider's completed jobs paid.
+    pub fees_paid: u64,
+    /// Stake-mint units slashed.
+    pub slashed: u64,
+    /// Derived: 0..=10_000.
+    pub score: u32,
+}
+
+impl Reputation {
+    fn rescore(&mut self, score_fee_scale: u64) {
+        self.score = math::reputation_score(
+            self.completed,
+            self.expired,
+            self.disputes_lost,
+            self.fees_paid,
+            score_fee_scale,
+        );
+    }
+}
+
+impl Provider {
+    pub fn free_stake(&self) -> u64 {
+        self.stake
+            .saturating_sub(self.locked)
+            .saturating_sub(self.pending_unstake)
+    }
+
+    /// Stake that counts toward the minimum: not on its way out.
+    pub fn active_stake(&self) -> u64 {
+        self.stake.saturating_sub(self.pending_unstake)
+    }
+
+    pub fn add_stake(&mut self, amount: u64) -> Result<()> {
+        require!(amount > 0, MarketError::AmountZero);
+        self.stake = math::add(self.stake, amount)?;
+        Ok(())
+    }
+
+    /// Moves `amount` of free stake into the cooldown. A new request restarts
+    /// the cooldown for everything pending: the latest request sets the clock.
+    pub fn request_unstake(&mut self, amount: u64, now: i64, cooldown: i64) -> Result<()> {
+        require!(amount > 0, MarketError::AmountZero);
+        require!(
+            amount <= self.free_stake(),
+            MarketError::InsufficientFreeStake
+        );
+        self.pending_unstake = math::add(self.pending_unstake, amount)?;
+        self.unstake_release_at = math::add_i64(now, cooldown)?;
+        Ok(())
+    }
+
+    /// Releases the pending unstake once its cooldown is over and no bond is
+    /// locked; returns the amount to transfer out.
+    pub fn withdraw(&mut self, now: i64) -> Result<u64> {
+        require!(self.pending_unstake > 0, MarketError::NothingToWithdraw);
+        require!(
+            now >= self.unstake_release_at,
+            MarketError::UnstakeCooldownActive
+        );
+        require!(self.locked == 0, MarketError::BondsLocked);
+        let amount = self.pending_unstake;
+        self.stake = math::sub(self.stake, amount)?;
+        self.pending_unstake = 0;
+        Ok(amount)
+    }
+
+    /// Checks a claim against the provider's own limits and locks its bond.
+    pub fn lock_bond(&mut self, bond: u64, min_stake: u64) -> Result<()> {
+        require!(
+            self.active_jobs < self.max_concurrent,
+            MarketError::ConcurrencyLimitReached
+        );
+        require!(
+            self.active_stake() >= min_stake,
+            MarketError::StakeBelowMinimum
+        );
+        require!(
+            self.free_stake() >= bond,
+            MarketError::InsufficientFreeStake
+        );
+        self.locked = math::add(self.locked, bond)?;
+        self.active_jobs = self
+            .active_jobs
+            .checked_add(1)
+            .ok_or(MarketError::MathOverflow)?;
+        Ok(())
+    }
+
+    fn end_job(&mut self, bond: u64) -> Result<()> {
+        self.locked = math::sub(self.locked, bond)?;
+        self.active_jobs = self
+            .active_jobs
+            .checked_sub(1)
+            .ok_or(MarketError::MathOverflow)?;
+        Ok(())
+    }
+
+    /// A finalized job: bond back to free stake, counters and score updated.
+    pub fn record_completion(
+        &mut self,
+        bond: u64,
+        gpu_ms: u64,
+        payout: u64,
+        fee: u64,
+        score_fee_scale: u64,
+    ) -> Result<()> {
+        self.end_job(bond)?;
+        let r = &mut self.reputation;
+        r.completed = math::add(r.completed, 1)?;
+        r.gpu_ms = math::add(r.gpu_ms, gpu_ms)?;
+        r.earnings = math::add(r.earnings, payout)?;
+        r.fees_paid = math::add(r.fees_paid, fee)?;
+        r.rescore(score_fee_scale);
+        Ok(())
+    }
+
+    /// A missed submit deadline: the bond leaves the provider's stake for good.
+    pub fn record_expiry(&mut self, bond: u64, score_fee_scale: u64) -> Result<()> {
+        self.end_job(bond)?;
+        self.stake = math::sub(self.stake, bond)?;
+        let r = &mut self.reputation;
+        r.expired = math::add(r.expired, 1)?;
+        r.slashed = math::add(r.slashed, bond)?;
+        r.rescore(score_fee_scale);
+        Ok(())
+    }
+
+    pub fn heartbeat(&mut self, now: i64, slot: u64) {
+        self.last_heartbeat = now;
+        self.last_heartbeat_slot = slot;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider() -> Provider {
+        Provider {
+            market: Pubkey::new_unique(),
+            owner: Pubkey::new_unique(),
+            worker: Pubkey::new_unique(),
+            payout_account: Pubkey::new_unique(),
+            stake: 1_000,
+            locked: 0,
+            pending_unstake: 0,
+            unstake_release_at: 0,
+            gpu: GpuDescriptor {
+                model: GpuDescriptor::model_from_str("NVIDIA H100"),
+                vram_mb: 81_920,
+                count: 8,
+                compute_capability: 90,
+                benchmark_gflops: 0,
+            },
+            price_floor: 0,
+            max_concurrent: 2,
+            active_jobs: 0,
+            registered_at: 0,
+            last_heartbeat: 0,
+            last_heartbeat_slot: 0,
+            reputation: Reputation::default(),
+            bump: 255,
+        }
+    }
+
+    fn is(r: Result<impl std::fmt::Debug>, e: MarketError) -> bool {
+        match r {
+            Err(Error::AnchorError(a)) => {
+                a.error_code_number == anchor_lang::error::ERROR_CODE_OFFSET + e as u32
+            }
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn bonds_come_from_free_stake_only() {
+        let mut p = provider();
+        p.lock_bond(600, 1_000).unwrap();
+        assert_eq!(p.free_stake(), 400);
+        assert!(is(p.lock_bond(401, 0), MarketError::InsufficientFreeStake));
+        assert!(is(
+            p.request_unstake(401, 0, 10),
+            MarketError::InsufficientFreeStake
+        ));
+        p.request_unstake(400, 0, 10).unwrap();
+        // Pending unstake no longer counts toward the minimum.
+        assert!(is(p.lock_bond(0, 1_000), MarketError::StakeBelowMinimum));
+    }
+
+    #[test]
+    fn concurrency_limit() {
+        let mut p = provider();
+        p.lock_bond(1, 0).unwrap();
+        p.lock_bond(1, 0).unwrap();
+        assert!(is(p.lock_bond(1, 0), MarketError::ConcurrencyLimitReached));
+        p.record_completion(1, 10, 10, 1, 1_000).unwrap();
+        p.lock_bond(1, 0).unwrap();
+    }
+
+    #[test]
+    fn withdraw_waits_for_cooldown_and_bonds() {
+        let mut p = provider();
+        assert!(is(p.withdraw(0), MarketError::NothingToWithdraw));
+        p.lock_bond(100, 0).unwrap();
+        p.request_unstake(500, 1_000, 60).unwrap();
+        assert!(is(p.withdraw(1_059), MarketError::UnstakeCooldownActive));
+        assert!(is(p.withdraw(1_060), MarketError::BondsLocked));
+        p.record_completion(100, 0, 0, 0, 1_000).unwrap();
+        assert_eq!(p.withdraw(1_060).unwrap(), 500);
+        assert_eq!((p.stake, p.pending_unstake), (500, 0));
+    }
+
+    #[test]
+    fn expiry_slashes_the_bond_and_the_score() {
+        let mut p = provider();
+        p.lock_bond(200, 0).unwrap();
+        p.record_completion(200, 5_000, 970, 30, 1_000).unwrap();
+        let good = p.reputation.score;
+        assert!(good > 0);
+        p.lock_bond(200, 0).unwrap();
+        p.record_expiry(200, 1_000).unwrap();
+        assert_eq!((p.stake, p.locked, p.active_jobs), (800, 0, 0));
+        assert_eq!(p.reputation.slashed, 200);
+        assert!(p.reputation.score < good);
+        assert_eq!(
+            p.reputation.score,
+            math::reputation_score(1, 1, 0, 30, 1_000)
+        );
+    }
+
+    #[test]
+    fn counters_never_wrap() {
+        let mut p = provider();
+        p.stake = u64::MAX;
+        assert!(is(p.add_stake(1), MarketError::MathOverflow));
+        assert!(is(p.add_stake(0), MarketError::AmountZero));
+        assert!(is(
+            p.record_completion(1, 0, 0, 0, 1),
+            MarketError::MathOverflow
+        ));
+    }
+
+    #[test]
+    fn requirements_and_model_name() {
+        let p = provider();
+        let req = |v, c, n| JobRequirements {
+            min_vram_mb: v,
+            min_compute_capability: c,
+            min_gpu_count: n,
+        };
+        assert!(p.gpu.meets(&req(81_920, 90, 8)));
+        assert!(!p.gpu.meets(&req(81_921, 0, 0)));
+        assert!(!p.gpu.meets(&req(0, 91, 0)));
+        assert!(!p.gpu.meets(&req(0, 0, 9)));
+        assert_eq!(p.gpu.model_name(), "NVIDIA H100");
+        let long = "é".repeat(40);
+        let m = GpuDescriptor::model_from_str(&long);
+        assert!(std::str::from_utf8(&m[..32]).is_ok());
+    }
+}

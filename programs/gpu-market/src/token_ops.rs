@@ -1,0 +1,66 @@
+//! The only two ways tokens move: a signer deposits into a vault, or the market
+//! PDA pays out of one. Keeping them here keeps every handler's money path
+//! explicit and the signer seeds in one place.
+
+use anchor_lang::prelude::*;
+use anchor_spl::token::{self, Token, TokenAccount, Transfer};
+
+use crate::constants::MARKET_SEED;
+use crate::state::Market;
+
+/// Moves `amount` from a wallet's token account into a vault, signed by the wallet.
+pub fn deposit<'info>(
+    token_program: &Program<'info, Token>,
+    from: &Account<'info, TokenAccount>,
+    vault: &Account<'info, TokenAccount>,
+    authority: &Signer<'info>,
+    amount: u64,
+) -> Result<()> {
+    if amount == 0 {
+        return Ok(());
+    }
+    token::transfer(
+        CpiContext::new(
+            token_program.key(),
+            Transfer {
+                from: from.to_account_info(),
+                to: vault.to_account_info(),
+                authority: authority.to_account_info(),
+            },
+        ),
+        amount,
+    )
+}
+
+/// Pays `amount` out of one of the market's vaults, signed by the market PDA.
+/// Zero amounts are skipped so that zero-fee or zero-bounty markets never CPI.
+pub fn pay_from_vault<'info>(
+    token_program: &Program<'info, Token>,
+    market: &Account<'info, Market>,
+    vault: &Account<'info, TokenAccount>,
+    to: &Account<'info, TokenAccount>,
+    amount: u64,
+) -> Result<()> {
+    if amount == 0 {
+        return Ok(());
+    }
+    let market_id = market.market_id.to_le_bytes();
+    let seeds: &[&[u8]] = &[
+        MARKET_SEED,
+        market.authority.as_ref(),
+        &market_id,
+        std::slice::from_ref(&market.bump),
+    ];
+    token::transfer(
+        CpiContext::new_with_signer(
+            token_program.key(),
+            Transfer {
+                from: vault.to_account_info(),
+                to: to.to_account_info(),
+                authority: market.to_account_info(),
+            },
+            &[seeds],
+        ),
+        amount,
+    )
+}
