@@ -5,6 +5,7 @@
 use anchor_lang::prelude::*;
 
 #[error_code]
+#[derive(PartialEq, Eq)]
 pub enum MarketError {
     #[msg("the market is paused: no new registrations, posts or claims")]
     MarketPaused,
@@ -96,4 +97,85 @@ pub enum MarketError {
     MathOverflow,
     #[msg("the account is not the provider's payout account")]
     WrongPayoutAccount,
+}
+
+impl MarketError {
+    /// Every variant in code order, so clients can turn an error number back
+    /// into a name. A test keeps it complete.
+    pub const ALL: &'static [MarketError] = &[
+        MarketError::MarketPaused,
+        MarketError::Unauthorized,
+        MarketError::FeeTooHigh,
+        MarketError::SlashSplitInvalid,
+        MarketError::CooldownTooShort,
+        MarketError::InvalidDuration,
+        MarketError::BondRuleInvalid,
+        MarketError::ScoreScaleZero,
+        MarketError::WrongMint,
+        MarketError::WrongTokenOwner,
+        MarketError::WrongVault,
+        MarketError::WrongTreasuryAccount,
+        MarketError::StakeBelowMinimum,
+        MarketError::AmountZero,
+        MarketError::InsufficientFreeStake,
+        MarketError::NothingToWithdraw,
+        MarketError::UnstakeCooldownActive,
+        MarketError::BondsLocked,
+        MarketError::WrongWorker,
+        MarketError::WrongOwner,
+        MarketError::WrongBuyer,
+        MarketError::PriceZero,
+        MarketError::DeadlineInPast,
+        MarketError::DeadlineTooFar,
+        MarketError::UriTooLong,
+        MarketError::UnknownWorkload,
+        MarketError::InvalidGpuDescriptor,
+        MarketError::InvalidConcurrency,
+        MarketError::JobNotOpen,
+        MarketError::JobNotClaimed,
+        MarketError::JobNotSubmitted,
+        MarketError::JobDeadlinePassed,
+        MarketError::RequirementsNotMet,
+        MarketError::PriceBelowFloor,
+        MarketError::ConcurrencyLimitReached,
+        MarketError::SubmitDeadlinePassed,
+        MarketError::SubmitDeadlineNotPassed,
+        MarketError::DeadlineNotPassed,
+        MarketError::ChallengeWindowOpen,
+        MarketError::MeteringExceedsWallClock,
+        MarketError::EmptyResultRoot,
+        MarketError::WrongProvider,
+        MarketError::WrongMarket,
+        MarketError::MathOverflow,
+        MarketError::WrongPayoutAccount,
+    ];
+
+    /// The variant with this error number (6000 + position), if any.
+    pub fn from_code(code: u32) -> Option<MarketError> {
+        let index = code.checked_sub(anchor_lang::error::ERROR_CODE_OFFSET)?;
+        Self::ALL.get(index as usize).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_complete_and_in_code_order() {
+        let declared = include_str!("errors.rs")
+            .lines()
+            .filter(|l| l.trim_start().starts_with("#[msg("))
+            .count();
+        assert_eq!(MarketError::ALL.len(), declared);
+        for (i, e) in MarketError::ALL.iter().enumerate() {
+            assert_eq!(
+                u32::from(*e),
+                anchor_lang::error::ERROR_CODE_OFFSET + i as u32
+            );
+            assert_eq!(MarketError::from_code(u32::from(*e)), Some(*e));
+        }
+        assert_eq!(MarketError::from_code(5_999), None);
+        assert_eq!(MarketError::from_code(6_000 + declared as u32), None);
+    }
 }

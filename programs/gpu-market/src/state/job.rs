@@ -22,17 +22,21 @@ use crate::state::MarketParams;
 #[account]
 #[derive(InitSpace, Debug)]
 pub struct Job {
+    // Fixed-size fields first, so that clients can filter on `state` and
+    // `provider` with memcmp at fixed offsets (market 8, buyer 40, state 80,
+    // provider 81); the variable-length URIs come last.
     pub market: Pubkey,
     /// Posted the job, paid its rent, gets refunds and the rent back.
     pub buyer: Pubkey,
     /// Buyer-chosen; part of the PDA seeds.
     pub nonce: u64,
+    pub state: JobState,
+    /// The claiming provider account (default when none).
+    pub provider: Pubkey,
     /// `WorkloadKind` as u8 (the spec names the same kind).
     pub workload: u8,
     /// SHA-256 of the job spec's bytes.
     pub spec_hash: [u8; 32],
-    #[max_len(MAX_URI_LEN)]
-    pub spec_uri: String,
     pub requirements: JobRequirements,
     /// Paid to the provider (minus the fee) on finalization; payment-mint units.
     pub price: u64,
@@ -40,9 +44,6 @@ pub struct Job {
     pub escrow: u64,
     /// The market's rules as they were when the job was posted.
     pub terms: JobTerms,
-    pub state: JobState,
-    /// The claiming provider account (default when none).
-    pub provider: Pubkey,
     /// Bond locked by the claiming provider, stake-mint units.
     pub bond: u64,
     /// Unix seconds.
@@ -57,13 +58,15 @@ pub struct Job {
     pub challenge_deadline: i64,
     /// Merkle root of the result (see docs/design.md, "Result commitment").
     pub result_root: [u8; 32],
-    #[max_len(MAX_URI_LEN)]
-    pub result_uri: String,
     /// Metered GPU time, milliseconds.
     pub gpu_ms: u64,
     /// Number of claims so far (reopened jobs are claimed again).
     pub attempts: u16,
     pub bump: u8,
+    #[max_len(MAX_URI_LEN)]
+    pub spec_uri: String,
+    #[max_len(MAX_URI_LEN)]
+    pub result_uri: String,
 }
 
 #[derive(

@@ -1,0 +1,339 @@
+//! Instruction builders, one per program instruction, built from Anchor's
+//! generated account and argument types so they cannot drift from the program.
+
+use anchor_lang::prelude::Pubkey;
+use anchor_lang::{InstructionData, ToAccountMetas};
+use gpu_market::state::{GpuDescriptor, Job, Market, MarketParams, Provider};
+use gpu_market::{accounts as acc, instruction as data, ID};
+use gpu_market::{
+    JobPostArgs, JobSubmitArgs, MarketCreateArgs, ProviderRegisterArgs, ProviderUpdateArgs,
+};
+use solana_sdk::instruction::Instruction;
+
+use crate::pda;
+use crate::token::TOKEN_PROGRAM_ID;
+
+const SYSTEM_PROGRAM_ID: Pubkey = anchor_lang::system_program::ID;
+
+fn build(accounts: impl ToAccountMetas, args: impl InstructionData) -> Instruction {
+    Instruction {
+        program_id: ID,
+        accounts: accounts.to_account_metas(None),
+        data: args.data(),
+    }
+}
+
+/// The addresses a market's instructions need, read from its account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MarketKeys {
+    pub market: Pubkey,
+    pub payment_mint: Pubkey,
+    pub stake_mint: Pubkey,
+    pub payment_vault: Pubkey,
+    pub stake_vault: Pubkey,
+    pub fee_account: Pubkey,
+    pub slash_account: Pubkey,
+}
+
+impl MarketKeys {
+    pub fn new(market: Pubkey, state: &Market) -> Self {
+        Self {
+            market,
+            payment_mint: state.payment_mint,
+            stake_mint: state.stake_mint,
+            payment_vault: state.payment_vault,
+            stake_vault: state.stake_vault,
+            fee_account: state.fee_account,
+            slash_account: state.slash_account,
+        }
+    }
+}
+
+pub fn market_create(
+    authority: Pubkey,
+    market_id: u64,
+    payment_mint: Pubkey,
+    stake_mint: Pubkey,
+    fee_account: Pubkey,
+    slash_account: Pubkey,
+    params: MarketParams,
+) -> Instruction {
+    let market = pda::market(&authority, market_id);
+    build(
+        acc::MarketCreate {
+            authority,
+            market,
+            payment_mint,
+            stake_mint,
+            payment_vault: pda::payment_vault(&market),
+            stake_vault: pda::stake_vault(&market),
+            fee_account,
+            slash_account,
+            token_program: TOKEN_PROGRAM_ID,
+            system_program: SYSTEM_PROGRAM_ID,
+        },
+        data::MarketCreate {
+            args: MarketCreateArgs { market_id, params },
+        },
+    )
+}
+
+pub fn market_update(authority: Pubkey, market: Pubkey, params: MarketParams) -> Instruction {
+    build(
+        acc::MarketUpdate { authority, market },
+        data::MarketUpdate { params },
+    )
+}
+
+pub fn market_set_paused(authority: Pubkey, market: Pubkey, paused: bool) -> Instruction {
+    build(
+        acc::MarketSetPaused { authority, market },
+        data::MarketSetPaused { paused },
+    )
+}
+
+pub fn provider_register(
+    m: &MarketKeys,
+    owner: Pubkey,
+    owner_stake_account: Pubkey,
+    payout_account: Pubkey,
+    args: ProviderRegisterArgs,
+) -> Instruction {
+    build(
+        acc::ProviderRegister {
+            owner,
+            market: m.market,
+            provider: pda::provider(&m.market, &owner),
+            owner_stake_account,
+            stake_vault: m.stake_vault,
+            payout_account,
+            token_program: TOKEN_PROGRAM_ID,
+            system_program: SYSTEM_PROGRAM_ID,
+        },
+        data::ProviderRegister { args },
+    )
+}
+
+pub fn provider_stake(
+    m: &MarketKeys,
+    owner: Pubkey,
+    owner_stake_account: Pubkey,
+    amount: u64,
+) -> Instruction {
+    build(
+        acc::ProviderStake {
+            owner,
+            market: m.market,
+            provider: pda::provider(&m.market, &owner),
+            owner_stake_account,
+            stake_vault: m.stake_vault,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        data::ProviderStake { amount },
+    )
+}
+
+pub fn provider_unstake(market: Pubkey, owner: Pubkey, amount: u64) -> Instruction {
+    build(
+        acc::ProviderUnstake {
+            owner,
+            market,
+            provider: pda::provider(&market, &owner),
+        },
+        data::ProviderUnstake { amount },
+    )
+}
+
+pub fn provider_withdraw(
+    m: &MarketKeys,
+    owner: Pubkey,
+    owner_stake_account: Pubkey,
+) -> Instruction {
+    build(
+        acc::ProviderWithdraw {
+            owner,
+            market: m.market,
+            provider: pda::provider(&m.market, &owner),
+            owner_stake_account,
+            stake_vault: m.stake_vault,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        data::ProviderWithdraw {},
+    )
+}
+
+pub fn provider_heartbeat(
+    provider: Pubkey,
+    worker: Pubkey,
+    gpu: Option<GpuDescriptor>,
+) -> Instruction {
+    build(
+        acc::ProviderHeartbeat { worker, provider },
+        data::ProviderHeartbeat { gpu },
+    )
+}
+
+pub fn provider_update(
+    market: Pubkey,
+    owner: Pubkey,
+    payout_account: Option<Pubkey>,
+    args: ProviderUpdateArgs,
+) -> Instruction {
+    build(
+        acc::ProviderUpdate {
+            owner,
+            market,
+            provider: pda::provider(&market, &owner),
+            payout_account,
+        },
+        data::ProviderUpdate { args },
+    )
+}
+
+/// Returns the instruction and the new job's address.
+pub fn job_post(
+    m: &MarketKeys,
+    buyer: Pubkey,
+    buyer_payment_account: Pubkey,
+    args: JobPostArgs,
+) -> (Instruction, Pubkey) {
+    let job = pda::job(&m.market, &buyer, args.nonce);
+    let ix = build(
+        acc::JobPost {
+            buyer,
+            market: m.market,
+            job,
+            buyer_payment_account,
+            payment_vault: m.payment_vault,
+            token_program: TOKEN_PROGRAM_ID,
+            system_program: SYSTEM_PROGRAM_ID,
+        },
+        data::JobPost { args },
+    );
+    (ix, job)
+}
+
+pub fn job_cancel(
+    m: &MarketKeys,
+    job: Pubkey,
+    buyer: Pubkey,
+    buyer_payment_account: Pubkey,
+) -> Instruction {
+    build(
+        acc::JobCancel {
+            buyer,
+            market: m.market,
+            job,
+            buyer_payment_account,
+            payment_vault: m.payment_vault,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        data::JobCancel {},
+    )
+}
+
+pub fn job_claim(market: Pubkey, provider: Pubkey, job: Pubkey, worker: Pubkey) -> Instruction {
+    build(
+        acc::JobClaim {
+            worker,
+            market,
+            provider,
+            job,
+        },
+        data::JobClaim {},
+    )
+}
+
+pub fn job_submit(
+    provider: Pubkey,
+    job: Pubkey,
+    worker: Pubkey,
+    args: JobSubmitArgs,
+) -> Instruction {
+    build(
+        acc::JobSubmit {
+            worker,
+            provider,
+            job,
+        },
+        data::JobSubmit { args },
+    )
+}
+
+/// `job` and `provider` are the decoded accounts (for the buyer and payout account).
+pub fn job_finalize(
+    m: &MarketKeys,
+    job_key: Pubkey,
+    job: &Job,
+    provider: &Provider,
+    cranker: Pubkey,
+    cranker_payment_account: Pubkey,
+) -> Instruction {
+    build(
+        acc::JobFinalize {
+            cranker,
+            market: m.market,
+            job: job_key,
+            buyer: job.buyer,
+            provider: job.provider,
+            payout_account: provider.payout_account,
+            fee_account: m.fee_account,
+            cranker_payment_account,
+            payment_vault: m.payment_vault,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        data::JobFinalize {},
+    )
+}
+
+/// The buyer's token accounts default to its associated token accounts.
+pub fn job_expire(
+    m: &MarketKeys,
+    job_key: Pubkey,
+    job: &Job,
+    cranker: Pubkey,
+    cranker_stake_account: Pubkey,
+    buyer_stake_account: Pubkey,
+    buyer_payment_account: Pubkey,
+) -> Instruction {
+    build(
+        acc::JobExpire {
+            cranker,
+            market: m.market,
+            job: job_key,
+            buyer: job.buyer,
+            provider: job.provider,
+            buyer_stake_account,
+            cranker_stake_account,
+            slash_account: m.slash_account,
+            stake_vault: m.stake_vault,
+            buyer_payment_account,
+            payment_vault: m.payment_vault,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        data::JobExpire {},
+    )
+}
+
+pub fn job_expire_unclaimed(
+    m: &MarketKeys,
+    job_key: Pubkey,
+    buyer: Pubkey,
+    cranker: Pubkey,
+    buyer_payment_account: Pubkey,
+    cranker_payment_account: Pubkey,
+) -> Instruction {
+    build(
+        acc::JobExpireUnclaimed {
+            cranker,
+            market: m.market,
+            job: job_key,
+            buyer,
+            buyer_payment_account,
+            cranker_payment_account,
+            payment_vault: m.payment_vault,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        data::JobExpireUnclaimed {},
+    )
+}

@@ -1,0 +1,18 @@
+//! The gpu-market SDK. Everything off-chain (CLI, workers, auditors, tests)
+//! reaches the program through this crate: addresses are derived in [`pda`],
+//! instructions built in [`ix`], accounts decoded in [`accounts`], transactions
+//! signed and sent by [`send::Sender`] over any [`chain::Chain`] (JSON-RPC to a
+//! real cluster, or the embedded in-process chain), and program failures come
+//! back as [`error::ClientError::Program`] carrying the program's error name.
+
+pub mod accounts;
+pub mod chain;
+pub mod error;
+pub mod events;
+pub mod ix;
+pub mod pda;
+pub mod send;
+pub mod token;
+
+pub use anchor_lang::prelude::Pubkey;
+pub use gpu_market::{self as program, errors::MarketError, ID as PROGRAM_ID};
