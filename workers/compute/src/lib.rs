@@ -1,1 +1,4 @@
-//! Workloads, executors, commitments (work in progress).
+//! gpu-market-compute: workloads, executors, commitments (work in progress).
+
+pub mod merkle;
+pub mod spec;
