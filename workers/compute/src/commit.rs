@@ -15,6 +15,7 @@
 
 use crate::merkle::{self, MerkleError, MerkleTree};
 use crate::spec::{Hash32, SpecError, Workload};
+use rayon::prelude::*;
 
 /// Leaf size of a cuda-kernel result commitment.
 pub const RESULT_CHUNK_BYTES: usize = 4096;
@@ -106,12 +107,17 @@ fn check_gemm_inputs(workload: &Workload, a: &[u8], b: &[u8]) -> Result<(), Comm
 /// bytes `[j*k*e, (j+1)*k*e)`.
 pub fn gemm_b_columns(b: &[u8], k: usize, n: usize, e: usize) -> Vec<u8> {
     let mut out = vec![0u8; k * n * e];
-    for (j, col) in out.chunks_exact_mut(k * e).enumerate() {
-        for (kk, dst) in col.chunks_exact_mut(e).enumerate() {
-            let src = (kk * n + j) * e;
-            dst.copy_from_slice(&b[src..src + e]);
-        }
+    if out.is_empty() {
+        return out;
     }
+    out.par_chunks_exact_mut(k * e)
+        .enumerate()
+        .for_each(|(j, col)| {
+            for (kk, dst) in col.chunks_exact_mut(e).enumerate() {
+                let src = (kk * n + j) * e;
+                dst.copy_from_slice(&b[src..src + e]);
+            }
+        });
     out
 }
 

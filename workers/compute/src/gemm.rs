@@ -5,12 +5,9 @@
 //! vectorizes the inner loop for the baseline x86-64 target (SSE2), which is what a
 //! binary built here and carried to another machine can assume.
 //!
-//! - [`gemm_i8`]: B is packed once into panels of 8 columns, widened to i16, with
-//!   each pair of consecutive k values of a column side by side; A's rows are widened
-//!   to i16. The inner step `acc[j] += a[2p]·B[2p][j] + a[2p+1]·B[2p+1][j]` over 8
-//!   contiguous columns is SSE2's `pmaddwd`. (A plain dot product per output over
-//!   transposed B measured no faster: LLVM vectorizes it at half width.) Integer
-//!   addition is associative, so the blocking cannot change the exact i32 result.
+//! - [`gemm_i8`]: exact, computed with the f32 kernel on k slices of at most 1024 (all
+//!   partial sums are then integers below 2^24, exact in f32) and summed in i32; see
+//!   its doc for the argument.
 //! - [`gemm_f32`]: our own tiling (not matrixmultiply: its entry points are `unsafe`).
 //!   B is packed into panels of 8 columns and each 4 x 8 tile of C is accumulated as a
 //!   sum of outer products, vectorized along n (no reassociation of float sums needed).
@@ -58,129 +55,53 @@ fn check_shape(
 
 /// Rows of C per rayon task: enough work to amortize packing, small enough to balance.
 const ROW_BLOCK: usize = 32;
-/// i8 register tile: 4 rows x 8 columns of C.
-const MR_I8: usize = 4;
-const NR_I8: usize = 8;
-/// k pairs per cache block: a 256-pair slice of one packed B panel is 8 KiB (L1).
-const KP_BLOCK: usize = 256;
+/// Largest k slice whose i8 dot products are exact in f32: every partial sum of at most
+/// 1024 products of magnitude <= 2^14 is an integer of magnitude <= 2^24.
+const I8_EXACT_K: usize = 1024;
+/// Columns per packed B slice of gemm-i8 (1024 x 4096 f32 = 16 MiB, bounding the extra
+/// memory whatever n is).
+const I8_NC: usize = 4096;
 
 /// Exact C (m x n, i32) = A (m x k, i8) · B (k x n, i8), all row-major.
 ///
-/// Packing: B goes into panels of 8 columns; within a panel, step `p` of k holds the 16
-/// i16 values `B[2p][j], B[2p+1][j]` for j = 0..8 (zero past n or k). A's rows are
-/// widened to i16 and padded to even k. Then one output pair step is
-/// `acc[j] += a[2p]·B[2p][j] + a[2p+1]·B[2p+1][j]`, which is SSE2's `pmaddwd`
-/// (8 multiply-adds per instruction) against a broadcast pair of A.
+/// Computed with the f32 kernel on slices of at most [`I8_EXACT_K`] values of k: the
+/// i8 values, their products and every partial sum of a slice are integers of
+/// magnitude <= 2^24, which f32 represents exactly, so the f32 result of a slice is the
+/// exact integer whatever the summation order; slices are then added in i32. (SSE2,
+/// the portable x86-64 baseline, has no cheap i8 or i32 multiply; a `pmaddwd`-shaped
+/// integer kernel measured half this speed here.)
 pub fn gemm_i8(m: usize, n: usize, k: usize, a: &[i8], b: &[i8]) -> Result<Vec<i32>, GemmError> {
     let c_len = check_shape(m, n, k, a.len(), b.len())?;
     let mut c = vec![0i32; c_len];
     if c_len == 0 || k == 0 {
         return Ok(c);
     }
-    let kp = k.div_ceil(2);
-    let panels = n.div_ceil(NR_I8);
-    let mut bp = vec![0i16; panels * kp * 2 * NR_I8];
-    bp.par_chunks_mut(kp * 2 * NR_I8)
-        .enumerate()
-        .for_each(|(p, panel)| {
-            let j0 = p * NR_I8;
-            let w = NR_I8.min(n - j0);
-            for (pair, dst) in panel.chunks_exact_mut(2 * NR_I8).enumerate() {
-                for kk in [2 * pair, 2 * pair + 1] {
-                    if kk < k {
-                        for jj in 0..w {
-                            dst[2 * jj + kk % 2] = b[kk * n + j0 + jj] as i16;
+    for k0 in (0..k).step_by(I8_EXACT_K) {
+        let kc = I8_EXACT_K.min(k - k0);
+        for j0 in (0..n).step_by(I8_NC) {
+            let nc = I8_NC.min(n - j0);
+            let bp = pack_b(kc, nc, |kk, jj| b[(k0 + kk) * n + j0 + jj] as f32);
+            c.par_chunks_mut(ROW_BLOCK * n)
+                .enumerate()
+                .for_each(|(blk, c_blk)| {
+                    let rows = c_blk.len() / n;
+                    let r0 = blk * ROW_BLOCK;
+                    let mut af = Vec::with_capacity(rows * kc);
+                    for r in r0..r0 + rows {
+                        af.extend(a[r * k + k0..r * k + k0 + kc].iter().map(|&x| x as f32));
+                    }
+                    let mut part = vec![0f32; rows * nc];
+                    f32_row_block(&af, &bp, &mut part, rows, nc, kc);
+                    for (dst, src) in c_blk.chunks_exact_mut(n).zip(part.chunks_exact(nc)) {
+                        for (d, &s) in dst[j0..j0 + nc].iter_mut().zip(src) {
+                            // Exact: an integer of magnitude <= 2^24.
+                            *d += s as i32;
                         }
                     }
-                }
-            }
-        });
-    c.par_chunks_mut(ROW_BLOCK * n)
-        .enumerate()
-        .for_each(|(blk, c_blk)| {
-            let rows = c_blk.len() / n;
-            let r0 = blk * ROW_BLOCK;
-            // Rows of A widened to i16, each padded to 2·kp.
-            let mut a16 = vec![0i16; rows * 2 * kp];
-            for (dst, src) in a16
-                .chunks_exact_mut(2 * kp)
-                .zip(a[r0 * k..(r0 + rows) * k].chunks_exact(k))
-            {
-                for (d, &s) in dst.iter_mut().zip(src) {
-                    *d = s as i16;
-                }
-            }
-            i8_row_block(&a16, &bp, c_blk, rows, n, kp);
-        });
+                });
+        }
+    }
     Ok(c)
-}
-
-/// One block of rows of C; `a16` holds the matching rows of A (2·kp i16 each).
-fn i8_row_block(a16: &[i16], bp: &[i16], c: &mut [i32], rows: usize, n: usize, kp: usize) {
-    let panels = n.div_ceil(NR_I8);
-    let row =
-        |r: usize, p0: usize, len: usize| &a16[r * 2 * kp + 2 * p0..r * 2 * kp + 2 * (p0 + len)];
-    for p0 in (0..kp).step_by(KP_BLOCK) {
-        let len = KP_BLOCK.min(kp - p0);
-        for p in 0..panels {
-            let start = (p * kp + p0) * 2 * NR_I8;
-            let panel = &bp[start..start + len * 2 * NR_I8];
-            let j0 = p * NR_I8;
-            let w = NR_I8.min(n - j0);
-            let mut i = 0;
-            while i < rows {
-                let mr = MR_I8.min(rows - i);
-                let mut acc = [[0i32; NR_I8]; MR_I8];
-                if mr == MR_I8 {
-                    tile_i8_4x8(
-                        &mut acc,
-                        [
-                            row(i, p0, len),
-                            row(i + 1, p0, len),
-                            row(i + 2, p0, len),
-                            row(i + 3, p0, len),
-                        ],
-                        panel,
-                    );
-                } else {
-                    for (r, acc_row) in acc.iter_mut().enumerate().take(mr) {
-                        tile_i8_1x8(acc_row, row(i + r, p0, len), panel);
-                    }
-                }
-                for (r, acc_row) in acc.iter().enumerate().take(mr) {
-                    let dst = &mut c[(i + r) * n + j0..(i + r) * n + j0 + w];
-                    for (d, s) in dst.iter_mut().zip(acc_row) {
-                        *d += s;
-                    }
-                }
-                i += mr;
-            }
-        }
-    }
-}
-
-#[inline]
-fn tile_i8_4x8(acc: &mut [[i32; NR_I8]; MR_I8], a: [&[i16]; MR_I8], panel: &[i16]) {
-    let mut s = *acc;
-    for (p, bstep) in panel.chunks_exact(2 * NR_I8).enumerate() {
-        for r in 0..MR_I8 {
-            let (x0, x1) = (a[r][2 * p] as i32, a[r][2 * p + 1] as i32);
-            for c in 0..NR_I8 {
-                s[r][c] += x0 * bstep[2 * c] as i32 + x1 * bstep[2 * c + 1] as i32;
-            }
-        }
-    }
-    *acc = s;
-}
-
-#[inline]
-fn tile_i8_1x8(acc: &mut [i32; NR_I8], a: &[i16], panel: &[i16]) {
-    for (p, bstep) in panel.chunks_exact(2 * NR_I8).enumerate() {
-        let (x0, x1) = (a[2 * p] as i32, a[2 * p + 1] as i32);
-        for c in 0..NR_I8 {
-            acc[c] += x0 * bstep[2 * c] as i32 + x1 * bstep[2 * c + 1] as i32;
-        }
-    }
 }
 
 /// f32 register tile: 4 rows x 8 columns of C.
@@ -196,19 +117,7 @@ pub fn gemm_f32(m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Result<Ve
     if c_len == 0 || k == 0 {
         return Ok(c);
     }
-    // Packed B: panel p holds columns [8p, 8p+8) as k rows of 8 (zero-padded), so the
-    // micro-kernel streams one contiguous 8-float row per step of k.
-    let panels = n.div_ceil(NR_F32);
-    let mut bp = vec![0f32; panels * k * NR_F32];
-    bp.par_chunks_mut(k * NR_F32)
-        .enumerate()
-        .for_each(|(p, panel)| {
-            let j0 = p * NR_F32;
-            let w = NR_F32.min(n - j0);
-            for (kk, dst) in panel.chunks_exact_mut(NR_F32).enumerate() {
-                dst[..w].copy_from_slice(&b[kk * n + j0..kk * n + j0 + w]);
-            }
-        });
+    let bp = pack_b(k, n, |kk, j| b[kk * n + j]);
     c.par_chunks_mut(ROW_BLOCK * n)
         .enumerate()
         .for_each(|(blk, c_blk)| {
@@ -219,6 +128,27 @@ pub fn gemm_f32(m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Result<Ve
     Ok(c)
 }
 
+/// Packs a k x n matrix (element (kk, j) from `get`) into panels of [`NR_F32`]
+/// columns: panel p holds columns [8p, 8p+8) as k rows of 8 (zero-padded past n), so
+/// the micro-kernel streams one contiguous 8-float row per step of k.
+fn pack_b(k: usize, n: usize, get: impl Fn(usize, usize) -> f32 + Sync) -> Vec<f32> {
+    let panels = n.div_ceil(NR_F32);
+    let mut bp = vec![0f32; panels * k * NR_F32];
+    bp.par_chunks_mut(k * NR_F32)
+        .enumerate()
+        .for_each(|(p, panel)| {
+            let j0 = p * NR_F32;
+            let w = NR_F32.min(n - j0);
+            for (kk, dst) in panel.chunks_exact_mut(NR_F32).enumerate() {
+                for (jj, d) in dst[..w].iter_mut().enumerate() {
+                    *d = get(kk, j0 + jj);
+                }
+            }
+        });
+    bp
+}
+
+/// Rows of C (row stride n) += rows of A (row stride k) · packed B (k x n).
 fn f32_row_block(a: &[f32], bp: &[f32], c: &mut [f32], rows: usize, n: usize, k: usize) {
     let panels = n.div_ceil(NR_F32);
     for k0 in (0..k).step_by(KC_F32) {
@@ -232,8 +162,9 @@ fn f32_row_block(a: &[f32], bp: &[f32], c: &mut [f32], rows: usize, n: usize, k:
                 let mr = MR_F32.min(rows - i);
                 let mut acc = [[0f32; NR_F32]; MR_F32];
                 if mr == MR_F32 {
-                    let ar = |r: usize| &a[(i + r) * k + k0..(i + r) * k + k0 + kc];
-                    tile_4x8(&mut acc, [ar(0), ar(1), ar(2), ar(3)], panel);
+                    let ar: [&[f32]; MR_F32] =
+                        std::array::from_fn(|r| &a[(i + r) * k + k0..(i + r) * k + k0 + kc]);
+                    tile_f32(&mut acc, ar, panel);
                 } else {
                     for (r, acc_row) in acc.iter_mut().enumerate().take(mr) {
                         let ar = &a[(i + r) * k + k0..(i + r) * k + k0 + kc];
@@ -256,16 +187,22 @@ fn f32_row_block(a: &[f32], bp: &[f32], c: &mut [f32], rows: usize, n: usize, k:
     }
 }
 
+/// MR x NR outer-product accumulation over one k block: per step, NR contiguous
+/// floats of the packed B panel times one broadcast element of each A row.
 #[inline]
-fn tile_4x8(acc: &mut [[f32; NR_F32]; MR_F32], a: [&[f32]; MR_F32], panel: &[f32]) {
-    let len = a[0].len();
-    let (a0, a1, a2, a3) = (&a[0][..len], &a[1][..len], &a[2][..len], &a[3][..len]);
+fn tile_f32<const MR: usize, const NR: usize>(
+    acc: &mut [[f32; NR]; MR],
+    a: [&[f32]; MR],
+    panel: &[f32],
+) {
+    let len = panel.len() / NR;
+    let a = a.map(|row| &row[..len]);
     let mut s = *acc;
-    for (t, brow) in panel.chunks_exact(NR_F32).take(len).enumerate() {
-        let x = [a0[t], a1[t], a2[t], a3[t]];
-        for r in 0..MR_F32 {
-            for c in 0..NR_F32 {
-                s[r][c] += x[r] * brow[c];
+    for (t, brow) in panel.chunks_exact(NR).enumerate() {
+        for r in 0..MR {
+            let x = a[r][t];
+            for c in 0..NR {
+                s[r][c] += x * brow[c];
             }
         }
     }
