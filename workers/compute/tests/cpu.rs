@@ -792,6 +792,9 @@ fn gemm_shapes() -> Vec<(usize, usize, usize)> {
         (5, 130, 257),
         (97, 3, 2049), // k crosses the k-block boundary
         (129, 67, 129),
+        (3, 1, 1024), // exactly one exact-f32 k slice
+        (3, 2, 1025), // one value past it
+        (2, 4100, 3), // n crosses the packed-B column slice
     ];
     let mut rng = SplitMix64::new(99);
     for _ in 0..10 {
@@ -822,6 +825,18 @@ fn gemm_i8_extreme_values_are_exact() {
     let b = vec![127i8; k * n];
     let c = gemm::gemm_i8(m, n, k, &a, &b).unwrap();
     assert!(c.iter().all(|&x| x == -128 * 127 * 4096));
+    // The largest gemm-i8 a spec allows: k = 65536, |C| = 2^30.
+    let k = 65536;
+    let (a, b) = (vec![-128i8; 2 * k], vec![-128i8; k]);
+    assert_eq!(gemm::gemm_i8(2, 1, k, &a, &b).unwrap(), vec![1 << 30; 2]);
+    // Exactly 2^24 within one k slice, then one more product.
+    for k in [1024, 1025] {
+        let (a, b) = (vec![-128i8; k], vec![-128i8; k]);
+        assert_eq!(
+            gemm::gemm_i8(1, 1, k, &a, &b).unwrap(),
+            vec![16384 * k as i32]
+        );
+    }
 }
 
 #[test]
