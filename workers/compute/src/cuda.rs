@@ -35,23 +35,19 @@
 //!
 //! # Running the GPU tests and benchmark on a GPU machine
 //!
-//! Build here (release, stripped, no Solana dependencies), copy the two binaries over,
-//! and run them with the NVIDIA wheels' libraries on the loader path:
+//! The GPU machine needs no Rust toolchain: build here (release, stripped, no Solana
+//! dependencies: about 1 MB each), carry `.gpu/compute/` over, run one script there:
 //!
 //! ```text
-//! # here
-//! CARGO_PROFILE_RELEASE_STRIP=true CARGO_PROFILE_BENCH_STRIP=true \
-//!   cargo test -p gpu-market-compute --release --test gpu --no-run --message-format=json \
-//!   | jq -r 'select(.executable != null) | .executable'        # -> target/release/deps/gpu-<hash>
-//! CARGO_PROFILE_BENCH_STRIP=true cargo bench -p gpu-market-compute --no-run --message-format=json \
-//!   | jq -r 'select(.executable != null and .target.kind == ["bench"]) | .executable'
-//! # there (pip install nvidia-cublas nvidia-cuda-nvrtc; driver provides libcuda.so.1)
-//! export LD_LIBRARY_PATH=$(python3 -c 'import nvidia, os; p = nvidia.__path__[0]; print(":".join(os.path.join(r, d) for r, ds, _ in os.walk(p) for d in ds if d == "lib"))'):$LD_LIBRARY_PATH
-//! ./gpu-<hash> --ignored --test-threads=1
-//! ./compute-<hash>
+//! bash workers/compute/gpu-run.sh   # here: builds .gpu/compute/{gpu-tests,compute-bench,run.sh}
+//! bash .gpu/compute/run.sh          # there: GPU tests with --ignored, then the benchmark
 //! ```
 //!
-//! `workers/compute/gpu-run.sh` does the build half and prints the copy-and-run half.
+//! `run.sh` prepends the lib directories of the NVIDIA pip wheels (nvidia-cublas,
+//! nvidia-cuda-nvrtc; CUDA 12 or 13) to `LD_LIBRARY_PATH` when python3 can import them,
+//! then runs `gpu-tests --ignored --test-threads=1` and `compute-bench`. By hand that is
+//! `LD_LIBRARY_PATH=<dirs holding libcublas.so.*, libnvrtc.so.*> ./gpu-tests --ignored
+//! --test-threads=1 && ./compute-bench`; libcuda.so.1 comes from the driver.
 
 use crate::commit::gemm_b_columns;
 use crate::exec::{check_inputs, DeviceInfo, DeviceKind, ExecError, ExecOutput, Executor, Inputs};
