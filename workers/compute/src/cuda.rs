@@ -19,10 +19,13 @@
 //!   op N; leading dimensions k, k, n) when k and n are multiples of 4; otherwise, or if
 //!   cuBLAS rejects the call, an NVRTC-compiled 64 x 64-tiled kernel ([`I8_KERNEL`]).
 //!   Integer arithmetic is exact, so both are byte-identical to [`crate::gemm::gemm_i8`].
-//! - cuda-kernel: NVRTC compiles the buyer's source for the device's compute
-//!   capability; inputs are uploaded, outputs zeroed, the kernel launched once with the
-//!   spec's grid, block, dynamic shared memory and arguments in order, and the outputs
-//!   downloaded and concatenated in argument order. A buyer kernel runs with the
+//! - cuda-kernel: NVRTC compiles the buyer's source to a CUBIN for the device's exact
+//!   architecture (`sm_XY`, not PTX: a PTX image needs a JIT at least as new as the
+//!   NVRTC that emitted it, and CUDA's minor-version compatibility, e.g. a 13.x NVRTC
+//!   wheel on a 13.0 driver, covers SASS but not PTX JIT); inputs are uploaded, outputs
+//!   zeroed, the kernel launched once with the spec's grid, block, dynamic shared memory
+//!   and arguments in order, and the outputs downloaded and concatenated in argument
+//!   order. Dynamic shared memory above 48 KiB is opted into per function. A buyer kernel runs with the
 //!   provider's privileges on the GPU: it can fault (the context is then unusable and
 //!   every later job fails until the executor is rebuilt) or loop forever (there is no
 //!   watchdog here; the worker must enforce a deadline).
@@ -57,8 +60,8 @@ use cudarc::driver::{
     self, CudaContext, CudaFunction, CudaSlice, CudaStream, DevicePtr, DevicePtrMut, LaunchConfig,
     PushKernelArg,
 };
-use cudarc::nvrtc::{self, CompileOptions};
-use std::ffi::c_void;
+use cudarc::nvrtc;
+use std::ffi::{c_void, CString};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -113,8 +116,8 @@ const CUBLAS_SYMBOLS: &[&str] = &[
 const NVRTC_SYMBOLS: &[&str] = &[
     "nvrtcCreateProgram",
     "nvrtcCompileProgram",
-    "nvrtcGetPTXSize",
-    "nvrtcGetPTX",
+    "nvrtcGetCUBINSize",
+    "nvrtcGetCUBIN",
     "nvrtcGetProgramLogSize",
     "nvrtcGetProgramLog",
     "nvrtcDestroyProgram",
@@ -304,6 +307,16 @@ pub struct CudaExecutor {
     state: Mutex<State>,
 }
 
+/// Destroys an NVRTC program on every exit path (errors ignored: nothing to do).
+struct Program(nvrtc::sys::nvrtcProgram);
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        // SAFETY: the program was created by nvrtcCreateProgram and is destroyed once.
+        let _ = unsafe { nvrtc::result::destroy_program(self.0) };
+    }
+}
+
 struct State {
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
@@ -352,21 +365,52 @@ impl CudaExecutor {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Compiles CUDA C to a CUBIN for this device's exact architecture (`sm_XY`).
+    /// Not PTX: a PTX image needs a JIT at least as new as the NVRTC that emitted it,
+    /// and CUDA's minor-version compatibility (a 13.x NVRTC wheel on a 13.0 driver)
+    /// covers SASS but not PTX JIT.
     fn compile(&self, source: &str, name: &str) -> Result<nvrtc::Ptx, ExecError> {
-        let opts = CompileOptions {
-            options: vec![format!(
-                "--gpu-architecture=compute_{}{}",
-                self.cc.0, self.cc.1
-            )],
-            name: Some(name.into()),
-            ..Default::default()
+        let nvrtc_err = |e: nvrtc::result::NvrtcError| ExecError::Compile {
+            log: format!("{e:?}"),
         };
-        nvrtc::compile_ptx_with_opts(source, opts).map_err(|e| ExecError::Compile {
-            log: match e {
-                nvrtc::CompileError::CompileError { log, .. } => log.to_string_lossy().into_owned(),
-                other => format!("{other:?}"),
-            },
-        })
+        let (src, name) = match (CString::new(source), CString::new(name)) {
+            (Ok(s), Ok(n)) => (s, n),
+            // Spec validation refuses NUL bytes; this keeps it an error regardless.
+            _ => {
+                return Err(ExecError::Compile {
+                    log: "source contains a NUL byte".into(),
+                })
+            }
+        };
+        let prog = Program(nvrtc::result::create_program(&src, Some(&name)).map_err(nvrtc_err)?);
+        let arch = format!("--gpu-architecture=sm_{}{}", self.cc.0, self.cc.1);
+        // SAFETY: `prog` is a live program created above; the option is a NUL-free
+        // string (cudarc converts it to a C string for the call).
+        if let Err(e) = unsafe { nvrtc::result::compile_program(prog.0, &[arch]) } {
+            // SAFETY: as above; the log is a NUL-terminated buffer NVRTC sized itself.
+            let log = unsafe { nvrtc::result::get_program_log(prog.0) }
+                .map(|raw| {
+                    let bytes: Vec<u8> = raw
+                        .iter()
+                        .take_while(|&&c| c != 0)
+                        .map(|&c| c as u8)
+                        .collect();
+                    String::from_utf8_lossy(&bytes).into_owned()
+                })
+                .unwrap_or_else(|_| format!("{e:?} (no log)"));
+            return Err(ExecError::Compile { log });
+        }
+        let mut size = 0usize;
+        // SAFETY: `prog` compiled successfully; `size` is a live out-parameter.
+        unsafe { nvrtc::sys::nvrtcGetCUBINSize(prog.0, &mut size) }
+            .result()
+            .map_err(nvrtc_err)?;
+        let mut cubin = vec![0u8; size];
+        // SAFETY: `cubin` has exactly the size NVRTC just reported.
+        unsafe { nvrtc::sys::nvrtcGetCUBIN(prog.0, cubin.as_mut_ptr().cast()) }
+            .result()
+            .map_err(nvrtc_err)?;
+        Ok(nvrtc::Ptx::from_binary(cubin))
     }
 
     /// Best-of-`reps` device time of one raw cuBLAS GEMM (sgemm for gemm-f32,
@@ -385,17 +429,17 @@ impl CudaExecutor {
             .bind_to_thread()
             .map_err(drv("binding the context"))?;
         let (m, n, k) = (m as usize, n as usize, k as usize);
-        let e = if kind == WorkloadKind::GemmI8 { 1 } else { 4 };
-        let a = crate::spec::random_i8_matrix(1, m as u32, (k * e) as u32);
-        let b = crate::spec::random_i8_matrix(2, k as u32, (n * e) as u32);
-        // f32 inputs from random bytes could hold NaNs; use proper values instead.
-        let (a, b) = if e == 4 {
-            (
+        // For int8 the second operand stands in for Bᵀ (n x k): same size, and the
+        // values do not matter for timing.
+        let (a, b) = match kind {
+            WorkloadKind::GemmI8 => (
+                crate::spec::random_i8_matrix(1, m as u32, k as u32),
+                crate::spec::random_i8_matrix(2, n as u32, k as u32),
+            ),
+            _ => (
                 crate::spec::random_f32_matrix(1, m as u32, k as u32),
                 crate::spec::random_f32_matrix(2, k as u32, n as u32),
-            )
-        } else {
-            (a, b)
+            ),
         };
         let d_a = st.stream.clone_htod(&a).map_err(drv("upload"))?;
         let d_b = st.stream.clone_htod(&b).map_err(drv("upload"))?;
