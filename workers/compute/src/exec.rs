@@ -158,7 +158,10 @@ impl CpuExecutor {
             .ok();
         let info = DeviceInfo {
             kind: DeviceKind::Cpu,
-            name: format!("CPU ({threads} threads, {})", std::env::consts::ARCH),
+            name: format!(
+                "{} ({threads} threads)",
+                cpu_model().unwrap_or_else(|| format!("{} CPU", std::env::consts::ARCH))
+            ),
             memory_bytes: system_memory_bytes(),
             sm_count: threads as u32,
             compute_capability: 0,
@@ -179,6 +182,13 @@ impl Default for CpuExecutor {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// "model name" from /proc/cpuinfo, where there is one.
+fn cpu_model() -> Option<String> {
+    let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("model name"))?;
+    Some(line.split_once(':')?.1.trim().to_string()).filter(|s| !s.is_empty())
 }
 
 /// MemTotal from /proc/meminfo; 0 where unavailable.
