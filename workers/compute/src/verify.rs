@@ -1,0 +1,236 @@
+//! Freivalds' test: A, B and a claimed C go in, "consistent" or the index of a row of
+//! C that is wrong comes out, in O(m·k + k·n + m·n) per round instead of the O(m·n·k)
+//! of recomputing. Auditors run it on every result they fetch; a failing row is then
+//! recomputed ([`locate_i8_error`]) to name the exact element for an on-chain challenge.
+//!
+//! - [`freivalds_i8`] is exact: it checks A(Br) = Cr over the prime field
+//!   p = 2^61 − 1 with r uniform in [0, p)^n. If C ≠ AB, some row i of AB − C is a
+//!   nonzero polynomial of degree 1 in r, so it vanishes with probability at most 1/p
+//!   (Schwartz–Zippel; entries are far smaller than p, so "nonzero mod p" = "nonzero").
+//!   A wrong C is therefore accepted with probability at most p^-rounds (< 2^-60 for one
+//!   round).
+//! - [`freivalds_f32`] works in f64 with r_j uniform in {−1, +1} and accepts row i iff
+//!   |(A(Br))_i − (Cr)_i| <= rel_tolerance · Σ_j (|A||B|)_ij, the right-hand side
+//!   computed exactly as Σ_t |A_it| (|B||r|)_t. Any C whose every element is within
+//!   rel_tolerance · (|A||B|)_ij of the exact product passes (triangle inequality), so
+//!   honest f32 results pass; an error in one element of row i is caught when it exceeds
+//!   the whole row's allowance rel_tolerance · Σ_j (|A||B|)_ij, so this is weaker than an
+//!   element-wise check by up to a factor n: use it to screen, and recompute flagged or
+//!   sampled rows exactly.
+//!
+//! The random vectors come from a seed: the seed must be chosen (by the auditor) after
+//! the result is committed, or a cheating provider could tailor C to it.
+
+use crate::spec::SplitMix64;
+use rayon::prelude::*;
+
+/// The Mersenne prime 2^61 − 1.
+pub const P61: u64 = (1 << 61) - 1;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VerifyError {
+    /// The claimed product is wrong in (at least) this row.
+    #[error("row {row} of C is inconsistent with A·B (round {round})")]
+    Mismatch { row: usize, round: u32 },
+    #[error("matrix {name} has {found} elements, expected {expected}")]
+    Shape {
+        name: &'static str,
+        expected: usize,
+        found: usize,
+    },
+    #[error("rel_tolerance {0} must be finite and >= 0")]
+    BadTolerance(f32),
+}
+
+fn check(name: &'static str, found: usize, rows: usize, cols: usize) -> Result<(), VerifyError> {
+    let expected = rows.checked_mul(cols).ok_or(VerifyError::Shape {
+        name,
+        expected: usize::MAX,
+        found,
+    })?;
+    if expected != found {
+        return Err(VerifyError::Shape {
+            name,
+            expected,
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// x mod p for any u128, by folding the high bits (2^61 ≡ 1 mod p).
+fn reduce(x: u128) -> u64 {
+    let p = P61 as u128;
+    let x = (x & p) + (x >> 61); // < 2^68
+    let x = (x & p) + (x >> 61); // < 2^61 + 2^7
+    let x = x as u64;
+    if x >= P61 {
+        x - P61
+    } else {
+        x
+    }
+}
+
+/// Σ v_t·w_t mod p for signed small v (|v| < 2^31) and w in [0, p). Positive and
+/// negative terms go to separate u128 sums, reduced every 2^30 terms so they cannot
+/// overflow (each term < 2^92).
+fn signed_dot_mod_p(v: impl Iterator<Item = i64>, w: &[u64]) -> u64 {
+    let (mut pos, mut neg) = (0u128, 0u128);
+    let (mut pos_r, mut neg_r) = (0u64, 0u64);
+    for (t, (x, &y)) in v.zip(w).enumerate() {
+        let term = x.unsigned_abs() as u128 * y as u128;
+        if x >= 0 {
+            pos += term;
+        } else {
+            neg += term;
+        }
+        if t % (1 << 30) == (1 << 30) - 1 {
+            pos_r = reduce(pos_r as u128 + reduce(pos) as u128);
+            neg_r = reduce(neg_r as u128 + reduce(neg) as u128);
+            pos = 0;
+            neg = 0;
+        }
+    }
+    let pos = reduce(pos_r as u128 + reduce(pos) as u128);
+    let neg = reduce(neg_r as u128 + reduce(neg) as u128);
+    reduce(pos as u128 + (P61 - neg) as u128)
+}
+
+fn random_field_vector(rng: &mut SplitMix64, len: usize) -> Vec<u64> {
+    (0..len)
+        .map(|_| loop {
+            // 61 uniform bits; reject the single value p itself.
+            let x = rng.next_u64() >> 3;
+            if x < P61 {
+                break x;
+            }
+        })
+        .collect()
+}
+
+/// Exact Freivalds check of C (m x n, i32) = A (m x k, i8) · B (k x n, i8), row-major,
+/// `rounds` independent rounds seeded by `seed`. Returns the first inconsistent row.
+#[allow(clippy::too_many_arguments)]
+pub fn freivalds_i8(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[i8],
+    b: &[i8],
+    c: &[i32],
+    rounds: u32,
+    seed: u64,
+) -> Result<(), VerifyError> {
+    check("a", a.len(), m, k)?;
+    check("b", b.len(), k, n)?;
+    check("c", c.len(), m, n)?;
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    let mut rng = SplitMix64::new(seed);
+    for round in 0..rounds {
+        let r = random_field_vector(&mut rng, n);
+        let br: Vec<u64> = if k == 0 {
+            Vec::new()
+        } else {
+            b.par_chunks(n)
+                .map(|row| signed_dot_mod_p(row.iter().map(|&x| x as i64), &r))
+                .collect()
+        };
+        let bad = (0..m).into_par_iter().find_first(|&i| {
+            let abr = signed_dot_mod_p(a[i * k..(i + 1) * k].iter().map(|&x| x as i64), &br);
+            let cr = signed_dot_mod_p(c[i * n..(i + 1) * n].iter().map(|&x| x as i64), &r);
+            abr != cr
+        });
+        if let Some(row) = bad {
+            return Err(VerifyError::Mismatch { row, round });
+        }
+    }
+    Ok(())
+}
+
+/// Recomputes row `row` of A·B exactly and returns the first column where C differs.
+#[allow(clippy::too_many_arguments)]
+pub fn locate_i8_error(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[i8],
+    b: &[i8],
+    c: &[i32],
+    row: usize,
+) -> Result<Option<usize>, VerifyError> {
+    check("a", a.len(), m, k)?;
+    check("b", b.len(), k, n)?;
+    check("c", c.len(), m, n)?;
+    if row >= m {
+        return Ok(None);
+    }
+    let a_row = &a[row * k..(row + 1) * k];
+    Ok((0..n).find(|&j| {
+        let exact: i64 = (0..k).map(|t| a_row[t] as i64 * b[t * n + j] as i64).sum();
+        exact != c[row * n + j] as i64
+    }))
+}
+
+/// Tolerance-based Freivalds check of an f32 product (rule in the module doc).
+#[allow(clippy::too_many_arguments)]
+pub fn freivalds_f32(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    b: &[f32],
+    c: &[f32],
+    rel_tolerance: f32,
+    rounds: u32,
+    seed: u64,
+) -> Result<(), VerifyError> {
+    check("a", a.len(), m, k)?;
+    check("b", b.len(), k, n)?;
+    check("c", c.len(), m, n)?;
+    if !(rel_tolerance.is_finite() && rel_tolerance >= 0.0) {
+        return Err(VerifyError::BadTolerance(rel_tolerance));
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    let tol = rel_tolerance as f64;
+    let mut rng = SplitMix64::new(seed);
+    for round in 0..rounds {
+        let r: Vec<f64> = (0..n)
+            .map(|_| if rng.next_u64() >> 63 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        // (B r)_t and (|B| |r|)_t = Σ_j |B_tj| since |r_j| = 1.
+        let (br, babs): (Vec<f64>, Vec<f64>) = b
+            .par_chunks(n.max(1))
+            .take(k)
+            .map(|row| {
+                row.iter().zip(&r).fold((0.0, 0.0), |(s, sa), (&x, &y)| {
+                    (s + x as f64 * y, sa + (x as f64).abs())
+                })
+            })
+            .unzip();
+        let bad = (0..m).into_par_iter().find_first(|&i| {
+            let a_row = &a[i * k..(i + 1) * k];
+            let (abr, scale) = a_row
+                .iter()
+                .zip(br.iter().zip(&babs))
+                .fold((0.0, 0.0), |(s, sa), (&x, (&y, &ya))| {
+                    (s + x as f64 * y, sa + (x as f64).abs() * ya)
+                });
+            let cr: f64 = c[i * n..(i + 1) * n]
+                .iter()
+                .zip(&r)
+                .map(|(&x, &y)| x as f64 * y)
+                .sum();
+            // NaN anywhere makes the comparison false: rejected.
+            let ok = (abr - cr).abs() <= tol * scale;
+            !ok
+        });
+        if let Some(row) = bad {
+            return Err(VerifyError::Mismatch { row, round });
+        }
+    }
+    Ok(())
+}
