@@ -5,6 +5,25 @@
 
 use anchor_lang::prelude::*;
 
+/// Emits an event. On SBF this is Anchor's `emit!` (a `sol_log_data` syscall,
+/// logged as "Program data: <base64>"). Off SBF Anchor's path is a no-op, so
+/// native builds hand the same bytes to the runtime's syscall stubs, where the
+/// embedded chain records them in the transaction's logs in the same form.
+#[macro_export]
+macro_rules! emit_event {
+    ($event:expr) => {{
+        #[cfg(target_os = "solana")]
+        anchor_lang::prelude::emit!($event);
+        #[cfg(not(target_os = "solana"))]
+        $crate::events::log_native(&$event);
+    }};
+}
+
+#[cfg(not(target_os = "solana"))]
+pub fn log_native<E: anchor_lang::Event>(event: &E) {
+    solana_sysvar::program_stubs::sol_log_data(&[&event.data()]);
+}
+
 use crate::state::{GpuDescriptor, MarketParams};
 
 #[event]

@@ -124,6 +124,17 @@ fn name_custom_error(code: u32, logs: &[String]) -> (String, String) {
     if let Some(e) = MarketError::from_code(code) {
         return (e.name(), e.to_string());
     }
+    if let Some(name) = crate::anchor_errors::anchor_error_name(code) {
+        let token_failed = logs
+            .iter()
+            .any(|l| l.starts_with(&format!("Program {} failed", anchor_spl::token::ID)));
+        if !token_failed {
+            return (
+                name.to_string(),
+                format!("Anchor constraint or account check {name}"),
+            );
+        }
+    }
     let token_failed = logs
         .iter()
         .any(|l| l.starts_with(&format!("Program {} failed", anchor_spl::token::ID)));

@@ -6,6 +6,8 @@
 //! back as [`error::ClientError::Program`] carrying the program's error name.
 
 pub mod accounts;
+pub mod anchor_errors;
+pub mod audit;
 pub mod chain;
 pub mod error;
 pub mod events;

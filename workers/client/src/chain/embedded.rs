@@ -33,10 +33,111 @@ use solana_sdk::clock::Clock;
 use solana_sdk::hash::Hash;
 use solana_sdk::signature::{Keypair, Signature, Signer};
 use solana_sdk::transaction::{Transaction, TransactionError};
+use solana_sysvar::program_stubs::{set_syscall_stubs, SyscallStubs};
 use tokio::sync::{mpsc, RwLock};
 
 use super::{AccountUpdate, Chain, ChainClock, Filter, SignatureStatus, TxOutcome};
 use crate::error::{from_transaction_error, ClientError, Result};
+
+/// Marks event bytes routed through the syscall stubs (see [`EventStubs`]).
+const DATA_MARKER: &str = "\u{1}gpu-market-data:";
+
+/// Native builds cannot issue the `sol_log_data` syscall, so the program hands
+/// event bytes to the syscall stubs (`gpu_market::events::log_native`).
+/// program-test's stubs only record `sol_log`; this wrapper forwards
+/// everything to them and turns event data into a marked log line, which
+/// `send_transaction` rewrites into Solana's "Program data: <base64>" form.
+struct EventStubs(Box<dyn SyscallStubs>);
+
+struct PlaceholderStubs;
+impl SyscallStubs for PlaceholderStubs {}
+
+impl SyscallStubs for EventStubs {
+    fn sol_log(&self, message: &str) {
+        self.0.sol_log(message)
+    }
+    fn sol_log_compute_units(&self) {
+        self.0.sol_log_compute_units()
+    }
+    fn sol_remaining_compute_units(&self) -> u64 {
+        self.0.sol_remaining_compute_units()
+    }
+    fn sol_invoke_signed(
+        &self,
+        instruction: &solana_sdk::instruction::Instruction,
+        account_infos: &[AccountInfo],
+        signers_seeds: &[&[&[u8]]],
+    ) -> ProgramResult {
+        self.0
+            .sol_invoke_signed(instruction, account_infos, signers_seeds)
+    }
+    fn sol_get_sysvar(
+        &self,
+        sysvar_id_addr: *const u8,
+        var_addr: *mut u8,
+        offset: u64,
+        length: u64,
+    ) -> u64 {
+        self.0
+            .sol_get_sysvar(sysvar_id_addr, var_addr, offset, length)
+    }
+    fn sol_get_clock_sysvar(&self, var_addr: *mut u8) -> u64 {
+        self.0.sol_get_clock_sysvar(var_addr)
+    }
+    fn sol_get_epoch_schedule_sysvar(&self, var_addr: *mut u8) -> u64 {
+        self.0.sol_get_epoch_schedule_sysvar(var_addr)
+    }
+    fn sol_get_fees_sysvar(&self, var_addr: *mut u8) -> u64 {
+        self.0.sol_get_fees_sysvar(var_addr)
+    }
+    fn sol_get_rent_sysvar(&self, var_addr: *mut u8) -> u64 {
+        self.0.sol_get_rent_sysvar(var_addr)
+    }
+    fn sol_get_epoch_rewards_sysvar(&self, var_addr: *mut u8) -> u64 {
+        self.0.sol_get_epoch_rewards_sysvar(var_addr)
+    }
+    fn sol_get_last_restart_slot(&self, var_addr: *mut u8) -> u64 {
+        self.0.sol_get_last_restart_slot(var_addr)
+    }
+    fn sol_get_epoch_stake(&self, vote_address: *const u8) -> u64 {
+        self.0.sol_get_epoch_stake(vote_address)
+    }
+    fn sol_get_return_data(&self) -> Option<(Pubkey, Vec<u8>)> {
+        self.0.sol_get_return_data()
+    }
+    fn sol_set_return_data(&self, data: &[u8]) {
+        self.0.sol_set_return_data(data)
+    }
+    fn sol_log_data(&self, fields: &[&[u8]]) {
+        use base64::{engine::general_purpose::STANDARD, Engine};
+        let encoded: Vec<String> = fields.iter().map(|f| STANDARD.encode(f)).collect();
+        self.0
+            .sol_log(&format!("{DATA_MARKER}{}", encoded.join(" ")))
+    }
+    fn sol_get_processed_sibling_instruction(
+        &self,
+        index: usize,
+    ) -> Option<solana_sdk::instruction::Instruction> {
+        self.0.sol_get_processed_sibling_instruction(index)
+    }
+    fn sol_get_stack_height(&self) -> u64 {
+        self.0.sol_get_stack_height()
+    }
+}
+
+/// Serializes chain start-up, so that the one-time stub swap below happens
+/// while no other embedded chain in the process can be running a transaction.
+static START: tokio::sync::Mutex<bool> = tokio::sync::Mutex::const_new(false);
+
+fn rewrite_logs(logs: Vec<String>) -> Vec<String> {
+    let marked = format!("Program log: {DATA_MARKER}");
+    logs.into_iter()
+        .map(|l| match l.strip_prefix(&marked) {
+            Some(data) => format!("Program data: {data}"),
+            None => l,
+        })
+        .collect()
+}
 
 /// Slot duration used to turn elapsed time into slots, as on mainnet.
 pub const SLOT_MS: u64 = 400;
@@ -121,7 +222,17 @@ impl EmbeddedChain {
             processor!(process_instruction),
         );
         pt.prefer_bpf(false);
-        let ctx = pt.start_with_context().await;
+        let ctx = {
+            let mut installed = START.lock().await;
+            let ctx = pt.start_with_context().await;
+            if !*installed {
+                // program-test installed its stubs during the first start; wrap them.
+                let previous = set_syscall_stubs(Box::new(PlaceholderStubs));
+                set_syscall_stubs(Box::new(EventStubs(previous)));
+                *installed = true;
+            }
+            ctx
+        };
         let banks = ctx.banks_client.clone();
         let faucet = ctx.payer.insecure_clone();
         let genesis_clock: Clock = banks.get_sysvar().await.map_err(banks_err)?;
@@ -347,7 +458,7 @@ impl Chain for EmbeddedChain {
         };
         let (logs, units) = result
             .metadata
-            .map(|m| (m.log_messages, Some(m.compute_units_consumed)))
+            .map(|m| (rewrite_logs(m.log_messages), Some(m.compute_units_consumed)))
             .unwrap_or_default();
         let signature = tx.signatures.first().copied().unwrap_or_default();
         match result.result {

@@ -47,7 +47,7 @@ impl JobCancel<'_> {
             &a.buyer_payment_account,
             escrow,
         )?;
-        emit!(JobCancelled {
+        crate::emit_event!(JobCancelled {
             job: a.job.key(),
             buyer: a.buyer.key(),
             refunded: escrow,

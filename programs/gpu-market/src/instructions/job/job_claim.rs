@@ -47,7 +47,7 @@ impl JobClaim<'_> {
         a.job.claim(provider_key, bond, clock.unix_timestamp)?;
         a.provider.lock_bond(bond, a.market.params.min_stake)?;
         a.provider.heartbeat(clock.unix_timestamp, clock.slot);
-        emit!(JobClaimed {
+        crate::emit_event!(JobClaimed {
             job: a.job.key(),
             provider: provider_key,
             bond,

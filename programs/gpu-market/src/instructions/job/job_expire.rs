@@ -95,7 +95,7 @@ impl JobExpire<'_> {
             &a.slash_account,
             split.treasury,
         )?;
-        emit!(ProviderSlashed {
+        crate::emit_event!(ProviderSlashed {
             market: a.market.key(),
             provider: a.provider.key(),
             job: a.job.key(),
@@ -108,7 +108,7 @@ impl JobExpire<'_> {
             score_after: a.provider.reputation.score,
             timestamp: now,
         });
-        emit!(JobExpired {
+        crate::emit_event!(JobExpired {
             job: a.job.key(),
             provider: a.provider.key(),
             reopened: outcome == ExpiryOutcome::Reopened,
@@ -127,7 +127,7 @@ impl JobExpire<'_> {
                 escrow,
             )?;
             a.job.close(a.buyer.to_account_info())?;
-            emit!(JobRefunded {
+            crate::emit_event!(JobRefunded {
                 job: a.job.key(),
                 buyer: a.buyer.key(),
                 refunded: escrow,

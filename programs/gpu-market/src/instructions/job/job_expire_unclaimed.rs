@@ -70,7 +70,7 @@ impl JobExpireUnclaimed<'_> {
             &a.cranker_payment_account,
             bounty,
         )?;
-        emit!(JobRefunded {
+        crate::emit_event!(JobRefunded {
             job: a.job.key(),
             buyer: a.buyer.key(),
             refunded: refund,

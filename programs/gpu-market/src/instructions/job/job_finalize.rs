@@ -86,7 +86,7 @@ impl JobFinalize<'_> {
             &a.cranker_payment_account,
             bounty,
         )?;
-        emit!(JobFinalized {
+        crate::emit_event!(JobFinalized {
             job: a.job.key(),
             provider: a.provider.key(),
             buyer: a.job.buyer,

@@ -108,7 +108,7 @@ impl JobPost<'_> {
             attempts: 0,
             bump: ctx.bumps.job,
         });
-        emit!(JobPosted {
+        crate::emit_event!(JobPosted {
             market: a.market.key(),
             job: a.job.key(),
             buyer: a.buyer.key(),

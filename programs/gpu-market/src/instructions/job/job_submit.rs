@@ -37,7 +37,7 @@ impl JobSubmit<'_> {
             clock.unix_timestamp,
         )?;
         a.provider.heartbeat(clock.unix_timestamp, clock.slot);
-        emit!(JobSubmitted {
+        crate::emit_event!(JobSubmitted {
             job: a.job.key(),
             provider: a.provider.key(),
             result_root: args.result_root,

@@ -78,7 +78,7 @@ impl MarketCreate<'_> {
             payment_vault_bump: ctx.bumps.payment_vault,
             stake_vault_bump: ctx.bumps.stake_vault,
         });
-        emit!(MarketCreated {
+        crate::emit_event!(MarketCreated {
             market: a.market.key(),
             authority: a.authority.key(),
             payment_mint: a.payment_mint.key(),

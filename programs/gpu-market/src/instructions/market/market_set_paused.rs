@@ -19,7 +19,7 @@ impl MarketSetPaused<'_> {
     pub fn handle(ctx: Context<Self>, paused: bool) -> Result<()> {
         let market = &mut ctx.accounts.market;
         market.paused = paused;
-        emit!(MarketPauseSet {
+        crate::emit_event!(MarketPauseSet {
             market: market.key(),
             paused,
             timestamp: Clock::get()?.unix_timestamp,

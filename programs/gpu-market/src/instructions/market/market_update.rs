@@ -20,7 +20,7 @@ impl MarketUpdate<'_> {
         let market = &mut ctx.accounts.market;
         let old_params = market.params;
         market.params = params;
-        emit!(MarketUpdated {
+        crate::emit_event!(MarketUpdated {
             market: market.key(),
             old_params,
             new_params: params,

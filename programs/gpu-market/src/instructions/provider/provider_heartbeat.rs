@@ -23,7 +23,7 @@ impl ProviderHeartbeat<'_> {
             provider.gpu = gpu;
         }
         provider.heartbeat(clock.unix_timestamp, clock.slot);
-        emit!(ProviderHeartbeatRecorded {
+        crate::emit_event!(ProviderHeartbeatRecorded {
             provider: provider.key(),
             slot: clock.slot,
             gpu_updated: gpu.is_some(),

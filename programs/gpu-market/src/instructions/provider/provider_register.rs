@@ -97,7 +97,7 @@ impl ProviderRegister<'_> {
             reputation: Reputation::default(),
             bump: ctx.bumps.provider,
         });
-        emit!(ProviderRegistered {
+        crate::emit_event!(ProviderRegistered {
             market: a.market.key(),
             provider: a.provider.key(),
             owner: a.owner.key(),

@@ -42,7 +42,7 @@ impl ProviderStake<'_> {
             &a.owner,
             amount,
         )?;
-        emit!(ProviderStaked {
+        crate::emit_event!(ProviderStaked {
             provider: a.provider.key(),
             amount,
             stake_after: a.provider.stake,

@@ -43,7 +43,7 @@ impl ProviderWithdraw<'_> {
             &a.owner_stake_account,
             amount,
         )?;
-        emit!(ProviderWithdrew {
+        crate::emit_event!(ProviderWithdrew {
             provider: a.provider.key(),
             amount,
             stake_after: a.provider.stake,

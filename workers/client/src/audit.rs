@@ -1,0 +1,287 @@
+//! What an auditor computes from chain state alone: the market's figures
+//! (utilization, GPU-hours sold, revenue per provider, slashes, completion and
+//! expiry rates) and its invariants (every vault holds exactly what the
+//! accounts say it owes; per-provider counters add up to the market totals).
+//! Nothing here trusts a worker, an indexer or an event stream.
+
+use anchor_lang::prelude::Pubkey;
+use gpu_market::state::{Job, JobState, Market, Provider};
+use serde::Serialize;
+
+use crate::accounts;
+use crate::chain::Chain;
+use crate::error::Result;
+use crate::token::decode_token_account;
+
+/// Everything the audit reads, fetched once.
+pub struct Snapshot {
+    pub market_key: Pubkey,
+    pub market: Market,
+    pub providers: Vec<(Pubkey, Provider)>,
+    pub jobs: Vec<(Pubkey, Job)>,
+    pub payment_vault_balance: u64,
+    pub stake_vault_balance: u64,
+    pub unix_timestamp: i64,
+    pub slot: u64,
+}
+
+impl Snapshot {
+    pub async fn load(chain: &dyn Chain, market_key: &Pubkey) -> Result<Self> {
+        let market = accounts::fetch_market(chain, market_key).await?;
+        let providers = accounts::list_providers(chain, market_key).await?;
+        let jobs = accounts::list_jobs(chain, market_key, None).await?;
+        let vaults = chain
+            .get_multiple_accounts(&[market.payment_vault, market.stake_vault])
+            .await?;
+        let balance = |i: usize, key: &Pubkey| -> Result<u64> {
+            match &vaults[i] {
+                Some(a) => Ok(decode_token_account(key, &a.data)?.amount),
+                None => Err(crate::error::ClientError::AccountNotFound(*key)),
+            }
+        };
+        let payment_vault_balance = balance(0, &market.payment_vault)?;
+        let stake_vault_balance = balance(1, &market.stake_vault)?;
+        let clock = chain.clock().await?;
+        Ok(Self {
+            market_key: *market_key,
+            market,
+            providers,
+            jobs,
+            payment_vault_balance,
+            stake_vault_balance,
+            unix_timestamp: clock.unix_timestamp,
+            slot: clock.slot,
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct InvariantCheck {
+    pub name: &'static str,
+    pub expected: u64,
+    pub actual: u64,
+    pub ok: bool,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct InvariantReport {
+    pub market: String,
+    pub ok: bool,
+    pub checks: Vec<InvariantCheck>,
+}
+
+/// Checks that vaults hold what is owed and that counters agree.
+pub fn invariants(s: &Snapshot) -> InvariantReport {
+    let t = &s.market.totals;
+    let live_escrow: u128 = s.jobs.iter().map(|(_, j)| j.escrow as u128).sum();
+    let staked: u128 = s.providers.iter().map(|(_, p)| p.stake as u128).sum();
+    let sum = |f: fn(&Provider) -> u64| -> u64 {
+        s.providers
+            .iter()
+            .map(|(_, p)| f(p) as u128)
+            .sum::<u128>()
+            .min(u64::MAX as u128) as u64
+    };
+    let bonds_on_jobs: u128 = s
+        .jobs
+        .iter()
+        .filter(|(_, j)| {
+            matches!(
+                j.state,
+                JobState::Claimed | JobState::Submitted | JobState::Disputed
+            )
+        })
+        .map(|(_, j)| j.bond as u128)
+        .sum();
+    let c = |name: &'static str, expected: u128, actual: u128| InvariantCheck {
+        name,
+        expected: expected.min(u64::MAX as u128) as u64,
+        actual: actual.min(u64::MAX as u128) as u64,
+        ok: expected == actual,
+    };
+    let checks = vec![
+        c(
+            "payment vault balance == market escrow outstanding",
+            t.escrow_outstanding as u128,
+            s.payment_vault_balance as u128,
+        ),
+        c(
+            "market escrow outstanding == sum of live jobs' escrow",
+            live_escrow,
+            t.escrow_outstanding as u128,
+        ),
+        c(
+            "stake vault balance == market stake total",
+            t.stake_total as u128,
+            s.stake_vault_balance as u128,
+        ),
+        c(
+            "market stake total == sum of providers' stake",
+            staked,
+            t.stake_total as u128,
+        ),
+        c(
+            "sum of providers' locked bonds == bonds of claimed jobs",
+            bonds_on_jobs,
+            sum(|p| p.locked) as u128,
+        ),
+        c(
+            "sum of providers' GPU ms == market GPU ms sold",
+            t.gpu_ms_sold as u128,
+            sum(|p| p.reputation.gpu_ms) as u128,
+        ),
+        c(
+            "sum of providers' earnings == market volume paid",
+            t.volume_paid as u128,
+            sum(|p| p.reputation.earnings) as u128,
+        ),
+        c(
+            "sum of providers' slashes == market slashed",
+            t.slashed as u128,
+            sum(|p| p.reputation.slashed) as u128,
+        ),
+        c(
+            "sum of providers' completions == market jobs completed",
+            t.jobs_completed as u128,
+            sum(|p| p.reputation.completed) as u128,
+        ),
+        c(
+            "sum of providers' expiries == market jobs expired",
+            t.jobs_expired as u128,
+            sum(|p| p.reputation.expired) as u128,
+        ),
+        c(
+            "registered providers == provider accounts",
+            t.providers as u128,
+            s.providers.len() as u128,
+        ),
+    ];
+    InvariantReport {
+        market: s.market_key.to_string(),
+        ok: checks.iter().all(|c| c.ok),
+        checks,
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ProviderStats {
+    pub provider: String,
+    pub owner: String,
+    pub gpu_model: String,
+    pub gpu_count: u16,
+    pub completed: u64,
+    pub expired: u64,
+    pub disputes_lost: u64,
+    pub gpu_hours: f64,
+    /// Payment-mint base units received.
+    pub revenue: u64,
+    /// Stake-mint base units lost to slashing.
+    pub slashed: u64,
+    /// GPU time served / (GPUs x time since registration).
+    pub utilization: f64,
+    pub reputation_score: u32,
+    pub stake: u64,
+    pub active_jobs: u16,
+    pub seconds_since_heartbeat: i64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct MarketStats {
+    pub market: String,
+    pub unix_timestamp: i64,
+    pub providers: Vec<ProviderStats>,
+    pub jobs_posted: u64,
+    pub jobs_completed: u64,
+    pub jobs_expired: u64,
+    pub jobs_refunded: u64,
+    pub jobs_cancelled: u64,
+    pub jobs_live: u64,
+    pub gpu_hours_sold: f64,
+    /// Payment-mint base units paid to providers, and fees to the treasury.
+    pub volume_paid: u64,
+    pub fees_collected: u64,
+    pub slashed: u64,
+    /// Completed / (completed + expired claims).
+    pub completion_rate: f64,
+    /// Expired claims / all claims that ended.
+    pub expiry_rate: f64,
+    /// All providers' GPU time served / their GPU capacity since registration.
+    pub utilization: f64,
+}
+
+const MS_PER_HOUR: f64 = 3_600_000.0;
+
+/// GPU time served over GPU time available since registration.
+pub fn utilization(p: &Provider, now: i64) -> f64 {
+    let capacity_ms = (now - p.registered_at).max(0) as f64 * 1_000.0 * p.gpu.count.max(1) as f64;
+    if capacity_ms == 0.0 {
+        return 0.0;
+    }
+    p.reputation.gpu_ms as f64 / capacity_ms
+}
+
+pub fn stats(s: &Snapshot) -> MarketStats {
+    let now = s.unix_timestamp;
+    let providers: Vec<ProviderStats> = s
+        .providers
+        .iter()
+        .map(|(key, p)| ProviderStats {
+            provider: key.to_string(),
+            owner: p.owner.to_string(),
+            gpu_model: p.gpu.model_name(),
+            gpu_count: p.gpu.count,
+            completed: p.reputation.completed,
+            expired: p.reputation.expired,
+            disputes_lost: p.reputation.disputes_lost,
+            gpu_hours: p.reputation.gpu_ms as f64 / MS_PER_HOUR,
+            revenue: p.reputation.earnings,
+            slashed: p.reputation.slashed,
+            utilization: utilization(p, now),
+            reputation_score: p.reputation.score,
+            stake: p.stake,
+            active_jobs: p.active_jobs,
+            seconds_since_heartbeat: now - p.last_heartbeat,
+        })
+        .collect();
+    let served: f64 = s
+        .providers
+        .iter()
+        .map(|(_, p)| p.reputation.gpu_ms as f64)
+        .sum();
+    let capacity: f64 = s
+        .providers
+        .iter()
+        .map(|(_, p)| (now - p.registered_at).max(0) as f64 * 1_000.0 * p.gpu.count.max(1) as f64)
+        .sum();
+    let t = &s.market.totals;
+    let ended = t.jobs_completed + t.jobs_expired;
+    let rate = |x: u64| {
+        if ended == 0 {
+            0.0
+        } else {
+            x as f64 / ended as f64
+        }
+    };
+    MarketStats {
+        market: s.market_key.to_string(),
+        unix_timestamp: now,
+        providers,
+        jobs_posted: t.jobs_posted,
+        jobs_completed: t.jobs_completed,
+        jobs_expired: t.jobs_expired,
+        jobs_refunded: t.jobs_refunded,
+        jobs_cancelled: t.jobs_cancelled,
+        jobs_live: s.jobs.len() as u64,
+        gpu_hours_sold: t.gpu_ms_sold as f64 / MS_PER_HOUR,
+        volume_paid: t.volume_paid,
+        fees_collected: t.fees_collected,
+        slashed: t.slashed,
+        completion_rate: rate(t.jobs_completed),
+        expiry_rate: rate(t.jobs_expired),
+        utilization: if capacity == 0.0 {
+            0.0
+        } else {
+            served / capacity
+        },
+    }
+}
