@@ -15,7 +15,7 @@ use gpu_market_client::ix::{self, MarketKeys};
 use gpu_market_client::send::Sender;
 use gpu_market_client::{accounts, audit, pda, token, Pubkey};
 use solana_sdk::instruction::Instruction;
-use solana_sdk::signature::{Keypair, Signer};
+pub use solana_sdk::signature::{Keypair, Signer};
 
 /// Where manual-clock worlds start.
 pub const T0: i64 = 1_800_000_000;

@@ -216,14 +216,20 @@ impl EmbeddedChain {
     /// Starts a fresh chain with the program deployed. The faucet keypair holds
     /// the genesis lamports.
     pub async fn start(mode: ClockMode) -> Result<Arc<Self>> {
-        let mut pt = ProgramTest::new(
-            "gpu_market",
-            gpu_market::ID,
-            processor!(process_instruction),
-        );
-        pt.prefer_bpf(false);
         let ctx = {
             let mut installed = START.lock().await;
+            if !*installed && std::env::var_os("RUST_LOG").is_none() {
+                // program-test logs every instruction at debug level to stderr
+                // unless told otherwise (it reads RUST_LOG in ProgramTest::new);
+                // keep the runtime quiet by default.
+                std::env::set_var("RUST_LOG", "error");
+            }
+            let mut pt = ProgramTest::new(
+                "gpu_market",
+                gpu_market::ID,
+                processor!(process_instruction),
+            );
+            pt.prefer_bpf(false);
             let ctx = pt.start_with_context().await;
             if !*installed {
                 // program-test installed its stubs during the first start; wrap them.
@@ -249,9 +255,10 @@ impl EmbeddedChain {
             mode,
             started: Instant::now(),
             offset: 0,
+            // What the sysvar says now: the first sync moves it to `base_unix`.
             clock: ChainClock {
                 slot: genesis_clock.slot,
-                unix_timestamp: base_unix,
+                unix_timestamp: genesis_clock.unix_timestamp,
             },
             base_slot: genesis_clock.slot,
             base_unix,
@@ -396,7 +403,7 @@ async fn sync_clock(ctx: &RwLock<ProgramTestContext>, time: &Mutex<Time>) -> Res
         let t = time.lock().unwrap();
         (t.target(), t.clock)
     };
-    if target == current && target.slot > 0 {
+    if target == current {
         return Ok(current);
     }
     let mut ctx = ctx.write().await;
@@ -464,21 +471,22 @@ impl Chain for EmbeddedChain {
         match result.result {
             Ok(()) => {}
             Err(TransactionError::AlreadyProcessed) => {
-                // The same signed transaction landed before: report that landing.
-                if let SignatureStatus::Landed { slot, error: None } =
-                    self.signature_status(&signature).await?
-                {
-                    return Ok(TxOutcome {
+                // The same signed transaction was processed before: report that outcome.
+                return match self.signature_status(&signature).await? {
+                    SignatureStatus::Landed { slot, error: None } => Ok(TxOutcome {
                         signature,
                         slot,
                         logs,
                         compute_units: units,
-                    });
-                }
-                return Err(from_transaction_error(
-                    TransactionError::AlreadyProcessed,
-                    logs,
-                ));
+                    }),
+                    SignatureStatus::Landed { error: Some(e), .. } => {
+                        Err(from_transaction_error(e, logs))
+                    }
+                    SignatureStatus::Unknown => Err(from_transaction_error(
+                        TransactionError::AlreadyProcessed,
+                        logs,
+                    )),
+                };
             }
             Err(e) => return Err(from_transaction_error(e, logs)),
         }
