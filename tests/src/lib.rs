@@ -10,7 +10,7 @@ use gpu_market::state::{GpuDescriptor, Job, JobRequirements, MarketParams, Provi
 use gpu_market::{JobPostArgs, JobSubmitArgs, ProviderRegisterArgs};
 use gpu_market_client::chain::embedded::{ClockMode, EmbeddedChain};
 use gpu_market_client::chain::{Chain, SharedChain, TxOutcome};
-use gpu_market_client::error::{ClientError, Result};
+use gpu_market_client::error::Result;
 use gpu_market_client::ix::{self, MarketKeys};
 use gpu_market_client::send::Sender;
 use gpu_market_client::{accounts, audit, pda, token, Pubkey};
@@ -436,7 +436,7 @@ impl World {
 #[track_caller]
 pub fn assert_err<T: std::fmt::Debug>(r: Result<T>, name: &str) {
     match r {
-        Err(ClientError::Program { name: got, .. }) if got == name => {}
+        Err(e) if e.error_name() == Some(name) => {}
         Err(e) => panic!(
             "expected {name}, got {e} / {:?}",
             e.logs().iter().rev().take(3).collect::<Vec<_>>()
@@ -473,4 +473,35 @@ impl World {
         };
         self.send(&[ix], &[&cranker.key]).await
     }
+}
+
+impl World {
+    /// Another market in this world (same mints and treasury), by id.
+    pub async fn create_market(&self, market_id: u64, params: MarketParams) -> Result<MarketKeys> {
+        let create = ix::market_create(
+            self.authority.pubkey(),
+            market_id,
+            self.payment_mint,
+            self.stake_mint,
+            self.treasury.payment,
+            self.treasury.stake,
+            params,
+        );
+        self.send(&[create], &[]).await?;
+        let key = pda::market(&self.authority.pubkey(), market_id);
+        let market = accounts::fetch_market(&*self.chain, &key).await?;
+        self.track(self.payment_mint, market.payment_vault);
+        self.track(self.stake_mint, market.stake_vault);
+        Ok(MarketKeys::new(key, &market))
+    }
+}
+
+/// Replaces every occurrence of `from` among the instruction's accounts by `to`.
+pub fn swap(mut ix: Instruction, from: Pubkey, to: Pubkey) -> Instruction {
+    for m in &mut ix.accounts {
+        if m.pubkey == from {
+            m.pubkey = to;
+        }
+    }
+    ix
 }

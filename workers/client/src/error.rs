@@ -22,8 +22,10 @@ pub enum ClientError {
     },
     /// The runtime rejected the transaction for a reason that is not a custom
     /// program error (missing signature, insufficient lamports, ...).
-    #[error("transaction rejected: {error}")]
+    #[error("transaction rejected ({name}): {error}")]
     Transaction {
+        /// The runtime's name for it: `InvalidAccountData`, `InsufficientFundsForFee`, ...
+        name: String,
         error: TransactionError,
         logs: Vec<String>,
     },
@@ -47,7 +49,7 @@ impl ClientError {
     /// The program's error name, when the failure came from an instruction.
     pub fn error_name(&self) -> Option<&str> {
         match self {
-            ClientError::Program { name, .. } => Some(name),
+            ClientError::Program { name, .. } | ClientError::Transaction { name, .. } => Some(name),
             _ => None,
         }
     }
@@ -94,7 +96,11 @@ pub fn from_transaction_error(error: TransactionError, logs: Vec<String>) -> Cli
         if matches!(error, TransactionError::BlockhashNotFound) {
             return ClientError::BlockhashExpired;
         }
-        return ClientError::Transaction { error, logs };
+        let name = match &error {
+            TransactionError::InstructionError(_, e) => variant_name(&format!("{e:?}")),
+            e => variant_name(&format!("{e:?}")),
+        };
+        return ClientError::Transaction { name, error, logs };
     };
     let (name, message) = name_custom_error(code, &logs);
     ClientError::Program {
@@ -104,6 +110,15 @@ pub fn from_transaction_error(error: TransactionError, logs: Vec<String>) -> Cli
         instruction,
         logs,
     }
+}
+
+/// `Foo(1, 2)` / `Foo { .. }` / `Foo` -> `Foo`.
+fn variant_name(debug: &str) -> String {
+    debug
+        .split(|c: char| c == '(' || c == ' ' || c == '{')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn name_custom_error(code: u32, logs: &[String]) -> (String, String) {
@@ -218,5 +233,12 @@ mod tests {
         let e = from_transaction_error(TransactionError::BlockhashNotFound, vec![]);
         assert!(matches!(e, ClientError::BlockhashExpired));
         assert!(e.is_transient());
+        let e = from_transaction_error(
+            TransactionError::InstructionError(2, InstructionError::InvalidAccountData),
+            vec![],
+        );
+        assert_eq!(e.error_name(), Some("InvalidAccountData"));
+        let e = from_transaction_error(TransactionError::InsufficientFundsForFee, vec![]);
+        assert_eq!(e.error_name(), Some("InsufficientFundsForFee"));
     }
 }

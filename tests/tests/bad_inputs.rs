@@ -1,0 +1,1458 @@
+//! The bad-input matrix: for every instruction, a wrong signer, a missing
+//! signature, an account with the wrong owner, an account of another
+//! job/provider/market, a token account of the wrong mint, a wrong token
+//! program, duplicated mutable accounts, and a forged account of the right
+//! size (type cosplay), each rejected with the error named here. Each section
+//! ends by sending the unmodified instruction, which must succeed: every case
+//! differs from a valid instruction in exactly the way it names.
+
+use anchor_lang::Discriminator;
+use gpu_market::state::{Job, Provider};
+use gpu_market::{JobSubmitArgs, ProviderUpdateArgs};
+use gpu_market_client::chain::Chain;
+use gpu_market_client::{ix, pda, token, Pubkey};
+use gpu_market_tests::*;
+use solana_sdk::account::Account;
+use solana_sdk::instruction::Instruction;
+
+struct Matrix {
+    w: World,
+    eve: Wallet,
+    /// Pays every fee, so that no role's signature comes from paying.
+    relayer: Keypair,
+    cases: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+/// The same instruction with `key` no longer marked as a signer.
+fn unsign(mut ix: Instruction, key: Pubkey) -> Instruction {
+    for m in &mut ix.accounts {
+        if m.pubkey == key {
+            m.is_signer = false;
+        }
+    }
+    ix
+}
+
+/// An executable program that is not SPL Token.
+const FAKE_TOKEN_PROGRAM: Pubkey = anchor_spl::associated_token::ID;
+
+impl Matrix {
+    async fn new() -> Self {
+        let w = World::new().await;
+        let eve = w.wallet(1_000_000, 1_000_000).await;
+        let relayer = w.wallet(0, 0).await.key;
+        Matrix {
+            w,
+            eve,
+            relayer,
+            cases: Default::default(),
+        }
+    }
+
+    async fn case(
+        &self,
+        instruction: &str,
+        what: &str,
+        ix: Instruction,
+        signers: &[&Keypair],
+        expect: &str,
+    ) {
+        let r = self.w.sender.send(&[ix], &self.relayer, signers).await;
+        match &r {
+            Err(e) if e.error_name() == Some(expect) => {}
+            other => panic!("{instruction} / {what}: expected {expect}, got {other:?}"),
+        }
+        self.cases
+            .lock()
+            .unwrap()
+            .push((instruction.to_string(), what.to_string()));
+    }
+
+    async fn valid(&self, instruction: &str, ix: Instruction, signers: &[&Keypair]) {
+        self.w
+            .sender
+            .send(&[ix], &self.relayer, signers)
+            .await
+            .unwrap_or_else(|e| {
+                panic!("{instruction}: the unmodified instruction must succeed: {e}")
+            });
+    }
+
+    /// A copy of `key`'s account at a new address, owned by another program.
+    async fn foreign_copy(&self, key: &Pubkey) -> Pubkey {
+        let mut a = self.w.chain.get_account(key).await.unwrap().unwrap();
+        a.owner = Pubkey::new_unique();
+        let at = Pubkey::new_unique();
+        self.w.chain.set_account(&at, a).await;
+        at
+    }
+
+    /// A program-owned account as long as `like`'s, carrying another type's discriminator.
+    async fn cosplay(&self, like: &Pubkey, discriminator: &[u8]) -> Pubkey {
+        let len = self
+            .w
+            .chain
+            .get_account(like)
+            .await
+            .unwrap()
+            .unwrap()
+            .data
+            .len();
+        let mut data = vec![0u8; len];
+        data[..8].copy_from_slice(discriminator);
+        let at = Pubkey::new_unique();
+        let lamports = self
+            .w
+            .chain
+            .minimum_balance_for_rent_exemption(len)
+            .await
+            .unwrap();
+        self.w
+            .chain
+            .set_account(
+                &at,
+                Account {
+                    lamports,
+                    data,
+                    owner: gpu_market::ID,
+                    executable: false,
+                    rent_epoch: 0,
+                },
+            )
+            .await;
+        at
+    }
+}
+
+#[tokio::test]
+async fn bad_input_matrix() {
+    let m = Matrix::new().await;
+    let base = default_params();
+    let eve = m.eve.key.insecure_clone();
+    let eve_pk = m.eve.pubkey();
+    let (eve_pay, eve_stake) = (m.eve.payment, m.eve.stake);
+    let a = m.w.market;
+    let m2 = m.w.create_market(2, base).await.unwrap();
+    let t = m.w.now().await;
+
+    // ---- market_create
+    let admin = m.w.wallet(0, 0).await;
+    let treasury = (m.w.treasury.payment, m.w.treasury.stake);
+    let create = |id| {
+        ix::market_create(
+            admin.pubkey(),
+            id,
+            m.w.payment_mint,
+            m.w.stake_mint,
+            treasury.0,
+            treasury.1,
+            base,
+        )
+    };
+    let n = "market_create";
+    m.case(
+        n,
+        "wrong signer",
+        swap(create(7), admin.pubkey(), eve_pk),
+        &[&eve],
+        "ConstraintSeeds",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(create(7), admin.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    let foreign_mint = m.foreign_copy(&m.w.payment_mint).await;
+    m.case(
+        n,
+        "mint owned by another program",
+        swap(create(7), m.w.payment_mint, foreign_mint),
+        &[&admin.key],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "market address of another market id",
+        swap(
+            create(7),
+            pda::market(&admin.pubkey(), 7),
+            pda::market(&admin.pubkey(), 8),
+        ),
+        &[&admin.key],
+        "ConstraintSeeds",
+    )
+    .await;
+    m.case(
+        n,
+        "fee account of the stake mint",
+        swap(create(7), treasury.0, treasury.1),
+        &[&admin.key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "wrong token program",
+        swap(create(7), token::TOKEN_PROGRAM_ID, FAKE_TOKEN_PROGRAM),
+        &[&admin.key],
+        "InvalidProgramId",
+    )
+    .await;
+    let market7 = pda::market(&admin.pubkey(), 7);
+    m.case(
+        n,
+        "duplicate vault (stake vault = payment vault)",
+        swap(
+            create(7),
+            pda::stake_vault(&market7),
+            pda::payment_vault(&market7),
+        ),
+        &[&admin.key],
+        "ConstraintSeeds",
+    )
+    .await;
+    m.case(
+        n,
+        "token account posing as a mint",
+        swap(create(7), m.w.payment_mint, treasury.0),
+        &[&admin.key],
+        "InvalidAccountData",
+    )
+    .await;
+    m.valid(n, create(7), &[&admin.key]).await;
+
+    // ---- market_update and market_set_paused (authority only)
+    let auth = m.w.authority.pubkey();
+    let auth_key = m.w.authority.insecure_clone();
+    let other_admin_market = pda::market(&admin.pubkey(), 7);
+    let foreign_market = m.foreign_copy(&a.market).await;
+    let market_cosplay = m.cosplay(&a.market, Provider::DISCRIMINATOR).await;
+    for n in ["market_update", "market_set_paused"] {
+        let build = |signer: Pubkey, market: Pubkey| match n {
+            "market_update" => ix::market_update(signer, market, base),
+            _ => ix::market_set_paused(signer, market, false),
+        };
+        m.case(
+            n,
+            "wrong signer",
+            build(eve_pk, a.market),
+            &[&eve],
+            "Unauthorized",
+        )
+        .await;
+        m.case(
+            n,
+            "missing signature",
+            unsign(build(auth, a.market), auth),
+            &[],
+            "AccountNotSigner",
+        )
+        .await;
+        m.case(
+            n,
+            "market owned by another program",
+            build(auth, foreign_market),
+            &[&auth_key],
+            "AccountOwnedByWrongProgram",
+        )
+        .await;
+        m.case(
+            n,
+            "another authority's market",
+            build(auth, other_admin_market),
+            &[&auth_key],
+            "Unauthorized",
+        )
+        .await;
+        m.case(
+            n,
+            "forged market (provider discriminator)",
+            build(auth, market_cosplay),
+            &[&auth_key],
+            "AccountDiscriminatorMismatch",
+        )
+        .await;
+        m.valid(n, build(auth, a.market), &[&auth_key]).await;
+    }
+
+    // ---- provider_register
+    let owner = m.w.wallet(0, 50_000).await;
+    let args = m.w.register_args(owner.pubkey(), h100(), 5_000);
+    let reg =
+        || ix::provider_register(&a, owner.pubkey(), owner.stake, owner.payment, args.clone());
+    let n = "provider_register";
+    m.case(
+        n,
+        "wrong signer",
+        swap(reg(), owner.pubkey(), eve_pk),
+        &[&eve],
+        "ConstraintSeeds",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(reg(), owner.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "stake account of another wallet",
+        swap(reg(), owner.stake, eve_stake),
+        &[&owner.key],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "market owned by another program",
+        swap(reg(), a.market, foreign_market),
+        &[&owner.key],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "another market",
+        swap(reg(), a.market, m2.market),
+        &[&owner.key],
+        "ConstraintSeeds",
+    )
+    .await;
+    m.case(
+        n,
+        "vault of another market",
+        swap(reg(), a.stake_vault, m2.stake_vault),
+        &[&owner.key],
+        "WrongVault",
+    )
+    .await;
+    m.case(
+        n,
+        "stake account of the payment mint",
+        swap(reg(), owner.stake, owner.payment),
+        &[&owner.key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "wrong token program",
+        swap(reg(), token::TOKEN_PROGRAM_ID, FAKE_TOKEN_PROGRAM),
+        &[&owner.key],
+        "InvalidProgramId",
+    )
+    .await;
+    m.case(
+        n,
+        "duplicate mutable (stake account = vault)",
+        swap(reg(), owner.stake, a.stake_vault),
+        &[&owner.key],
+        "ConstraintDuplicateMutableAccount",
+    )
+    .await;
+    m.case(
+        n,
+        "forged market (job discriminator)",
+        swap(
+            reg(),
+            a.market,
+            m.cosplay(&a.market, Job::DISCRIMINATOR).await,
+        ),
+        &[&owner.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, reg(), &[&owner.key]).await;
+    let p = ProviderHandle {
+        key: pda::provider(&a.market, &owner.pubkey()),
+        worker: owner.key.insecure_clone(),
+        owner,
+    };
+    let p2 = m.w.register_provider(h100(), 50_000).await;
+    let po = &p.owner;
+    let foreign_provider = m.foreign_copy(&p.key).await;
+    let provider_cosplay = m.cosplay(&p.key, Job::DISCRIMINATOR).await;
+
+    // ---- provider_stake
+    let stake = || ix::provider_stake(&a, po.pubkey(), po.stake, 100);
+    let n = "provider_stake";
+    m.case(
+        n,
+        "wrong signer",
+        swap(stake(), po.pubkey(), eve_pk),
+        &[&eve],
+        "WrongOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(stake(), po.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "stake account of another wallet",
+        swap(stake(), po.stake, eve_stake),
+        &[&po.key],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "provider owned by another program",
+        swap(stake(), p.key, foreign_provider),
+        &[&po.key],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "another provider",
+        swap(stake(), p.key, p2.key),
+        &[&po.key],
+        "WrongOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "another market",
+        swap(stake(), a.market, m2.market),
+        &[&po.key],
+        "WrongMarket",
+    )
+    .await;
+    m.case(
+        n,
+        "stake account of the payment mint",
+        swap(stake(), po.stake, po.payment),
+        &[&po.key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "wrong token program",
+        swap(stake(), token::TOKEN_PROGRAM_ID, FAKE_TOKEN_PROGRAM),
+        &[&po.key],
+        "InvalidProgramId",
+    )
+    .await;
+    m.case(
+        n,
+        "duplicate mutable (stake account = vault)",
+        swap(stake(), po.stake, a.stake_vault),
+        &[&po.key],
+        "ConstraintDuplicateMutableAccount",
+    )
+    .await;
+    m.case(
+        n,
+        "forged provider (job discriminator)",
+        swap(stake(), p.key, provider_cosplay),
+        &[&po.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, stake(), &[&po.key]).await;
+
+    // ---- provider_unstake
+    let unstake = || ix::provider_unstake(a.market, po.pubkey(), 1_000);
+    let n = "provider_unstake";
+    m.case(
+        n,
+        "wrong signer",
+        swap(unstake(), po.pubkey(), eve_pk),
+        &[&eve],
+        "WrongOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(unstake(), po.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "provider owned by another program",
+        swap(unstake(), p.key, foreign_provider),
+        &[&po.key],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "another provider",
+        swap(unstake(), p.key, p2.key),
+        &[&po.key],
+        "WrongOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "another market",
+        swap(unstake(), a.market, m2.market),
+        &[&po.key],
+        "WrongMarket",
+    )
+    .await;
+    m.case(
+        n,
+        "forged market (provider discriminator)",
+        swap(unstake(), a.market, market_cosplay),
+        &[&po.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, unstake(), &[&po.key]).await;
+
+    // ---- provider_withdraw (after the cooldown)
+    m.w.advance(base.unstake_cooldown).await;
+    let withdraw = || ix::provider_withdraw(&a, po.pubkey(), po.stake);
+    let n = "provider_withdraw";
+    m.case(
+        n,
+        "wrong signer",
+        swap(withdraw(), po.pubkey(), eve_pk),
+        &[&eve],
+        "WrongOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(withdraw(), po.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "stake account of another wallet",
+        swap(withdraw(), po.stake, eve_stake),
+        &[&po.key],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "provider owned by another program",
+        swap(withdraw(), p.key, foreign_provider),
+        &[&po.key],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "another provider",
+        swap(withdraw(), p.key, p2.key),
+        &[&po.key],
+        "WrongOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "another market",
+        swap(withdraw(), a.market, m2.market),
+        &[&po.key],
+        "WrongMarket",
+    )
+    .await;
+    m.case(
+        n,
+        "vault of another market",
+        swap(withdraw(), a.stake_vault, m2.stake_vault),
+        &[&po.key],
+        "WrongVault",
+    )
+    .await;
+    m.case(
+        n,
+        "stake account of the payment mint",
+        swap(withdraw(), po.stake, po.payment),
+        &[&po.key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "wrong token program",
+        swap(withdraw(), token::TOKEN_PROGRAM_ID, FAKE_TOKEN_PROGRAM),
+        &[&po.key],
+        "InvalidProgramId",
+    )
+    .await;
+    m.case(
+        n,
+        "duplicate mutable (stake account = vault)",
+        swap(withdraw(), po.stake, a.stake_vault),
+        &[&po.key],
+        "ConstraintDuplicateMutableAccount",
+    )
+    .await;
+    m.case(
+        n,
+        "forged provider (job discriminator)",
+        swap(withdraw(), p.key, provider_cosplay),
+        &[&po.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, withdraw(), &[&po.key]).await;
+
+    // ---- provider_heartbeat (worker key; here the owner doubles as worker)
+    let hb = || ix::provider_heartbeat(p.key, p.worker.pubkey(), None);
+    let n = "provider_heartbeat";
+    m.case(
+        n,
+        "wrong signer",
+        swap(hb(), p.worker.pubkey(), eve_pk),
+        &[&eve],
+        "WrongWorker",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(hb(), p.worker.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "provider owned by another program",
+        swap(hb(), p.key, foreign_provider),
+        &[&p.worker],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "another provider",
+        swap(hb(), p.key, p2.key),
+        &[&p.worker],
+        "WrongWorker",
+    )
+    .await;
+    m.case(
+        n,
+        "forged provider (job discriminator)",
+        swap(hb(), p.key, provider_cosplay),
+        &[&p.worker],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, hb(), &[&p.worker]).await;
+
+    // ---- provider_update
+    let upd = |payout: Option<Pubkey>| {
+        ix::provider_update(
+            a.market,
+            po.pubkey(),
+            payout,
+            ProviderUpdateArgs {
+                price_floor: Some(1),
+                ..Default::default()
+            },
+        )
+    };
+    let n = "provider_update";
+    m.case(
+        n,
+        "wrong signer",
+        swap(upd(None), po.pubkey(), eve_pk),
+        &[&eve],
+        "WrongOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(upd(None), po.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "provider owned by another program",
+        swap(upd(None), p.key, foreign_provider),
+        &[&po.key],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "another provider",
+        swap(upd(None), p.key, p2.key),
+        &[&po.key],
+        "WrongOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "another market",
+        swap(upd(None), a.market, m2.market),
+        &[&po.key],
+        "WrongMarket",
+    )
+    .await;
+    m.case(
+        n,
+        "payout account of the stake mint",
+        upd(Some(po.stake)),
+        &[&po.key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "payout account = the market's vault",
+        upd(Some(a.payment_vault)),
+        &[&po.key],
+        "WrongPayoutAccount",
+    )
+    .await;
+    m.case(
+        n,
+        "forged provider (job discriminator)",
+        swap(upd(None), p.key, provider_cosplay),
+        &[&po.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, upd(Some(po.payment)), &[&po.key]).await;
+
+    // ---- job_post
+    let buyer = m.w.wallet(1_000_000, 0).await;
+    let post = |nonce| {
+        ix::job_post(
+            &a,
+            buyer.pubkey(),
+            buyer.payment,
+            m.w.post_args(nonce, 1_000, t + 3_600),
+        )
+        .0
+    };
+    let n = "job_post";
+    m.case(
+        n,
+        "wrong signer",
+        swap(post(1), buyer.pubkey(), eve_pk),
+        &[&eve],
+        "ConstraintSeeds",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(post(1), buyer.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "payment account of another wallet",
+        swap(post(1), buyer.payment, eve_pay),
+        &[&buyer.key],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "market owned by another program",
+        swap(post(1), a.market, foreign_market),
+        &[&buyer.key],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "another market",
+        swap(post(1), a.market, m2.market),
+        &[&buyer.key],
+        "ConstraintSeeds",
+    )
+    .await;
+    m.case(
+        n,
+        "vault of another market",
+        swap(post(1), a.payment_vault, m2.payment_vault),
+        &[&buyer.key],
+        "WrongVault",
+    )
+    .await;
+    m.case(
+        n,
+        "payment account of the stake mint",
+        swap(post(1), buyer.payment, buyer.stake),
+        &[&buyer.key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "wrong token program",
+        swap(post(1), token::TOKEN_PROGRAM_ID, FAKE_TOKEN_PROGRAM),
+        &[&buyer.key],
+        "InvalidProgramId",
+    )
+    .await;
+    m.case(
+        n,
+        "duplicate mutable (payment account = vault)",
+        swap(post(1), buyer.payment, a.payment_vault),
+        &[&buyer.key],
+        "ConstraintDuplicateMutableAccount",
+    )
+    .await;
+    m.case(
+        n,
+        "forged market (provider discriminator)",
+        swap(post(1), a.market, market_cosplay),
+        &[&buyer.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, post(1), &[&buyer.key]).await;
+    let job = pda::job(&a.market, &buyer.pubkey(), 1);
+    let other_buyer = m.w.wallet(1_000_000, 0).await;
+    let eve_job = m.w.post_job(&other_buyer, 1, 1_000, t + 3_600).await;
+    let (post_m2, job_m2) = ix::job_post(
+        &m2,
+        buyer.pubkey(),
+        buyer.payment,
+        m.w.post_args(1, 1_000, t + 3_600),
+    );
+    m.valid("job_post (second market)", post_m2, &[&buyer.key])
+        .await;
+    let foreign_job = m.foreign_copy(&job).await;
+    let job_cosplay = m.cosplay(&job, Provider::DISCRIMINATOR).await;
+
+    // ---- job_cancel (on a second open job)
+    let spare = m.w.post_job(&buyer, 2, 1_000, t + 3_600).await;
+    let cancel = || ix::job_cancel(&a, spare, buyer.pubkey(), buyer.payment);
+    let n = "job_cancel";
+    m.case(
+        n,
+        "wrong signer",
+        swap(cancel(), buyer.pubkey(), eve_pk),
+        &[&eve],
+        "WrongBuyer",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(cancel(), buyer.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "refund to another wallet's account",
+        swap(cancel(), buyer.payment, eve_pay),
+        &[&buyer.key],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "job owned by another program",
+        swap(cancel(), spare, foreign_job),
+        &[&buyer.key],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "another buyer's job",
+        swap(cancel(), spare, eve_job),
+        &[&buyer.key],
+        "WrongBuyer",
+    )
+    .await;
+    m.case(
+        n,
+        "job of another market",
+        swap(cancel(), spare, job_m2),
+        &[&buyer.key],
+        "WrongMarket",
+    )
+    .await;
+    m.case(
+        n,
+        "vault of another market",
+        swap(cancel(), a.payment_vault, m2.payment_vault),
+        &[&buyer.key],
+        "WrongVault",
+    )
+    .await;
+    m.case(
+        n,
+        "refund account of the stake mint",
+        swap(cancel(), buyer.payment, buyer.stake),
+        &[&buyer.key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "wrong token program",
+        swap(cancel(), token::TOKEN_PROGRAM_ID, FAKE_TOKEN_PROGRAM),
+        &[&buyer.key],
+        "InvalidProgramId",
+    )
+    .await;
+    m.case(
+        n,
+        "duplicate mutable (refund account = vault)",
+        swap(cancel(), buyer.payment, a.payment_vault),
+        &[&buyer.key],
+        "ConstraintDuplicateMutableAccount",
+    )
+    .await;
+    m.case(
+        n,
+        "forged job (provider discriminator)",
+        swap(cancel(), spare, job_cosplay),
+        &[&buyer.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, cancel(), &[&buyer.key]).await;
+
+    // ---- job_claim
+    let w1 = p2.worker.insecure_clone();
+    let claim = || ix::job_claim(a.market, p2.key, job, w1.pubkey());
+    let n = "job_claim";
+    m.case(
+        n,
+        "wrong signer",
+        swap(claim(), w1.pubkey(), eve_pk),
+        &[&eve],
+        "WrongWorker",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(claim(), w1.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "job owned by another program",
+        swap(claim(), job, foreign_job),
+        &[&w1],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "another provider (not this worker's)",
+        swap(claim(), p2.key, p.key),
+        &[&w1],
+        "WrongWorker",
+    )
+    .await;
+    m.case(
+        n,
+        "job of another market",
+        swap(claim(), job, job_m2),
+        &[&w1],
+        "WrongMarket",
+    )
+    .await;
+    m.case(
+        n,
+        "another market",
+        swap(claim(), a.market, m2.market),
+        &[&w1],
+        "WrongMarket",
+    )
+    .await;
+    m.case(
+        n,
+        "forged provider (job discriminator)",
+        swap(claim(), p2.key, provider_cosplay),
+        &[&w1],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.case(
+        n,
+        "duplicate mutable (job passed as provider)",
+        swap(claim(), p2.key, job),
+        &[&w1],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, claim(), &[&w1]).await;
+    // A second job, claimed by the other provider, for cross-job cases.
+    let job_b = m.w.post_job(&buyer, 3, 1_000, t + 3_600).await;
+    m.w.claim(&p, &job_b).await.unwrap();
+
+    // ---- job_submit
+    let submit = || {
+        ix::job_submit(
+            p2.key,
+            job,
+            w1.pubkey(),
+            JobSubmitArgs {
+                result_root: [9; 32],
+                result_uri: "r".into(),
+                gpu_ms: 1,
+            },
+        )
+    };
+    let n = "job_submit";
+    m.case(
+        n,
+        "wrong signer",
+        swap(submit(), w1.pubkey(), eve_pk),
+        &[&eve],
+        "WrongWorker",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(submit(), w1.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "job owned by another program",
+        swap(submit(), job, foreign_job),
+        &[&w1],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "another provider's job",
+        swap(submit(), job, job_b),
+        &[&w1],
+        "WrongProvider",
+    )
+    .await;
+    m.case(
+        n,
+        "another provider",
+        swap(submit(), p2.key, p.key),
+        &[&w1],
+        "WrongWorker",
+    )
+    .await;
+    m.case(
+        n,
+        "forged job (provider discriminator)",
+        swap(submit(), job, job_cosplay),
+        &[&w1],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.case(
+        n,
+        "duplicate mutable (job passed as provider)",
+        swap(submit(), p2.key, job),
+        &[&w1],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, submit(), &[&w1]).await;
+
+    // ---- job_finalize
+    m.w.advance(base.challenge_window + 1).await;
+    let cranker = m.w.wallet(0, 0).await;
+    let (jstate, pstate) = (m.w.job(&job).await, m.w.provider(&p2.key).await);
+    let fin = || ix::job_finalize(&a, job, &jstate, &pstate, cranker.pubkey(), cranker.payment);
+    let n = "job_finalize";
+    m.case(
+        n,
+        "wrong signer",
+        swap(fin(), cranker.pubkey(), eve_pk),
+        &[&eve],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(fin(), cranker.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "rent to someone other than the buyer",
+        swap(fin(), buyer.pubkey(), eve_pk),
+        &[&cranker.key],
+        "WrongBuyer",
+    )
+    .await;
+    m.case(
+        n,
+        "job owned by another program",
+        swap(fin(), job, foreign_job),
+        &[&cranker.key],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "another provider",
+        swap(fin(), p2.key, p.key),
+        &[&cranker.key],
+        "WrongProvider",
+    )
+    .await;
+    m.case(
+        n,
+        "payout to another account",
+        swap(fin(), pstate.payout_account, eve_pay),
+        &[&cranker.key],
+        "WrongPayoutAccount",
+    )
+    .await;
+    m.case(
+        n,
+        "fee to another account",
+        swap(fin(), a.fee_account, eve_pay),
+        &[&cranker.key],
+        "WrongTreasuryAccount",
+    )
+    .await;
+    m.case(
+        n,
+        "another market",
+        swap(fin(), a.market, m2.market),
+        &[&cranker.key],
+        "WrongMarket",
+    )
+    .await;
+    m.case(
+        n,
+        "vault of another market",
+        swap(fin(), a.payment_vault, m2.payment_vault),
+        &[&cranker.key],
+        "WrongVault",
+    )
+    .await;
+    m.case(
+        n,
+        "bounty account of the stake mint",
+        swap(fin(), cranker.payment, cranker.stake),
+        &[&cranker.key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "wrong token program",
+        swap(fin(), token::TOKEN_PROGRAM_ID, FAKE_TOKEN_PROGRAM),
+        &[&cranker.key],
+        "InvalidProgramId",
+    )
+    .await;
+    m.case(
+        n,
+        "duplicate mutable (payout = vault)",
+        swap(fin(), pstate.payout_account, a.payment_vault),
+        &[&cranker.key],
+        "WrongPayoutAccount",
+    )
+    .await;
+    m.case(
+        n,
+        "forged provider (job discriminator)",
+        swap(fin(), p2.key, provider_cosplay),
+        &[&cranker.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, fin(), &[&cranker.key]).await;
+
+    // ---- job_expire (job_b's submit deadline has passed)
+    m.w.advance(base.claim_timeout).await;
+    let jb = m.w.job(&job_b).await;
+    let buyer_stake = token::ata(&buyer.pubkey(), &m.w.stake_mint);
+    let exp = || {
+        ix::job_expire(
+            &a,
+            job_b,
+            &jb,
+            cranker.pubkey(),
+            cranker.stake,
+            buyer_stake,
+            buyer.payment,
+        )
+    };
+    let n = "job_expire";
+    m.case(
+        n,
+        "wrong signer",
+        swap(exp(), cranker.pubkey(), eve_pk),
+        &[&eve],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(exp(), cranker.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "buyer's share to another wallet",
+        swap(exp(), buyer_stake, eve_stake),
+        &[&cranker.key],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "refund to another wallet",
+        swap(exp(), buyer.payment, eve_pay),
+        &[&cranker.key],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "job owned by another program",
+        swap(exp(), job_b, foreign_job),
+        &[&cranker.key],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "another provider",
+        swap(exp(), p.key, p2.key),
+        &[&cranker.key],
+        "WrongProvider",
+    )
+    .await;
+    m.case(
+        n,
+        "another market",
+        swap(exp(), a.market, m2.market),
+        &[&cranker.key],
+        "WrongMarket",
+    )
+    .await;
+    m.case(
+        n,
+        "slash to another account",
+        swap(exp(), a.slash_account, eve_stake),
+        &[&cranker.key],
+        "WrongTreasuryAccount",
+    )
+    .await;
+    m.case(
+        n,
+        "stake vault of another market",
+        swap(exp(), a.stake_vault, m2.stake_vault),
+        &[&cranker.key],
+        "WrongVault",
+    )
+    .await;
+    m.case(
+        n,
+        "buyer's share account of the payment mint",
+        swap(exp(), buyer_stake, buyer.payment),
+        &[&cranker.key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "wrong token program",
+        swap(exp(), token::TOKEN_PROGRAM_ID, FAKE_TOKEN_PROGRAM),
+        &[&cranker.key],
+        "InvalidProgramId",
+    )
+    .await;
+    m.case(
+        n,
+        "duplicate mutable (stake vault as payment vault)",
+        swap(exp(), a.payment_vault, a.stake_vault),
+        &[&cranker.key],
+        "ConstraintDuplicateMutableAccount",
+    )
+    .await;
+    m.case(
+        n,
+        "forged job (provider discriminator)",
+        swap(exp(), job_b, job_cosplay),
+        &[&cranker.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, exp(), &[&cranker.key]).await;
+
+    // ---- job_expire_unclaimed
+    let lapsing = m.w.post_job(&buyer, 4, 1_000, m.w.now().await + 5).await;
+    m.w.advance(6).await;
+    let lap = || {
+        ix::job_expire_unclaimed(
+            &a,
+            lapsing,
+            buyer.pubkey(),
+            cranker.pubkey(),
+            buyer.payment,
+            cranker.payment,
+        )
+    };
+    let n = "job_expire_unclaimed";
+    m.case(
+        n,
+        "wrong signer",
+        swap(lap(), cranker.pubkey(), eve_pk),
+        &[&eve],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(lap(), cranker.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "refund to another wallet",
+        swap(lap(), buyer.payment, eve_pay),
+        &[&cranker.key],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "rent to someone other than the buyer",
+        swap(lap(), buyer.pubkey(), eve_pk),
+        &[&cranker.key],
+        "WrongBuyer",
+    )
+    .await;
+    m.case(
+        n,
+        "job owned by another program",
+        swap(lap(), lapsing, foreign_job),
+        &[&cranker.key],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "another market",
+        swap(lap(), a.market, m2.market),
+        &[&cranker.key],
+        "WrongMarket",
+    )
+    .await;
+    m.case(
+        n,
+        "vault of another market",
+        swap(lap(), a.payment_vault, m2.payment_vault),
+        &[&cranker.key],
+        "WrongVault",
+    )
+    .await;
+    m.case(
+        n,
+        "refund account of the stake mint",
+        swap(lap(), buyer.payment, buyer_stake),
+        &[&cranker.key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "wrong token program",
+        swap(lap(), token::TOKEN_PROGRAM_ID, FAKE_TOKEN_PROGRAM),
+        &[&cranker.key],
+        "InvalidProgramId",
+    )
+    .await;
+    // The refund account may legitimately alias the cranker's (a buyer cranking its own
+    // job), so it is exempt from Anchor's duplicate check; its owner rule still holds.
+    m.case(
+        n,
+        "duplicate mutable (refund account = vault)",
+        swap(lap(), buyer.payment, a.payment_vault),
+        &[&cranker.key],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "forged job (provider discriminator)",
+        swap(lap(), lapsing, job_cosplay),
+        &[&cranker.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, lap(), &[&cranker.key]).await;
+
+    m.w.assert_conservation().await;
+    let cases = m.cases.lock().unwrap().clone();
+    let instructions: std::collections::BTreeSet<_> =
+        cases.iter().map(|(i, _)| i.clone()).collect();
+    println!(
+        "bad-input matrix: {} cases over {} instructions, all rejected with the expected error",
+        cases.len(),
+        instructions.len()
+    );
+    let all = [
+        "market_create",
+        "market_update",
+        "market_set_paused",
+        "provider_register",
+        "provider_stake",
+        "provider_unstake",
+        "provider_withdraw",
+        "provider_heartbeat",
+        "provider_update",
+        "job_post",
+        "job_cancel",
+        "job_claim",
+        "job_submit",
+        "job_finalize",
+        "job_expire",
+        "job_expire_unclaimed",
+    ];
+    assert_eq!(
+        instructions,
+        all.iter().map(|s| s.to_string()).collect(),
+        "every instruction is in the matrix"
+    );
+}

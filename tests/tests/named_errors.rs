@@ -1,0 +1,431 @@
+//! Every one of the program's named errors, provoked on purpose. The test
+//! fails if a variant is added to `MarketError` without a case here.
+
+use std::collections::BTreeSet;
+
+use gpu_market::errors::MarketError;
+use gpu_market::state::{JobRequirements, MarketParams};
+use gpu_market::{JobSubmitArgs, ProviderRegisterArgs};
+use gpu_market_client::error::Result;
+use gpu_market_client::{ix, pda};
+use gpu_market_tests::*;
+
+struct Hits(BTreeSet<String>);
+
+impl Hits {
+    #[track_caller]
+    fn expect<T: std::fmt::Debug>(&mut self, r: Result<T>, name: &str) {
+        assert_err(r, name);
+        self.0.insert(name.to_string());
+    }
+}
+
+#[tokio::test]
+async fn every_market_error_is_reachable_and_named() {
+    let mut hits = Hits(BTreeSet::new());
+    let w = World::new().await;
+    let base = default_params();
+    let t = w.now().await;
+
+    // Market parameters: creation and update share one validator.
+    let bad_params: Vec<(MarketParams, &str)> = vec![
+        (
+            MarketParams {
+                fee_bps: 2_001,
+                ..base
+            },
+            "FeeTooHigh",
+        ),
+        (
+            MarketParams {
+                slash_buyer_bps: 9_000,
+                slash_reporter_bps: 1_001,
+                ..base
+            },
+            "SlashSplitInvalid",
+        ),
+        (
+            MarketParams {
+                unstake_cooldown: 60,
+                ..base
+            },
+            "CooldownTooShort",
+        ),
+        (
+            MarketParams {
+                claim_timeout: 0,
+                ..base
+            },
+            "InvalidDuration",
+        ),
+        (
+            MarketParams {
+                bond_bps: 0,
+                bond_min: 0,
+                ..base
+            },
+            "BondRuleInvalid",
+        ),
+        (
+            MarketParams {
+                score_fee_scale: 0,
+                ..base
+            },
+            "ScoreScaleZero",
+        ),
+    ];
+    for (i, (params, name)) in bad_params.into_iter().enumerate() {
+        hits.expect(w.create_market(100 + i as u64, params).await, name);
+        hits.expect(
+            w.send(
+                &[ix::market_update(
+                    w.authority.pubkey(),
+                    w.market.market,
+                    params,
+                )],
+                &[],
+            )
+            .await,
+            name,
+        );
+    }
+    let stranger = w.wallet(100_000, 100_000).await;
+    hits.expect(
+        w.send(
+            &[ix::market_update(stranger.pubkey(), w.market.market, base)],
+            &[&stranger.key],
+        )
+        .await,
+        "Unauthorized",
+    );
+
+    // Provider registration.
+    let owner = w.wallet(0, 100_000).await;
+    let reg = |args: ProviderRegisterArgs, stake_acc, payout| {
+        ix::provider_register(&w.market, owner.pubkey(), stake_acc, payout, args)
+    };
+    let good = w.register_args(owner.pubkey(), h100(), 5_000);
+    hits.expect(
+        w.send(
+            &[reg(
+                ProviderRegisterArgs {
+                    stake: 999,
+                    ..good.clone()
+                },
+                owner.stake,
+                owner.payment,
+            )],
+            &[&owner.key],
+        )
+        .await,
+        "StakeBelowMinimum",
+    );
+    hits.expect(
+        w.send(
+            &[reg(
+                ProviderRegisterArgs {
+                    gpu: gpu("x", 0, 1, 90),
+                    ..good.clone()
+                },
+                owner.stake,
+                owner.payment,
+            )],
+            &[&owner.key],
+        )
+        .await,
+        "InvalidGpuDescriptor",
+    );
+    hits.expect(
+        w.send(
+            &[reg(
+                ProviderRegisterArgs {
+                    max_concurrent: 0,
+                    ..good.clone()
+                },
+                owner.stake,
+                owner.payment,
+            )],
+            &[&owner.key],
+        )
+        .await,
+        "InvalidConcurrency",
+    );
+    hits.expect(
+        w.send(
+            &[reg(good.clone(), owner.payment, owner.payment)],
+            &[&owner.key],
+        )
+        .await,
+        "WrongMint",
+    );
+    hits.expect(
+        w.send(
+            &[reg(good.clone(), stranger.stake, owner.payment)],
+            &[&owner.key],
+        )
+        .await,
+        "WrongTokenOwner",
+    );
+    hits.expect(
+        w.send(
+            &[reg(good.clone(), owner.stake, w.market.payment_vault)],
+            &[&owner.key],
+        )
+        .await,
+        "WrongPayoutAccount",
+    );
+    let wrong_vault = swap(
+        reg(good.clone(), owner.stake, owner.payment),
+        w.market.stake_vault,
+        stranger.stake,
+    );
+    hits.expect(w.send(&[wrong_vault], &[&owner.key]).await, "WrongVault");
+
+    // Staking.
+    let p = w.register_provider(h100(), 5_000).await;
+    let po = &p.owner;
+    hits.expect(
+        w.send(
+            &[ix::provider_stake(&w.market, po.pubkey(), po.stake, 0)],
+            &[&po.key],
+        )
+        .await,
+        "AmountZero",
+    );
+    let foreign = swap(
+        ix::provider_stake(&w.market, stranger.pubkey(), stranger.stake, 10),
+        pda::provider(&w.market.market, &stranger.pubkey()),
+        p.key,
+    );
+    hits.expect(w.send(&[foreign], &[&stranger.key]).await, "WrongOwner");
+    hits.expect(
+        w.send(
+            &[ix::provider_withdraw(&w.market, po.pubkey(), po.stake)],
+            &[&po.key],
+        )
+        .await,
+        "NothingToWithdraw",
+    );
+    hits.expect(
+        w.send(
+            &[ix::provider_unstake(w.market.market, po.pubkey(), 5_001)],
+            &[&po.key],
+        )
+        .await,
+        "InsufficientFreeStake",
+    );
+
+    // Posting.
+    let buyer = w.wallet(1_000_000, 0).await;
+    let post = |args| ix::job_post(&w.market, buyer.pubkey(), buyer.payment, args).0;
+    hits.expect(
+        w.send(
+            &[post(gpu_market::JobPostArgs {
+                price: 0,
+                ..w.post_args(1, 0, t + 100)
+            })],
+            &[&buyer.key],
+        )
+        .await,
+        "PriceZero",
+    );
+    hits.expect(
+        w.send(&[post(w.post_args(2, 100, t))], &[&buyer.key]).await,
+        "DeadlineInPast",
+    );
+    hits.expect(
+        w.send(&[post(w.post_args(3, 100, t + 91 * 86_400))], &[&buyer.key])
+            .await,
+        "DeadlineTooFar",
+    );
+    hits.expect(
+        w.send(
+            &[post(gpu_market::JobPostArgs {
+                spec_uri: "u".repeat(201),
+                ..w.post_args(4, 100, t + 100)
+            })],
+            &[&buyer.key],
+        )
+        .await,
+        "UriTooLong",
+    );
+    hits.expect(
+        w.send(
+            &[post(gpu_market::JobPostArgs {
+                workload: 4,
+                ..w.post_args(5, 100, t + 100)
+            })],
+            &[&buyer.key],
+        )
+        .await,
+        "UnknownWorkload",
+    );
+    hits.expect(
+        w.send(&[post(w.post_args(6, u64::MAX, t + 100))], &[&buyer.key])
+            .await,
+        "MathOverflow",
+    );
+
+    // Claiming.
+    let job = w.post_job(&buyer, 10, 1_000, t + 3_600).await;
+    let as_owner = ix::job_claim(w.market.market, p.key, job, po.pubkey());
+    hits.expect(w.send(&[as_owner], &[&po.key]).await, "WrongWorker");
+    let picky = w.post_job(&buyer, 11, 1_000, t + 3_600).await;
+    let (big, _) = ix::job_post(
+        &w.market,
+        buyer.pubkey(),
+        buyer.payment,
+        gpu_market::JobPostArgs {
+            requirements: JobRequirements {
+                min_vram_mb: 200_000,
+                min_compute_capability: 0,
+                min_gpu_count: 1,
+            },
+            ..w.post_args(12, 1_000, t + 3_600)
+        },
+    );
+    w.send(&[big], &[&buyer.key]).await.unwrap();
+    hits.expect(
+        w.claim(&p, &pda::job(&w.market.market, &buyer.pubkey(), 12))
+            .await,
+        "RequirementsNotMet",
+    );
+    let floor = gpu_market::ProviderUpdateArgs {
+        price_floor: Some(5_000),
+        max_concurrent: Some(1),
+        ..Default::default()
+    };
+    w.send(
+        &[ix::provider_update(
+            w.market.market,
+            po.pubkey(),
+            None,
+            floor,
+        )],
+        &[&po.key],
+    )
+    .await
+    .unwrap();
+    hits.expect(w.claim(&p, &picky).await, "PriceBelowFloor");
+    let floor = gpu_market::ProviderUpdateArgs {
+        price_floor: Some(0),
+        ..Default::default()
+    };
+    w.send(
+        &[ix::provider_update(
+            w.market.market,
+            po.pubkey(),
+            None,
+            floor,
+        )],
+        &[&po.key],
+    )
+    .await
+    .unwrap();
+    w.claim(&p, &job).await.unwrap();
+    hits.expect(w.claim(&p, &picky).await, "ConcurrencyLimitReached");
+    let p2 = w.register_provider(h100(), 5_000).await;
+    hits.expect(w.claim(&p2, &job).await, "JobNotOpen");
+    let other = w.create_market(2, base).await.unwrap();
+    let (ix_other, other_job) = ix::job_post(
+        &other,
+        buyer.pubkey(),
+        buyer.payment,
+        w.post_args(1, 1_000, t + 3_600),
+    );
+    w.send(&[ix_other], &[&buyer.key]).await.unwrap();
+    hits.expect(w.claim(&p2, &other_job).await, "WrongMarket");
+    hits.expect(w.cancel(&job, &stranger).await, "WrongBuyer");
+
+    // Submitting and settling.
+    hits.expect(w.submit(&p2, &job, 1).await, "WrongProvider");
+    hits.expect(w.finalize(&job, &buyer).await, "JobNotSubmitted");
+    hits.expect(w.expire(&job, &buyer).await, "SubmitDeadlineNotPassed");
+    let zero = JobSubmitArgs {
+        result_root: [0; 32],
+        ..World::submit_args(1, 1)
+    };
+    hits.expect(
+        w.send(
+            &[ix::job_submit(p.key, job, p.worker.pubkey(), zero)],
+            &[&p.worker],
+        )
+        .await,
+        "EmptyResultRoot",
+    );
+    hits.expect(w.submit(&p, &job, 1_001).await, "MeteringExceedsWallClock");
+    w.submit(&p, &job, 1_000).await.unwrap();
+    hits.expect(w.expire(&job, &buyer).await, "JobNotClaimed");
+    hits.expect(w.finalize(&job, &buyer).await, "ChallengeWindowOpen");
+    let j = w.job(&job).await;
+    let provider = w.provider(&p.key).await;
+    let wrong_fee = swap(
+        ix::job_finalize(&w.market, job, &j, &provider, buyer.pubkey(), buyer.payment),
+        w.market.fee_account,
+        stranger.payment,
+    );
+    hits.expect(
+        w.send(&[wrong_fee], &[&buyer.key]).await,
+        "WrongTreasuryAccount",
+    );
+
+    // Unstaking with a bond locked, then deadlines.
+    w.send(
+        &[ix::provider_unstake(w.market.market, po.pubkey(), 100)],
+        &[&po.key],
+    )
+    .await
+    .unwrap();
+    hits.expect(
+        w.send(
+            &[ix::provider_withdraw(&w.market, po.pubkey(), po.stake)],
+            &[&po.key],
+        )
+        .await,
+        "UnstakeCooldownActive",
+    );
+    w.advance(base.unstake_cooldown).await;
+    hits.expect(
+        w.send(
+            &[ix::provider_withdraw(&w.market, po.pubkey(), po.stake)],
+            &[&po.key],
+        )
+        .await,
+        "BondsLocked",
+    );
+    let late = w.post_job(&buyer, 20, 1_000, w.now().await + 10).await;
+    hits.expect(w.expire_unclaimed(&late, &buyer).await, "DeadlineNotPassed");
+    w.claim(&p2, &late).await.unwrap();
+    w.advance(11).await;
+    hits.expect(w.submit(&p2, &late, 1).await, "SubmitDeadlinePassed");
+    let lapsed = w.post_job(&buyer, 21, 1_000, w.now().await + 1).await;
+    w.advance(2).await;
+    hits.expect(w.claim(&p2, &lapsed).await, "JobDeadlinePassed");
+
+    w.send(
+        &[ix::market_set_paused(
+            w.authority.pubkey(),
+            w.market.market,
+            true,
+        )],
+        &[],
+    )
+    .await
+    .unwrap();
+    hits.expect(
+        w.send(
+            &[post(w.post_args(30, 100, w.now().await + 100))],
+            &[&buyer.key],
+        )
+        .await,
+        "MarketPaused",
+    );
+    w.assert_conservation().await;
+
+    let all: BTreeSet<String> = MarketError::ALL.iter().map(|e| e.name()).collect();
+    let missing: Vec<_> = all.difference(&hits.0).collect();
+    assert!(
+        missing.is_empty(),
+        "named errors never provoked: {missing:?}"
+    );
+}
