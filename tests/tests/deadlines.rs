@@ -105,12 +105,15 @@ async fn unstake_release_time() {
     let withdraw = ix::provider_withdraw(&w.market, p.owner.pubkey(), p.owner.stake);
     w.set_time(t + cooldown - 1).await;
     assert_err(
-        w.send(&[withdraw.clone()], &[&p.owner.key]).await,
+        w.send(std::slice::from_ref(&withdraw), &[&p.owner.key])
+            .await,
         "UnstakeCooldownActive",
     );
     // The release time is the first second the stake is free to go.
     w.set_time(t + cooldown).await;
-    w.send(&[withdraw.clone()], &[&p.owner.key]).await.unwrap();
+    w.send(std::slice::from_ref(&withdraw), &[&p.owner.key])
+        .await
+        .unwrap();
     w.set_time(t + cooldown + 1).await;
     assert_err(
         w.send(&[withdraw], &[&p.owner.key]).await,

@@ -159,23 +159,25 @@ async fn unstake_waits_out_the_cooldown_and_locked_bonds() {
 
     let withdraw = ix::provider_withdraw(&w.market, owner.pubkey(), owner.stake);
     assert_err(
-        w.send(&[withdraw.clone()], &[&owner.key]).await,
+        w.send(std::slice::from_ref(&withdraw), &[&owner.key]).await,
         "UnstakeCooldownActive",
     );
     w.submit(&p, &job, 1).await.unwrap();
     w.set_time(release - 1).await;
     assert_err(
-        w.send(&[withdraw.clone()], &[&owner.key]).await,
+        w.send(std::slice::from_ref(&withdraw), &[&owner.key]).await,
         "UnstakeCooldownActive",
     );
     w.set_time(release).await;
     // Cooldown over, but the submitted job's bond is locked until it settles.
     assert_err(
-        w.send(&[withdraw.clone()], &[&owner.key]).await,
+        w.send(std::slice::from_ref(&withdraw), &[&owner.key]).await,
         "BondsLocked",
     );
     w.finalize(&job, &buyer).await.unwrap();
-    w.send(&[withdraw.clone()], &[&owner.key]).await.unwrap();
+    w.send(std::slice::from_ref(&withdraw), &[&owner.key])
+        .await
+        .unwrap();
     assert_eq!(w.balance(&owner.stake).await, 4_001);
     assert_eq!(w.provider(&p.key).await.stake, 999);
     w.advance(1).await;
@@ -208,7 +210,10 @@ async fn a_paused_market_stops_new_business_but_never_traps_funds() {
         buyer.payment,
         w.post_args(3, 1_000, t + 3_600),
     );
-    assert_err(w.send(&[post.clone()], &[&buyer.key]).await, "MarketPaused");
+    assert_err(
+        w.send(std::slice::from_ref(&post), &[&buyer.key]).await,
+        "MarketPaused",
+    );
     assert_err(w.claim(&p, &open).await, "MarketPaused");
     let owner = w.wallet(0, 5_000).await;
     let reg = ix::provider_register(
@@ -218,7 +223,10 @@ async fn a_paused_market_stops_new_business_but_never_traps_funds() {
         owner.payment,
         w.register_args(owner.pubkey(), h100(), 5_000),
     );
-    assert_err(w.send(&[reg.clone()], &[&owner.key]).await, "MarketPaused");
+    assert_err(
+        w.send(std::slice::from_ref(&reg), &[&owner.key]).await,
+        "MarketPaused",
+    );
 
     // ...while every path that returns or earns money still works.
     w.cancel(&open, &buyer).await.unwrap();

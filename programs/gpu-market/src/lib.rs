@@ -8,6 +8,12 @@
 //! are counters on-chain, so anyone can recompute the market's figures.
 //! See docs/design.md.
 
+// Consensus code: no floats, and every operation checked or saturating (tests exempt).
+#![cfg_attr(
+    not(test),
+    deny(clippy::float_arithmetic, clippy::arithmetic_side_effects)
+)]
+
 use anchor_lang::prelude::*;
 
 pub mod constants;

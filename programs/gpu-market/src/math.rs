@@ -35,13 +35,18 @@ fn narrow(x: u128) -> Result<u64> {
 
 /// `ceil(amount * bps / 10_000)`.
 pub fn bps_ceil(amount: u64, bps: u64) -> Result<u64> {
-    let num = (amount as u128) * (bps as u128);
+    let num = (amount as u128)
+        .checked_mul(bps as u128)
+        .ok_or_else(|| error!(MarketError::MathOverflow))?;
     narrow(num.div_ceil(BPS_DENOMINATOR as u128))
 }
 
 /// `floor(amount * bps / 10_000)`.
 pub fn bps_floor(amount: u64, bps: u64) -> Result<u64> {
-    narrow((amount as u128) * (bps as u128) / BPS_DENOMINATOR as u128)
+    let num = (amount as u128)
+        .checked_mul(bps as u128)
+        .ok_or_else(|| error!(MarketError::MathOverflow))?;
+    narrow(num.checked_div(BPS_DENOMINATOR as u128).unwrap_or(0))
 }
 
 /// The protocol fee on a job's price, rounded up. Never exceeds the price
@@ -97,7 +102,10 @@ pub fn slash_split(amount: u64, buyer_bps: u16, reporter_bps: u16) -> Result<Sla
 /// bound keeps utilization figures derived from it physically possible.
 pub fn max_metered_ms(claimed_at: i64, now: i64, gpu_count: u16) -> u64 {
     let elapsed = now.saturating_sub(claimed_at).max(0) as u128;
-    let bound = (elapsed + 1) * crate::constants::MS_PER_SECOND as u128 * gpu_count.max(1) as u128;
+    let bound = elapsed
+        .saturating_add(1)
+        .saturating_mul(crate::constants::MS_PER_SECOND as u128)
+        .saturating_mul(gpu_count.max(1) as u128);
     // An upper bound that does not fit u64 bounds nothing: saturate.
     bound.min(u64::MAX as u128) as u64
 }
@@ -122,17 +130,28 @@ pub fn reputation_score(
     fees_paid: u64,
     score_fee_scale: u64,
 ) -> u32 {
+    // u64 counters widened to u128 cannot overflow these sums and products;
+    // saturating ops keep the arithmetic lint-clean all the same.
     let bps = BPS_DENOMINATOR as u128;
-    let denom = completed as u128
-        + EXPIRY_PENALTY_WEIGHT as u128 * expired as u128
-        + DISPUTE_PENALTY_WEIGHT as u128 * disputes_lost as u128;
+    let denom = (completed as u128)
+        .saturating_add((EXPIRY_PENALTY_WEIGHT as u128).saturating_mul(expired as u128))
+        .saturating_add((DISPUTE_PENALTY_WEIGHT as u128).saturating_mul(disputes_lost as u128));
     if denom == 0 || completed == 0 {
         return 0;
     }
-    let reliability = completed as u128 * bps / denom;
-    let confidence = fees_paid as u128 * bps / (fees_paid as u128 + score_fee_scale.max(1) as u128);
-    // Both factors are <= 10_000, so the product fits and the result is <= 10_000.
-    (reliability * confidence / bps) as u32
+    let reliability = (completed as u128)
+        .saturating_mul(bps)
+        .checked_div(denom)
+        .unwrap_or(0);
+    let confidence = (fees_paid as u128)
+        .saturating_mul(bps)
+        .checked_div((fees_paid as u128).saturating_add(score_fee_scale.max(1) as u128))
+        .unwrap_or(0);
+    // Both factors are <= 10_000, so the result is <= 10_000.
+    reliability
+        .saturating_mul(confidence)
+        .checked_div(bps)
+        .unwrap_or(0) as u32
 }
 
 #[cfg(test)]

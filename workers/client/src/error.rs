@@ -115,7 +115,7 @@ pub fn from_transaction_error(error: TransactionError, logs: Vec<String>) -> Cli
 /// `Foo(1, 2)` / `Foo { .. }` / `Foo` -> `Foo`.
 fn variant_name(debug: &str) -> String {
     debug
-        .split(|c: char| c == '(' || c == ' ' || c == '{')
+        .split(['(', ' ', '{'])
         .next()
         .unwrap_or_default()
         .to_string()

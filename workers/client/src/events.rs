@@ -8,7 +8,7 @@ pub fn parse<E: Event + AnchorDeserialize + Discriminator>(logs: &[String]) -> V
     use base64_decode as b64;
     logs.iter()
         .filter_map(|l| l.strip_prefix("Program data: "))
-        .filter_map(|d| b64(d))
+        .filter_map(b64)
         .filter(|bytes| bytes.starts_with(E::DISCRIMINATOR))
         .filter_map(|bytes| E::deserialize(&mut &bytes[E::DISCRIMINATOR.len()..]).ok())
         .collect()

@@ -77,7 +77,8 @@ impl MarketParams {
         require!(self.fee_bps <= MAX_FEE_BPS, MarketError::FeeTooHigh);
         // Slash shares are paid out of the slashed amount; they cannot exceed it.
         require!(
-            self.slash_buyer_bps as u64 + self.slash_reporter_bps as u64 <= BPS_DENOMINATOR,
+            (self.slash_buyer_bps as u64).saturating_add(self.slash_reporter_bps as u64)
+                <= BPS_DENOMINATOR,
             MarketError::SlashSplitInvalid
         );
         // Every claim must put something at stake, and not absurdly much.
@@ -101,7 +102,7 @@ impl MarketParams {
         );
         // Stake must outlive every result that could still be disputed.
         require!(
-            self.unstake_cooldown > self.challenge_window + self.dispute_timeout,
+            self.unstake_cooldown > self.challenge_window.saturating_add(self.dispute_timeout),
             MarketError::CooldownTooShort
         );
         require!(self.score_fee_scale > 0, MarketError::ScoreScaleZero);
@@ -234,7 +235,8 @@ mod tests {
 
     #[test]
     fn each_bound_has_its_error() {
-        let cases: Vec<(fn(&mut MarketParams), MarketError)> = vec![
+        type Case = (fn(&mut MarketParams), MarketError);
+        let cases: Vec<Case> = vec![
             (|p| p.fee_bps = MAX_FEE_BPS + 1, MarketError::FeeTooHigh),
             (
                 |p| {

@@ -92,7 +92,7 @@ impl GpuDescriptor {
         let mut out = [0u8; GPU_MODEL_LEN];
         let mut end = name.len().min(GPU_MODEL_LEN);
         while !name.is_char_boundary(end) {
-            end -= 1;
+            end = end.saturating_sub(1);
         }
         out[..end].copy_from_slice(&name.as_bytes()[..end]);
         out

@@ -210,7 +210,7 @@ impl Chain for RpcChain {
             Some(s) if s.satisfies_commitment(self.commitment) || s.err.is_some() => {
                 SignatureStatus::Landed {
                     slot: s.slot,
-                    error: s.err.map(Into::into),
+                    error: s.err,
                 }
             }
             _ => SignatureStatus::Unknown,

@@ -57,7 +57,7 @@ impl JobPost<'_> {
         require!(args.price > 0, MarketError::PriceZero);
         require!(args.deadline > now, MarketError::DeadlineInPast);
         require!(
-            args.deadline - now <= MAX_JOB_DURATION,
+            args.deadline.saturating_sub(now) <= MAX_JOB_DURATION,
             MarketError::DeadlineTooFar
         );
         require!(args.spec_uri.len() <= MAX_URI_LEN, MarketError::UriTooLong);
