@@ -139,6 +139,14 @@ fn rewrite_logs(logs: Vec<String>) -> Vec<String> {
         .collect()
 }
 
+/// The outcome of [`EmbeddedChain::simulate`].
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    pub error: Option<TransactionError>,
+    pub logs: Vec<String>,
+    pub units_consumed: u64,
+}
+
 /// Slot duration used to turn elapsed time into slots, as on mainnet.
 pub const SLOT_MS: u64 = 400;
 
@@ -166,7 +174,8 @@ fn process_instruction(
 struct Index {
     /// owner -> accounts it owns that this chain has seen.
     by_owner: HashMap<Pubkey, BTreeSet<Pubkey>>,
-    subscribers: Vec<(Pubkey, mpsc::UnboundedSender<AccountUpdate>)>,
+    /// (owner filter, sink): `None` receives every account change.
+    subscribers: Vec<(Option<Pubkey>, mpsc::UnboundedSender<AccountUpdate>)>,
     notifications: bool,
 }
 
@@ -333,6 +342,38 @@ impl EmbeddedChain {
         self.index.lock().unwrap().notifications = enabled;
     }
 
+    /// Every change to any account, whoever owns it (for account subscriptions
+    /// served by `gpumkt localnet`).
+    pub fn subscribe_all(&self) -> mpsc::UnboundedReceiver<AccountUpdate> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.index.lock().unwrap().subscribers.push((None, tx));
+        rx
+    }
+
+    /// Runs a transaction without committing it: its result, logs and compute units.
+    pub async fn simulate(&self, tx: &Transaction) -> Result<Simulation> {
+        let _shared = self.ctx.read().await;
+        let r = self
+            .banks
+            .simulate_transaction(tx.clone())
+            .await
+            .map_err(banks_err)?;
+        let (logs, units) = r
+            .simulation_details
+            .map(|d| (rewrite_logs(d.logs), d.units_consumed))
+            .unwrap_or_default();
+        Ok(Simulation {
+            error: r.result.and_then(|res| res.err()),
+            logs,
+            units_consumed: units,
+        })
+    }
+
+    /// The genesis hash (what `getGenesisHash` reports).
+    pub async fn genesis_hash(&self) -> Hash {
+        self.ctx.read().await.genesis_config().hash()
+    }
+
     /// Re-reads `keys`, updates the owner index and notifies subscribers.
     async fn refresh(&self, keys: &[Pubkey]) {
         let slot = self.time.lock().unwrap().clock.slot;
@@ -380,10 +421,10 @@ impl EmbeddedChain {
             }
         }
         if index.notifications {
-            index.subscribers.retain(|(program, tx)| {
+            index.subscribers.retain(|(filter, tx)| {
                 notify
                     .iter()
-                    .filter(|(owner, _)| owner == program)
+                    .filter(|(owner, _)| filter.is_none_or(|f| f == *owner))
                     .all(|(_, update)| tx.send(update.clone()).is_ok())
             });
         }
@@ -575,7 +616,11 @@ impl Chain for EmbeddedChain {
         program: &Pubkey,
     ) -> Result<mpsc::UnboundedReceiver<AccountUpdate>> {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.index.lock().unwrap().subscribers.push((*program, tx));
+        self.index
+            .lock()
+            .unwrap()
+            .subscribers
+            .push((Some(*program), tx));
         Ok(rx)
     }
 
