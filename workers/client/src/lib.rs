@@ -9,6 +9,8 @@ pub mod accounts;
 pub mod anchor_errors;
 pub mod audit;
 pub mod chain;
+pub mod config;
+pub mod crank;
 pub mod error;
 pub mod events;
 pub mod ix;

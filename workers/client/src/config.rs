@@ -1,0 +1,196 @@
+//! Settings the way Solana's own tools take them: `--url` with the monikers
+//! `localnet`, `devnet`, `testnet`, `mainnet-beta` (and their one-letter
+//! forms), `--keypair` files in Solana's JSON format, and defaults read from
+//! `~/.config/solana/cli/config.yml`. The extra moniker `embedded` selects the
+//! in-process chain.
+
+use std::path::{Path, PathBuf};
+
+use solana_sdk::signature::Keypair;
+
+use crate::error::{ClientError, Result};
+
+pub const LOCALNET_URL: &str = "http://127.0.0.1:8899";
+pub const DEVNET_URL: &str = "https://api.devnet.solana.com";
+pub const TESTNET_URL: &str = "https://api.testnet.solana.com";
+pub const MAINNET_URL: &str = "https://api.mainnet-beta.solana.com";
+/// The in-process chain: fresh at every start, gone at exit.
+pub const EMBEDDED: &str = "embedded";
+
+/// Expands a moniker to its URL; anything else is taken as a URL. Unknown
+/// schemes are refused with a clear message rather than guessed at.
+pub fn resolve_url(url_or_moniker: &str) -> Result<String> {
+    let u = url_or_moniker.trim();
+    Ok(match u {
+        "l" | "localnet" | "localhost" => LOCALNET_URL.into(),
+        "d" | "devnet" => DEVNET_URL.into(),
+        "t" | "testnet" => TESTNET_URL.into(),
+        "m" | "mainnet-beta" | "mainnet" => MAINNET_URL.into(),
+        EMBEDDED => EMBEDDED.into(),
+        _ if u.starts_with("http://") || u.starts_with("https://") => u.into(),
+        _ => {
+            return Err(ClientError::Invalid(format!(
+                "--url {u:?} is neither a URL (http:// or https://) nor a moniker (localnet, devnet, testnet, mainnet-beta, embedded)"
+            )))
+        }
+    })
+}
+
+/// The subset of Solana CLI's config.yml we honour.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SolanaCliConfig {
+    pub json_rpc_url: Option<String>,
+    pub websocket_url: Option<String>,
+    pub keypair_path: Option<String>,
+    pub commitment: Option<String>,
+}
+
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
+}
+
+/// `~/.config/solana/cli/config.yml`.
+pub fn default_cli_config_path() -> Option<PathBuf> {
+    home_dir().map(|h| h.join(".config/solana/cli/config.yml"))
+}
+
+/// `~/.config/solana/id.json`.
+pub fn default_keypair_path() -> Option<PathBuf> {
+    home_dir().map(|h| h.join(".config/solana/id.json"))
+}
+
+impl SolanaCliConfig {
+    /// Reads the file if it exists; a missing file is an empty config.
+    pub fn load(path: &Path) -> Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Self::parse(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(ClientError::Invalid(format!(
+                "cannot read {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+
+    /// The file is flat `key: value` YAML; values may be quoted.
+    pub fn parse(text: &str) -> Self {
+        let mut c = Self::default();
+        for line in text.lines() {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            let v = v
+                .trim()
+                .trim_matches(|ch| ch == '"' || ch == '\'')
+                .to_string();
+            if v.is_empty() {
+                continue;
+            }
+            match k.trim() {
+                "json_rpc_url" => c.json_rpc_url = Some(v),
+                "websocket_url" => c.websocket_url = Some(v),
+                "keypair_path" => c.keypair_path = Some(v),
+                "commitment" => c.commitment = Some(v),
+                _ => {}
+            }
+        }
+        c
+    }
+}
+
+/// Reads a keypair in Solana's JSON format (an array of 64 bytes).
+pub fn read_keypair(path: &Path) -> Result<Keypair> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ClientError::Invalid(format!(
+            "cannot read keypair file {}: {e} (create one with `solana-keygen new` or pass --keypair)",
+            path.display()
+        ))
+    })?;
+    let bytes: Vec<u8> = serde_json::from_str(&text).map_err(|e| {
+        ClientError::Invalid(format!(
+            "{} is not a Solana keypair file (a JSON array of 64 bytes): {e}",
+            path.display()
+        ))
+    })?;
+    Keypair::try_from(bytes.as_slice()).map_err(|e| {
+        ClientError::Invalid(format!(
+            "{} does not hold a valid keypair: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Writes a keypair in Solana's JSON format, readable only by the owner.
+pub fn write_keypair(keypair: &Keypair, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ClientError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let json = serde_json::to_string(&keypair.to_bytes().to_vec()).expect("bytes serialize");
+    std::fs::write(path, json)
+        .map_err(|e| ClientError::Invalid(format!("cannot write {}: {e}", path.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use solana_sdk::signature::Signer;
+
+    #[test]
+    fn monikers() {
+        assert_eq!(resolve_url("localnet").unwrap(), LOCALNET_URL);
+        assert_eq!(resolve_url("d").unwrap(), DEVNET_URL);
+        assert_eq!(resolve_url("mainnet-beta").unwrap(), MAINNET_URL);
+        assert_eq!(
+            resolve_url("http://10.0.0.1:8899").unwrap(),
+            "http://10.0.0.1:8899"
+        );
+        assert_eq!(resolve_url("embedded").unwrap(), EMBEDDED);
+        assert!(resolve_url("ftp://x").is_err());
+        assert!(resolve_url("devnett").is_err());
+    }
+
+    #[test]
+    fn parses_solana_cli_config() {
+        let c = SolanaCliConfig::parse(
+            "---\njson_rpc_url: \"http://localhost:8899\"\nwebsocket_url: ''\nkeypair_path: /home/u/.config/solana/id.json\naddress_labels:\n  \"11111111111111111111111111111111\": System Program\ncommitment: confirmed\n",
+        );
+        assert_eq!(c.json_rpc_url.as_deref(), Some("http://localhost:8899"));
+        assert_eq!(c.websocket_url, None);
+        assert_eq!(
+            c.keypair_path.as_deref(),
+            Some("/home/u/.config/solana/id.json")
+        );
+        assert_eq!(c.commitment.as_deref(), Some("confirmed"));
+    }
+
+    #[test]
+    fn keypair_files_round_trip_and_bad_files_are_named() {
+        let dir = std::env::temp_dir().join(format!("gpumkt-kp-{}", std::process::id()));
+        let path = dir.join("id.json");
+        let k = Keypair::new();
+        write_keypair(&k, &path).unwrap();
+        assert_eq!(read_keypair(&path).unwrap().pubkey(), k.pubkey());
+        std::fs::write(&path, "[1,2,3]").unwrap();
+        assert!(read_keypair(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("valid keypair"));
+        std::fs::write(&path, "hello").unwrap();
+        assert!(read_keypair(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("JSON array"));
+        assert!(read_keypair(&dir.join("missing.json"))
+            .unwrap_err()
+            .to_string()
+            .contains("cannot read"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,241 @@
+//! Settling what is due, for anyone: finalize submitted jobs whose challenge
+//! window closed, expire claims that missed their submit deadline, and refund
+//! unclaimed jobs past their deadline. Each step earns the caller a bounty.
+//! [`due`] decides from a snapshot (pure); [`crank_once`] acts on it.
+
+use std::collections::HashMap;
+
+use anchor_lang::prelude::Pubkey;
+use gpu_market::state::{Job, JobState, Provider};
+use serde::Serialize;
+use solana_sdk::instruction::Instruction;
+use solana_sdk::signature::{Keypair, Signer};
+
+use crate::accounts;
+use crate::error::{ClientError, Result};
+use crate::ix::{self, MarketKeys};
+use crate::send::Sender;
+use crate::token;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrankKind {
+    Finalize,
+    Expire,
+    ExpireUnclaimed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CrankAction {
+    pub kind: CrankKind,
+    pub job: Pubkey,
+}
+
+/// What is due at `now`, by the program's deadline convention (an action is
+/// late one second after its deadline).
+pub fn due(jobs: &[(Pubkey, Job)], now: i64) -> Vec<CrankAction> {
+    jobs.iter()
+        .filter_map(|(key, j)| {
+            let kind = match j.state {
+                JobState::Submitted if now > j.challenge_deadline => CrankKind::Finalize,
+                JobState::Claimed if now > j.submit_deadline => CrankKind::Expire,
+                JobState::Open if now > j.deadline => CrankKind::ExpireUnclaimed,
+                _ => return None,
+            };
+            Some(CrankAction { kind, job: *key })
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CrankReport {
+    pub finalized: Vec<String>,
+    pub expired: Vec<String>,
+    pub refunded: Vec<String>,
+    /// Someone else settled these first; nothing was lost.
+    pub skipped: Vec<String>,
+    pub failed: Vec<(String, String)>,
+}
+
+impl CrankReport {
+    pub fn acted(&self) -> usize {
+        self.finalized.len() + self.expired.len() + self.refunded.len()
+    }
+}
+
+/// The instructions for one action: the settlement, preceded by creating any
+/// associated token account it pays into (anyone may create one for anyone).
+pub fn instructions(
+    m: &MarketKeys,
+    action: CrankAction,
+    job: &Job,
+    providers: &HashMap<Pubkey, Provider>,
+    cranker: &Pubkey,
+) -> Result<Vec<Instruction>> {
+    let mut ixs = Vec::new();
+    let ata = |owner: &Pubkey, mint: &Pubkey, ixs: &mut Vec<Instruction>| {
+        ixs.push(token::create_ata_idempotent(cranker, owner, mint));
+        token::ata(owner, mint)
+    };
+    match action.kind {
+        CrankKind::Finalize => {
+            let provider = providers
+                .get(&job.provider)
+                .ok_or(ClientError::AccountNotFound(job.provider))?;
+            let mine = ata(cranker, &m.payment_mint, &mut ixs);
+            ixs.push(ix::job_finalize(
+                m, action.job, job, provider, *cranker, mine,
+            ));
+        }
+        CrankKind::Expire => {
+            let my_stake = ata(cranker, &m.stake_mint, &mut ixs);
+            let buyer_stake = ata(&job.buyer, &m.stake_mint, &mut ixs);
+            let buyer_pay = ata(&job.buyer, &m.payment_mint, &mut ixs);
+            ixs.push(ix::job_expire(
+                m,
+                action.job,
+                job,
+                *cranker,
+                my_stake,
+                buyer_stake,
+                buyer_pay,
+            ));
+        }
+        CrankKind::ExpireUnclaimed => {
+            let mine = ata(cranker, &m.payment_mint, &mut ixs);
+            let buyer_pay = ata(&job.buyer, &m.payment_mint, &mut ixs);
+            ixs.push(ix::job_expire_unclaimed(
+                m, action.job, job.buyer, *cranker, buyer_pay, mine,
+            ));
+        }
+    }
+    Ok(ixs)
+}
+
+/// Reads the market, settles everything due, and reports what happened.
+pub async fn crank_once(
+    sender: &Sender,
+    cranker: &Keypair,
+    market: &Pubkey,
+) -> Result<CrankReport> {
+    let chain = &*sender.chain;
+    let state = accounts::fetch_market(chain, market).await?;
+    let m = MarketKeys::new(*market, &state);
+    let jobs = accounts::list_jobs(chain, market, None).await?;
+    let now = chain.clock().await?.unix_timestamp;
+    let actions = due(&jobs, now);
+    let mut report = CrankReport::default();
+    if actions.is_empty() {
+        return Ok(report);
+    }
+    let providers: HashMap<Pubkey, Provider> = accounts::list_providers(chain, market)
+        .await?
+        .into_iter()
+        .collect();
+    let by_key: HashMap<Pubkey, &Job> = jobs.iter().map(|(k, j)| (*k, j)).collect();
+    for action in actions {
+        let job = by_key[&action.job];
+        let key = action.job.to_string();
+        let result = match instructions(&m, action, job, &providers, &cranker.pubkey()) {
+            Ok(ixs) => sender.send(&ixs, cranker, &[]).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => match action.kind {
+                CrankKind::Finalize => report.finalized.push(key),
+                CrankKind::Expire => report.expired.push(key),
+                CrankKind::ExpireUnclaimed => report.refunded.push(key),
+            },
+            Err(e) if lost_race(&e) => report.skipped.push(key),
+            Err(e) => report.failed.push((key, e.to_string())),
+        }
+    }
+    Ok(report)
+}
+
+/// Another crank (or the buyer) settled the job between our read and our send.
+fn lost_race(e: &ClientError) -> bool {
+    matches!(
+        e.error_name(),
+        Some(
+            "JobNotSubmitted"
+                | "JobNotClaimed"
+                | "JobNotOpen"
+                | "AccountNotInitialized"
+                | "AccountDiscriminatorMismatch"
+        )
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gpu_market::state::{JobRequirements, JobTerms};
+
+    fn job(state: JobState, deadline: i64, submit_deadline: i64, challenge_deadline: i64) -> Job {
+        Job {
+            market: Pubkey::default(),
+            buyer: Pubkey::default(),
+            nonce: 0,
+            state,
+            provider: Pubkey::default(),
+            workload: 0,
+            spec_hash: [0; 32],
+            requirements: JobRequirements::default(),
+            price: 1,
+            escrow: 1,
+            terms: JobTerms {
+                fee_bps: 0,
+                crank_bounty: 0,
+                bond_bps: 0,
+                bond_min: 1,
+                claim_timeout: 1,
+                challenge_window: 1,
+                slash_buyer_bps: 0,
+                slash_reporter_bps: 0,
+            },
+            bond: 0,
+            posted_at: 0,
+            deadline,
+            claimed_at: 0,
+            submit_deadline,
+            submitted_at: 0,
+            challenge_deadline,
+            result_root: [1; 32],
+            gpu_ms: 0,
+            attempts: 0,
+            bump: 0,
+            spec_uri: String::new(),
+            result_uri: String::new(),
+        }
+    }
+
+    #[test]
+    fn due_follows_the_deadline_convention() {
+        let k = |i: u8| Pubkey::new_from_array([i; 32]);
+        let jobs = vec![
+            (k(1), job(JobState::Submitted, 0, 0, 100)),
+            (k(2), job(JobState::Claimed, 1_000, 100, 0)),
+            (k(3), job(JobState::Open, 100, 0, 0)),
+        ];
+        assert!(due(&jobs, 100).is_empty());
+        let at = due(&jobs, 101);
+        assert_eq!(
+            at,
+            vec![
+                CrankAction {
+                    kind: CrankKind::Finalize,
+                    job: k(1)
+                },
+                CrankAction {
+                    kind: CrankKind::Expire,
+                    job: k(2)
+                },
+                CrankAction {
+                    kind: CrankKind::ExpireUnclaimed,
+                    job: k(3)
+                },
+            ]
+        );
+    }
+}
