@@ -5,6 +5,7 @@
 
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod counting;
 pub mod rpc;
 
 use std::sync::Arc;
