@@ -1,0 +1,153 @@
+//! gpu-market-blobs: where a job's spec, inputs and outputs live off chain. The chain
+//! holds only a blob's SHA-256 and URI; this crate moves the bytes. A buyer `put`s a
+//! spec and its inputs into a [`BlobStore`] and posts the returned [`BlobRef`]s; a
+//! worker or auditor [`fetch`]es any URI it is handed and gets bytes back only after
+//! they hash to what the chain says.
+//!
+//! Three backends sit behind the one trait, chosen by [`open`]'s location string:
+//! a local directory ([`local`], the embedded default), an HTTP(S) server ([`http`]) and
+//! S3-compatible object storage ([`s3`]); the latter two go through object_store, which
+//! retries transient failures with backoff. Blobs are keyed by the lowercase hex of
+//! their hash, so storing the same bytes twice gives the same reference and a blob's
+//! URI can be rebuilt from its hash. No Solana dependencies.
+//!
+//! | location given to [`open`]     | blob URIs returned by `put`      |
+//! |--------------------------------|----------------------------------|
+//! | `dir:///abs/dir`, `file:///abs/dir`, a plain path | `file:///abs/dir/<hex>` |
+//! | `http(s)://host/base`          | `http(s)://host/base/<hex>`      |
+//! | `s3://bucket/prefix`           | `s3://bucket/prefix/<hex>`       |
+
+pub mod error;
+pub mod hash;
+pub mod http;
+pub mod local;
+pub mod options;
+mod remote;
+pub mod s3;
+
+use std::sync::Arc;
+
+pub use error::BlobError;
+pub use hash::{from_hex, sha256, to_hex, Sha256};
+pub use http::HttpBlobStore;
+pub use local::LocalBlobStore;
+pub use options::{BlobOptions, DEFAULT_MAX_BLOB_SIZE};
+pub use s3::{S3BlobStore, S3Config};
+
+/// A stored blob: where it is, what it hashes to, and how long it is. `uri` can be
+/// passed to [`fetch`] by any process that can reach the store.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BlobRef {
+    pub uri: String,
+    pub sha256: Sha256,
+    /// Length in bytes.
+    pub len: u64,
+}
+
+/// A content-addressed blob store. Implementations verify every read: bytes are
+/// returned only if they hash to the SHA-256 the caller expects.
+#[async_trait::async_trait]
+pub trait BlobStore: Send + Sync {
+    /// One line for logs and `--help` output: backend and location.
+    fn describe(&self) -> String;
+
+    /// Stores `bytes` under the lowercase hex of their SHA-256. Idempotent: storing the
+    /// same bytes again returns the same reference.
+    async fn put(&self, bytes: &[u8]) -> Result<BlobRef, BlobError>;
+
+    /// Fetches the blob at `uri` and verifies it against `sha256`
+    /// ([`BlobError::HashMismatch`] otherwise). URIs of other stores are fetched as
+    /// [`fetch`] would, under this store's limits.
+    async fn get(&self, uri: &str, sha256: &Sha256) -> Result<Vec<u8>, BlobError>;
+
+    /// Whether this store holds something under `sha256`'s key. Says nothing about
+    /// whether that content is intact; `get` checks that.
+    async fn exists(&self, sha256: &Sha256) -> Result<bool, BlobError>;
+}
+
+/// Opens the store at `location` with default [`BlobOptions`]:
+/// `dir:///abs/path`, `file:///abs/path` or a plain path (a local directory, created if
+/// missing); `http://...` or `https://...` (an HTTP server accepting PUT);
+/// `s3://bucket[/prefix]` (S3-compatible, configured from the standard AWS environment
+/// variables; use [`S3Config`] to configure explicitly).
+pub fn open(location: &str) -> Result<Arc<dyn BlobStore>, BlobError> {
+    open_with(location, &BlobOptions::default())
+}
+
+/// [`open`] with explicit limits and retry behaviour.
+pub fn open_with(location: &str, options: &BlobOptions) -> Result<Arc<dyn BlobStore>, BlobError> {
+    if location.trim().is_empty() {
+        return Err(BlobError::invalid(location, "empty location"));
+    }
+    let Some((scheme, rest)) = location.split_once("://") else {
+        // No scheme: a filesystem path, relative ones resolved against the current
+        // directory (the store canonicalizes it).
+        return Ok(Arc::new(LocalBlobStore::new(location, options)?));
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        // `dir://` is ours, so its path is taken literally rather than URL-decoded.
+        "dir" => {
+            if !rest.starts_with('/') {
+                return Err(BlobError::invalid(
+                    location,
+                    "dir:// needs an absolute path, as in dir:///var/lib/gpu-market/blobs",
+                ));
+            }
+            Ok(Arc::new(LocalBlobStore::new(rest, options)?))
+        }
+        "file" => Ok(Arc::new(LocalBlobStore::new(
+            local::file_path(location)?,
+            options,
+        )?)),
+        "http" | "https" => Ok(Arc::new(HttpBlobStore::new(location, options)?)),
+        "s3" => S3Config::from_url(location)?.open_with(options),
+        _ => Err(BlobError::UnsupportedScheme {
+            uri: location.to_string(),
+        }),
+    }
+}
+
+/// Fetches the blob at any supported URI (`file://`, `http://`, `https://`, `s3://`)
+/// without a configured store, and verifies it against `sha256`: what a worker or
+/// auditor uses on the URIs a job spec names. `s3://` takes its endpoint and
+/// credentials from the standard AWS environment variables.
+pub async fn fetch(uri: &str, sha256: &Sha256) -> Result<Vec<u8>, BlobError> {
+    fetch_with(uri, sha256, &BlobOptions::default()).await
+}
+
+/// [`fetch`] with explicit limits and retry behaviour.
+pub async fn fetch_with(
+    uri: &str,
+    sha256: &Sha256,
+    options: &BlobOptions,
+) -> Result<Vec<u8>, BlobError> {
+    let scheme = uri
+        .split_once("://")
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    match scheme.as_str() {
+        "file" => local::fetch(uri, sha256, options).await,
+        "http" | "https" => http::fetch(uri, sha256, options).await,
+        "s3" => s3::fetch(uri, sha256, options).await,
+        _ => Err(BlobError::UnsupportedScheme {
+            uri: uri.to_string(),
+        }),
+    }
+}
+
+/// The hash and hex key of a blob about to be stored, once it is within the size limit.
+pub(crate) fn hash_for_put(
+    bytes: &[u8],
+    options: &BlobOptions,
+    store: &impl std::fmt::Display,
+) -> Result<(Sha256, String), BlobError> {
+    if bytes.len() as u64 > options.max_blob_size {
+        return Err(BlobError::TooLarge {
+            uri: store.to_string(),
+            len: bytes.len() as u64,
+            max: options.max_blob_size,
+        });
+    }
+    let hash = hash::sha256_async_safe(bytes);
+    Ok((hash, to_hex(&hash)))
+}
