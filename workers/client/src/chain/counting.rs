@@ -22,7 +22,11 @@ pub struct CountingChain {
 
 impl CountingChain {
     pub fn new(inner: SharedChain) -> Self {
-        Self { inner, sent: AtomicU64::new(0), landed: AtomicU64::new(0) }
+        Self {
+            inner,
+            sent: AtomicU64::new(0),
+            landed: AtomicU64::new(0),
+        }
     }
 
     /// Transactions submitted (including ones that failed).
@@ -64,17 +68,26 @@ impl Chain for CountingChain {
     async fn get_multiple_accounts(&self, keys: &[Pubkey]) -> Result<Vec<Option<Account>>> {
         self.inner.get_multiple_accounts(keys).await
     }
-    async fn get_program_accounts(&self, program: &Pubkey, filters: &[Filter]) -> Result<Vec<(Pubkey, Account)>> {
+    async fn get_program_accounts(
+        &self,
+        program: &Pubkey,
+        filters: &[Filter],
+    ) -> Result<Vec<(Pubkey, Account)>> {
         self.inner.get_program_accounts(program, filters).await
     }
     async fn clock(&self) -> Result<ChainClock> {
         self.inner.clock().await
     }
-    async fn subscribe_program(&self, program: &Pubkey) -> Result<mpsc::UnboundedReceiver<AccountUpdate>> {
+    async fn subscribe_program(
+        &self,
+        program: &Pubkey,
+    ) -> Result<mpsc::UnboundedReceiver<AccountUpdate>> {
         self.inner.subscribe_program(program).await
     }
     async fn minimum_balance_for_rent_exemption(&self, data_len: usize) -> Result<u64> {
-        self.inner.minimum_balance_for_rent_exemption(data_len).await
+        self.inner
+            .minimum_balance_for_rent_exemption(data_len)
+            .await
     }
     async fn get_balance(&self, key: &Pubkey) -> Result<u64> {
         self.inner.get_balance(key).await

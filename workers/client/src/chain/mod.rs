@@ -3,9 +3,9 @@
 //! over JSON-RPC ([`rpc::RpcChain`]) or on the embedded in-process chain
 //! ([`embedded::EmbeddedChain`]) that tests and the demo use.
 
+pub mod counting;
 #[cfg(feature = "embedded")]
 pub mod embedded;
-pub mod counting;
 pub mod rpc;
 
 use std::sync::Arc;

@@ -1,0 +1,292 @@
+//! The worker's decisions, as a pure function of a chain snapshot and what the
+//! worker is doing locally: which open jobs to claim, which of its claimed
+//! jobs need (re)running, and what is due for the crank. No I/O here, so every
+//! rule is unit-tested.
+
+use std::collections::HashSet;
+
+use gpu_market::math;
+use gpu_market::state::{Job, JobState, Provider};
+use gpu_market_client::crank::{self, CrankAction};
+use gpu_market_client::Pubkey;
+
+/// What the chain says, read in one pass.
+pub struct Snapshot {
+    pub now: i64,
+    pub provider_key: Pubkey,
+    pub provider: Provider,
+    /// The market's minimum stake (net of pending unstake) for claiming.
+    pub min_stake: u64,
+    /// Every live job of the market.
+    pub jobs: Vec<(Pubkey, Job)>,
+}
+
+/// What the worker itself knows.
+pub struct Local {
+    /// Jobs being prepared, executed or submitted right now.
+    pub running: HashSet<Pubkey>,
+    /// Jobs this worker refused (bad spec, unsupported workload, unreachable inputs).
+    pub rejected: HashSet<Pubkey>,
+    /// Workload kinds the executor runs.
+    pub kinds: Vec<u8>,
+    /// Local cap on concurrent jobs (the on-chain `max_concurrent` also applies).
+    pub max_concurrent: usize,
+    pub price_floor: u64,
+    /// A job is only claimed if at least this many seconds remain to submit it.
+    pub min_time_to_submit: i64,
+    pub crank: bool,
+    pub accepting: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Claim(Pubkey),
+    /// A job this provider has claimed that nothing here is running (after a
+    /// restart, or a journal that was lost).
+    Resume(Pubkey),
+    Crank(CrankAction),
+}
+
+/// Why an open job is not for us, or `None` when it is.
+pub fn ineligible(job: &Job, s: &Snapshot, l: &Local) -> Option<&'static str> {
+    let p = &s.provider;
+    if !l.kinds.contains(&job.workload) {
+        return Some("workload not supported by this executor");
+    }
+    if !p.gpu.meets(&job.requirements) {
+        return Some("hardware requirements not met");
+    }
+    if job.price < l.price_floor.max(p.price_floor) {
+        return Some("price below floor");
+    }
+    let submit_by = job
+        .deadline
+        .min(s.now.saturating_add(job.terms.claim_timeout));
+    if submit_by.saturating_sub(s.now) < l.min_time_to_submit {
+        return Some("too little time left");
+    }
+    None
+}
+
+pub fn plan(s: &Snapshot, l: &Local) -> Vec<Action> {
+    let mut actions = Vec::new();
+    let me = s.provider_key;
+
+    for (key, job) in &s.jobs {
+        if job.provider == me
+            && job.state == JobState::Claimed
+            && !l.running.contains(key)
+            && s.now <= job.submit_deadline
+        {
+            actions.push(Action::Resume(*key));
+        }
+    }
+
+    if l.accepting {
+        let in_flight = (s.provider.active_jobs as usize).max(l.running.len());
+        let cap = l.max_concurrent.min(s.provider.max_concurrent as usize);
+        let mut slots = cap.saturating_sub(in_flight);
+        let mut free = s.provider.free_stake();
+        let min_ok = s.provider.active_stake() >= s.min_stake;
+        let mut open: Vec<&(Pubkey, Job)> = s
+            .jobs
+            .iter()
+            .filter(|(k, j)| {
+                j.state == JobState::Open
+                    && s.now <= j.deadline
+                    && !l.rejected.contains(k)
+                    && !l.running.contains(k)
+            })
+            .filter(|(_, j)| ineligible(j, s, l).is_none())
+            .collect();
+        // Best paid first; among equals, the one closest to its deadline.
+        open.sort_by(|a, b| {
+            b.1.price
+                .cmp(&a.1.price)
+                .then(a.1.deadline.cmp(&b.1.deadline))
+        });
+        for (key, job) in open {
+            if slots == 0 || !min_ok {
+                break;
+            }
+            let Ok(bond) = math::bond_for(job.price, job.terms.bond_bps, job.terms.bond_min) else {
+                continue;
+            };
+            if bond > free {
+                continue;
+            }
+            free -= bond;
+            slots -= 1;
+            actions.push(Action::Claim(*key));
+        }
+    }
+
+    if l.crank {
+        actions.extend(crank::due(&s.jobs, s.now).into_iter().map(Action::Crank));
+    }
+    actions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gpu_market::state::{GpuDescriptor, JobRequirements, JobTerms, Reputation};
+
+    fn provider(stake: u64, active: u16) -> Provider {
+        Provider {
+            market: Pubkey::default(),
+            owner: Pubkey::default(),
+            worker: Pubkey::default(),
+            payout_account: Pubkey::default(),
+            stake,
+            locked: 0,
+            pending_unstake: 0,
+            unstake_release_at: 0,
+            gpu: GpuDescriptor {
+                model: [0; 32],
+                vram_mb: 16_000,
+                count: 1,
+                compute_capability: 0,
+                benchmark_gflops: 0,
+            },
+            price_floor: 0,
+            max_concurrent: 4,
+            active_jobs: active,
+            registered_at: 0,
+            last_heartbeat: 0,
+            last_heartbeat_slot: 0,
+            reputation: Reputation::default(),
+            bump: 0,
+        }
+    }
+
+    fn job(state: JobState, price: u64, deadline: i64, provider: Pubkey, workload: u8) -> Job {
+        Job {
+            market: Pubkey::default(),
+            buyer: Pubkey::default(),
+            nonce: 0,
+            state,
+            provider,
+            workload,
+            spec_hash: [0; 32],
+            requirements: JobRequirements::default(),
+            price,
+            escrow: price,
+            terms: JobTerms {
+                fee_bps: 0,
+                crank_bounty: 0,
+                bond_bps: 10_000,
+                bond_min: 0,
+                claim_timeout: 60,
+                challenge_window: 10,
+                slash_buyer_bps: 0,
+                slash_reporter_bps: 0,
+            },
+            bond: 0,
+            posted_at: 0,
+            deadline,
+            claimed_at: 0,
+            submit_deadline: deadline,
+            submitted_at: 0,
+            challenge_deadline: 0,
+            result_root: [0; 32],
+            gpu_ms: 0,
+            attempts: 0,
+            bump: 0,
+            spec_uri: String::new(),
+            result_uri: String::new(),
+        }
+    }
+
+    fn local() -> Local {
+        Local {
+            running: HashSet::new(),
+            rejected: HashSet::new(),
+            kinds: vec![0, 1],
+            max_concurrent: 2,
+            price_floor: 0,
+            min_time_to_submit: 5,
+            crank: false,
+            accepting: true,
+        }
+    }
+
+    fn k(i: u8) -> Pubkey {
+        Pubkey::new_from_array([i; 32])
+    }
+
+    #[test]
+    fn claims_best_paid_within_slots_and_stake() {
+        let me = k(99);
+        let s = Snapshot {
+            now: 0,
+            provider_key: me,
+            provider: provider(250, 0),
+            min_stake: 0,
+            jobs: vec![
+                (k(1), job(JobState::Open, 100, 100, Pubkey::default(), 0)),
+                (k(2), job(JobState::Open, 200, 100, Pubkey::default(), 0)),
+                (k(3), job(JobState::Open, 150, 100, Pubkey::default(), 0)),
+            ],
+        };
+        // Bond = 100% of price and stake 250: after the 200 job only 50 is free.
+        assert_eq!(plan(&s, &local()), vec![Action::Claim(k(2))]);
+        let mut s = s;
+        s.provider.stake = 1_000;
+        assert_eq!(
+            plan(&s, &local()),
+            vec![Action::Claim(k(2)), Action::Claim(k(3))]
+        );
+        s.min_stake = 2_000;
+        assert!(
+            plan(&s, &local()).is_empty(),
+            "below the minimum stake nothing is claimed"
+        );
+    }
+
+    #[test]
+    fn skips_what_it_cannot_run_and_resumes_its_own() {
+        let me = k(99);
+        let mut gpu_job = job(JobState::Open, 500, 100, Pubkey::default(), 3);
+        gpu_job.requirements.min_compute_capability = 80;
+        let s = Snapshot {
+            now: 98,
+            provider_key: me,
+            provider: provider(10_000, 1),
+            min_stake: 0,
+            jobs: vec![
+                (k(1), gpu_job),
+                (k(2), job(JobState::Open, 100, 100, Pubkey::default(), 0)), // 2 s left < 5
+                (k(3), job(JobState::Claimed, 100, 1_000, me, 0)),
+                (k(4), job(JobState::Claimed, 100, 1_000, k(7), 0)),
+                (k(5), job(JobState::Open, 100, 1_000, Pubkey::default(), 0)),
+            ],
+        };
+        let mut l = local();
+        l.rejected.insert(k(5));
+        assert_eq!(plan(&s, &l), vec![Action::Resume(k(3))]);
+        l.running.insert(k(3));
+        assert!(plan(&s, &l).is_empty());
+        l.accepting = false;
+        l.rejected.clear();
+        assert!(plan(&s, &l).is_empty(), "a draining worker claims nothing");
+    }
+
+    #[test]
+    fn cranks_what_is_due_when_asked() {
+        let me = k(99);
+        let mut submitted = job(JobState::Submitted, 100, 1_000, k(7), 0);
+        submitted.challenge_deadline = 50;
+        let s = Snapshot {
+            now: 51,
+            provider_key: me,
+            provider: provider(0, 0),
+            min_stake: 0,
+            jobs: vec![(k(1), submitted)],
+        };
+        let mut l = local();
+        assert!(plan(&s, &l).is_empty());
+        l.crank = true;
+        assert_eq!(plan(&s, &l).len(), 1);
+    }
+}
