@@ -16,7 +16,7 @@ use solana_account_decoder::parse_account_data::{
 use solana_account_decoder::parse_token::get_token_account_mint;
 use solana_account_decoder::{encode_ui_account, MAX_BASE58_BYTES};
 use solana_account_decoder_client_types::{UiAccount, UiAccountEncoding, UiDataSliceConfig};
-use solana_rpc_client_api::filter::RpcFilterType;
+use solana_rpc_client_types::filter::RpcFilterType;
 use solana_sdk::account::Account;
 use solana_sdk::pubkey::Pubkey;
 use solana_sdk::sanitize::Sanitize;
@@ -205,7 +205,7 @@ pub(crate) fn transaction(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use solana_rpc_client_api::filter::{Memcmp, MemcmpEncodedBytes};
+    use solana_rpc_client_types::filter::{Memcmp, MemcmpEncodedBytes};
 
     fn account_with(data: Vec<u8>) -> Account {
         Account {

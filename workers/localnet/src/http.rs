@@ -11,13 +11,13 @@ use jsonrpsee::server::{RegisterMethodError, RpcModule};
 use serde::Serialize;
 use serde_json::Value;
 use solana_account_decoder_client_types::UiAccountEncoding;
-use solana_rpc_client_api::config::{
+use solana_rpc_client_api::custom_error::RpcCustomError;
+use solana_rpc_client_types::config::{
     RpcAccountInfoConfig, RpcContextConfig, RpcProgramAccountsConfig, RpcRequestAirdropConfig,
     RpcSendTransactionConfig, RpcSignatureStatusConfig, RpcSimulateTransactionConfig,
 };
-use solana_rpc_client_api::custom_error::RpcCustomError;
-use solana_rpc_client_api::filter::RpcFilterType;
-use solana_rpc_client_api::response::{
+use solana_rpc_client_types::filter::RpcFilterType;
+use solana_rpc_client_types::response::{
     OptionalContext, Response, RpcBlockhash, RpcKeyedAccount, RpcSimulateTransactionResult,
     RpcVersionInfo,
 };

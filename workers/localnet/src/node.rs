@@ -12,7 +12,7 @@ use gpu_market_client::chain::embedded::EmbeddedChain;
 use gpu_market_client::chain::{Chain, SignatureStatus};
 use solana_compute_budget_interface::ComputeBudgetInstruction;
 use solana_rpc_client_api::custom_error::RpcCustomError;
-use solana_rpc_client_api::response::RpcResponseContext;
+use solana_rpc_client_types::response::RpcResponseContext;
 use solana_sdk::hash::Hash;
 use solana_sdk::message::Message;
 use solana_sdk::pubkey::Pubkey;

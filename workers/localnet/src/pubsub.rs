@@ -15,10 +15,10 @@ use jsonrpsee::server::{
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use serde::Serialize;
 use solana_account_decoder_client_types::UiAccountEncoding;
-use solana_rpc_client_api::config::{
+use solana_rpc_client_types::config::{
     RpcAccountInfoConfig, RpcProgramAccountsConfig, RpcSignatureSubscribeConfig,
 };
-use solana_rpc_client_api::response::{
+use solana_rpc_client_types::response::{
     ProcessedSignatureResult, Response, RpcKeyedAccount, RpcResponseContext, RpcSignatureResult,
 };
 use solana_sdk::account::Account;
