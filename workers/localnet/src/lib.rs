@@ -31,6 +31,7 @@ use std::time::Duration;
 use gpu_market_client::chain::embedded::EmbeddedChain;
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use solana_sdk::signature::Keypair;
+use tower_http::cors::CorsLayer;
 
 pub use error::LocalnetError;
 pub use gpu_market_client::chain::embedded::ClockMode;
@@ -101,8 +102,11 @@ impl Localnet {
                 .max_connections(MAX_CONNECTIONS)
                 .max_response_body_size(MAX_RESPONSE_BYTES)
         };
+        // Browsers refuse cross-origin answers without CORS headers; Solana's
+        // RPC allows any origin, and a dashboard served elsewhere needs that.
         let http = Server::builder()
             .set_config(base().http_only().build())
+            .set_http_middleware(tower::ServiceBuilder::new().layer(CorsLayer::permissive()))
             .build_from_tcp(rpc_listener)
             .map_err(|e| server_err(&e))?
             .start(http_module);

@@ -191,6 +191,29 @@ async fn bad_input_gets_json_rpc_errors() {
     assert_eq!(r["error"]["code"], -32016, "{r}");
     assert!(r["error"]["data"]["contextSlot"].as_u64().is_some(), "{r}");
 
+    // Browsers may call from another origin (the dashboard): CORS preflight
+    // and the answer itself allow it.
+    let http = reqwest::Client::new();
+    let preflight = http
+        .request(reqwest::Method::OPTIONS, url.as_str())
+        .header("Origin", "http://127.0.0.1:3000")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(preflight.status().is_success(), "{preflight:?}");
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let answer = http
+        .post(url.as_str())
+        .header("Origin", "http://127.0.0.1:3000")
+        .header("content-type", "application/json")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"getHealth"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["access-control-allow-origin"], "*");
+
     // Batches work, each answer with its id.
     let r = post_raw(
         url,
