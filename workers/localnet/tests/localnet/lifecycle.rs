@@ -214,6 +214,7 @@ impl Market {
 /// behind `chain` (the same chain, reached in-process).
 async fn lifecycle(chain: SharedChain, clock: Arc<EmbeddedChain>) {
     let p = params();
+    let mut updates = chain.subscribe_program(&gpu_market::ID).await.unwrap();
     let m = Market::new(chain.clone()).await;
     let provider = m.register_provider(5_000).await;
     let rival = m.register_provider(5_000).await;
@@ -336,6 +337,31 @@ async fn lifecycle(chain: SharedChain, clock: Arc<EmbeddedChain>) {
     assert_eq!(
         (market.totals.jobs_posted, market.totals.jobs_completed),
         (1, 1)
+    );
+
+    // The program stream told of the job's creation, changes and closure
+    // (closure as `None`), in order.
+    let mut seen = Vec::new();
+    while seen.last() != Some(&None) {
+        let u = within("job updates", updates.recv())
+            .await
+            .expect("stream open");
+        if u.pubkey == job {
+            seen.push(u.account.map(|a| {
+                accounts::decode::<gpu_market::state::Job>(&job, &a.data, "job")
+                    .unwrap()
+                    .state
+            }));
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            Some(JobState::Open),
+            Some(JobState::Claimed),
+            Some(JobState::Submitted),
+            None
+        ]
     );
 }
 
