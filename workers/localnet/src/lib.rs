@@ -7,6 +7,31 @@
 //! request and response shapes. Requests flow from the servers started here
 //! into the handlers in `http` and `pubsub`, which act on the shared chain.
 //!
+//! Served over HTTP: `getVersion`, `getHealth`, `getGenesisHash`, `getSlot`,
+//! `getBlockHeight`, `getEpochInfo`, `getLatestBlockhash`, `isBlockhashValid`,
+//! `getFeeForMessage`, `getMinimumBalanceForRentExemption`, `getBalance`,
+//! `getAccountInfo`, `getMultipleAccounts`, `getProgramAccounts`,
+//! `sendTransaction`, `simulateTransaction`, `getSignatureStatuses`,
+//! `requestAirdrop`. Over the websocket: `accountSubscribe`,
+//! `programSubscribe`, `signatureSubscribe` and their `*Unsubscribe`.
+//!
+//! Where it differs from a validator, because the chain is one in-process
+//! bank reached through `BanksClient`:
+//! - every landed transaction is final at once (`confirmationStatus:
+//!   "finalized"`, `confirmations: null`); commitment levels are accepted and
+//!   mean the same thing;
+//! - legacy transactions only (v0 is refused with -32602);
+//! - `getProgramAccounts` sees the accounts that transactions sent through the
+//!   node (or `EmbeddedChain::set_account`) have touched, not genesis accounts;
+//! - `getFeeForMessage` counts signature fees, not priority fees;
+//!   `getEpochInfo.transactionCount` is `null`;
+//! - simulations carry logs and compute units but no return data, inner
+//!   instructions, loaded-data size or fee; `simulateTransaction` refuses the
+//!   `accounts` option on a successful simulation rather than answer without
+//!   post-execution states;
+//! - `programSubscribe` without filters also reports an account closing (as
+//!   Solana's empty system-owned account), which a validator never sends.
+//!
 //! ```no_run
 //! # async fn run() -> Result<(), gpu_market_localnet::LocalnetError> {
 //! use gpu_market_localnet::{Localnet, LocalnetConfig};

@@ -30,9 +30,19 @@ async fn starts_and_stops_twice_freeing_its_ports() {
             .await
             .unwrap();
         let (rpc_addr, ws_addr) = (net.rpc_addr, net.ws_addr);
+        let chain = std::sync::Arc::downgrade(&net.chain);
         tokio::time::timeout(Duration::from_secs(10), net.stop())
             .await
             .unwrap_or_else(|_| panic!("round {round}: stop hung"));
+
+        // No task outlives the node holding its chain (whose drop also ends
+        // the clock ticker).
+        within("the chain to be dropped", async {
+            while chain.upgrade().is_some() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
 
         // The subscription ends and both ports can be bound again.
         assert!(tokio::time::timeout(Duration::from_secs(10), stream.next())
