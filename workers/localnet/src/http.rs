@@ -1,7 +1,8 @@
 //! The HTTP JSON-RPC methods: each takes Solana's positional parameters and
-//! config objects (the `solana-rpc-client-api` types, so unknown or mistyped
-//! fields are refused the way a validator refuses them), reads or writes the
-//! embedded chain through [`Node`], and answers with Solana's response types.
+//! config objects (the `solana-rpc-client-types` types, so mistyped fields
+//! are refused and unknown ones ignored, as a validator does), reads or
+//! writes the embedded chain through [`Node`], and answers with Solana's
+//! response types.
 
 use std::future::Future;
 use std::sync::Arc;

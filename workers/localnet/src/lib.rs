@@ -21,8 +21,9 @@
 //!   "finalized"`, `confirmations: null`); commitment levels are accepted and
 //!   mean the same thing;
 //! - legacy transactions only (v0 is refused with -32602);
-//! - `getProgramAccounts` sees the accounts that transactions sent through the
-//!   node (or `EmbeddedChain::set_account`) have touched, not genesis accounts;
+//! - `getProgramAccounts` sees the accounts that transactions executed by the
+//!   chain (through the node or in-process) or `EmbeddedChain::set_account`
+//!   have touched, not accounts that exist from genesis;
 //! - `getFeeForMessage` counts signature fees, not priority fees;
 //!   `getEpochInfo.transactionCount` is `null`;
 //! - simulations carry logs and compute units but no return data, inner
@@ -243,5 +244,43 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
             SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port())
         }
         _ => addr,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_zero_binds_two_ports_and_fixed_ports_take_the_next_one() {
+        let (rpc, ws) = bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).unwrap();
+        let (rpc, ws) = (rpc.local_addr().unwrap(), ws.local_addr().unwrap());
+        assert_ne!(rpc.port(), 0);
+        assert_ne!(ws.port(), 0);
+        assert_ne!(rpc, ws);
+
+        // A taken next port is an error when the port was asked for.
+        let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = taken.local_addr().unwrap().port();
+        if let Ok(free) = TcpListener::bind((Ipv4Addr::LOCALHOST, port - 1)) {
+            drop(free);
+            match bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port - 1))) {
+                Err(LocalnetError::Bind { addr, .. }) => assert_eq!(addr.port(), port),
+                other => panic!(
+                    "expected the websocket port to be refused: {:?}",
+                    other.map(|_| ())
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn wildcard_binds_are_dialled_on_loopback() {
+        let any: SocketAddr = "0.0.0.0:8899".parse().unwrap();
+        assert_eq!(reachable(any), "127.0.0.1:8899".parse().unwrap());
+        let any6: SocketAddr = "[::]:8899".parse().unwrap();
+        assert_eq!(reachable(any6), "[::1]:8899".parse().unwrap());
+        let lo: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        assert_eq!(reachable(lo), lo);
     }
 }

@@ -89,3 +89,57 @@ pub(crate) fn hash(s: &str) -> Result<Hash, ErrorObjectOwned> {
     s.parse()
         .map_err(|e| invalid_params(format!("Invalid param: {e:?}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn args(v: Value) -> RpcResult<Args> {
+        let raw = v.to_string();
+        Args::parse(&Params::new(Some(&raw)))
+    }
+
+    #[test]
+    fn positional_arguments_and_their_errors() {
+        assert_eq!(Args::parse(&Params::new(None)).unwrap().values.len(), 0);
+        assert_eq!(args(json!(null)).unwrap().values.len(), 0);
+        let err = args(json!({"a": 1})).err().unwrap();
+        assert_eq!(err.code(), -32602);
+
+        let a = args(json!(["x", null])).unwrap();
+        assert_eq!(a.required::<String>(0, "pubkey").unwrap(), "x");
+        assert_eq!(a.optional::<u64>(1, "config").unwrap(), None);
+        assert_eq!(a.optional::<u64>(5, "config").unwrap(), None);
+        let err = a.required::<u64>(0, "lamports").unwrap_err();
+        assert_eq!(
+            err.message(),
+            "Invalid params: `lamports`: invalid type: string \"x\", expected u64."
+        );
+        let err = a.required::<u64>(1, "lamports").unwrap_err();
+        assert!(err
+            .message()
+            .contains("missing required parameter `lamports`"));
+        assert!(a.at_most(2).is_ok());
+        assert!(a.at_most(1).is_err());
+    }
+
+    #[test]
+    fn keys_and_signatures_fail_with_solanas_messages() {
+        assert_eq!(
+            pubkey("abc").unwrap_err().message(),
+            "Invalid param: WrongSize"
+        );
+        assert_eq!(
+            pubkey("0000000000000000000000000000000000000000000")
+                .unwrap_err()
+                .message(),
+            "Invalid param: Invalid"
+        );
+        assert!(signature("xyz")
+            .unwrap_err()
+            .message()
+            .starts_with("Invalid param:"));
+        assert!(hash(&Hash::new_unique().to_string()).is_ok());
+    }
+}
