@@ -107,6 +107,13 @@ async fn node_metadata_matches_the_chain() {
         .await
         .unwrap());
 
+    // A hash read in-process, never handed out over RPC, is checked by the bank.
+    let (in_process, _) = net.chain.latest_blockhash().await.unwrap();
+    assert!(rpc
+        .is_blockhash_valid(&in_process, CommitmentConfig::processed())
+        .await
+        .unwrap());
+
     let slot = rpc.get_slot().await.unwrap();
     let epoch = rpc.get_epoch_info().await.unwrap();
     assert!(epoch.absolute_slot >= slot);
@@ -138,6 +145,17 @@ async fn airdrop_transfer_balances_accounts_and_statuses() {
     let ix = solana_system_interface::instruction::transfer(&alice.pubkey(), &bob, SOL);
     let tx = Transaction::new_signed_with_payer(&[ix], Some(&alice.pubkey()), &[&alice], hash);
     let fee = rpc.get_fee_for_message(&tx.message).await.unwrap();
+    assert_eq!(fee, 5_000, "one signature");
+    // No fee for a message whose blockhash cannot land (Solana answers null).
+    let mut stale = tx.message.clone();
+    stale.recent_blockhash = solana_sdk::hash::Hash::new_unique();
+    let raw = result(
+        &net.rpc_url,
+        "getFeeForMessage",
+        json!([base64_of(&stale.serialize())]),
+    )
+    .await;
+    assert_eq!(raw["value"], serde_json::Value::Null, "{raw}");
     let sig = rpc.send_and_confirm_transaction(&tx).await.unwrap();
     assert_eq!(rpc.get_balance(&bob).await.unwrap(), SOL);
     assert_eq!(
