@@ -155,12 +155,22 @@ impl Node {
             &[&self.faucet],
             blockhash,
         );
-        self.chain.send_transaction(&tx).await.map_err(|e| {
-            error::internal(format!(
-                "airdrop of {lamports} lamports to {to} failed: {e}"
-            ))
-        })?;
-        Ok(tx.signatures[0])
+        let signature = tx.signatures[0];
+        if let Err(e) = self.chain.send_transaction(&tx).await {
+            // As with a validator's faucet, a transfer that executed and failed
+            // (too few lamports for rent, say) is a signature whose status
+            // tells why; one that never executed is an error now.
+            let landed = matches!(
+                self.chain.signature_status(&signature).await,
+                Ok(SignatureStatus::Landed { .. })
+            );
+            if !landed {
+                return Err(error::internal(format!(
+                    "airdrop of {lamports} lamports to {to} failed: {e}"
+                )));
+            }
+        }
+        Ok(signature)
     }
 }
 

@@ -139,6 +139,21 @@ async fn airdrop_transfer_balances_accounts_and_statuses() {
     // The same request twice in one blockhash is two airdrops, not one.
     airdrop(&rpc, &alice.pubkey(), SOL).await;
     assert_eq!(rpc.get_balance(&alice.pubkey()).await.unwrap(), 3 * SOL);
+    // Too little to make a new account rent-exempt: the airdrop executes and
+    // fails, and its status says why, as from a validator's faucet.
+    let poor = Pubkey::new_unique();
+    let sig = rpc.request_airdrop(&poor, 5).await.unwrap();
+    let status = rpc.get_signature_statuses(&[sig]).await.unwrap().value[0]
+        .clone()
+        .expect("landed");
+    assert!(
+        matches!(
+            status.err,
+            Some(TransactionError::InsufficientFundsForRent { .. })
+        ),
+        "{status:?}"
+    );
+    assert_eq!(rpc.get_balance(&poor).await.unwrap(), 0);
 
     let bob = Pubkey::new_unique();
     let hash = rpc.get_latest_blockhash().await.unwrap();
