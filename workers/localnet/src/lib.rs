@@ -21,9 +21,9 @@
 //!   "finalized"`, `confirmations: null`); commitment levels are accepted and
 //!   mean the same thing;
 //! - legacy transactions only (v0 is refused with -32602);
-//! - `getSignatureStatuses` knows a signature as long as the bank's status
-//!   cache does (about 300 slots; `advance` skips slots), and
-//!   `searchTransactionHistory` finds nothing older;
+//! - `getSignatureStatuses` knows a signature while the bank's status cache
+//!   holds it (its last 300 rooted banks, a minute or two of the real-time
+//!   clock), and `searchTransactionHistory` finds nothing older;
 //! - `getProgramAccounts` sees the accounts that transactions executed by the
 //!   chain (through the node or in-process) or `EmbeddedChain::set_account`
 //!   have touched, not accounts that exist from genesis;
