@@ -22,7 +22,7 @@
 //!   mean the same thing;
 //! - legacy transactions only (v0 is refused with -32602);
 //! - `getSignatureStatuses` knows a signature while the bank's status cache
-//!   holds it (its last 300 rooted banks, a minute or two of the real-time
+//!   holds it (its last 300 rooted banks, about a minute of the real-time
 //!   clock), and `searchTransactionHistory` finds nothing older;
 //! - `getProgramAccounts` sees the accounts that transactions executed by the
 //!   chain (through the node or in-process) or `EmbeddedChain::set_account`
