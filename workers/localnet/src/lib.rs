@@ -34,7 +34,9 @@
 //!   `accounts` option on a successful simulation rather than answer without
 //!   post-execution states;
 //! - `programSubscribe` without filters also reports an account closing (as
-//!   Solana's empty system-owned account), which a validator never sends.
+//!   Solana's empty system-owned account), which a validator never sends;
+//! - valid JSON that is not a request gets jsonrpsee's -32700 (Parse error)
+//!   where a validator answers -32600 (Invalid request).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), gpu_market_localnet::LocalnetError> {

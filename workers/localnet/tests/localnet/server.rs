@@ -97,6 +97,12 @@ async fn bad_input_gets_json_rpc_errors() {
     assert_eq!(r["error"]["code"], -32700, "malformed JSON: {r}");
     assert_eq!(r["id"], json!(null));
 
+    // Valid JSON that is not a request: jsonrpsee calls it a parse error
+    // (-32700) where Solana's server says -32600; either way an error object.
+    let r = post_raw(url, r#"{"hello":"world"}"#).await;
+    assert_eq!(r["error"]["code"], -32700, "not a request: {r}");
+    assert_eq!(r["id"], json!(null));
+
     let (code, message) = error(url, "getFoo", json!([])).await;
     assert_eq!((code, message.as_str()), (-32601, "Method not found"));
     // Subscriptions are served on the websocket port only.
