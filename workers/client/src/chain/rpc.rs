@@ -315,7 +315,13 @@ impl Chain for RpcChain {
                 let Ok(pubkey) = update.value.pubkey.parse::<Pubkey>() else {
                     continue;
                 };
-                let account = update.value.account.decode::<Account>();
+                // A closed account arrives as Solana's default account (no
+                // lamports); report it as `None`, as the embedded chain does.
+                let account = update
+                    .value
+                    .account
+                    .decode::<Account>()
+                    .filter(|a| a.lamports > 0);
                 let msg = AccountUpdate {
                     pubkey,
                     account,
