@@ -97,6 +97,15 @@ impl World {
         })
         .await
         .expect("embedded chain starts");
+        Self::on_chain(chain, params, same_mint).await
+    }
+
+    /// A world on a chain started elsewhere (a real-time clock, for benchmarks).
+    pub async fn on_chain(
+        chain: Arc<EmbeddedChain>,
+        params: MarketParams,
+        same_mint: bool,
+    ) -> Self {
         let shared: SharedChain = chain.clone();
         let sender = Sender::new(shared);
         let authority = Keypair::new();

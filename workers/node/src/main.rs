@@ -103,8 +103,8 @@ pub fn default_data_dir() -> PathBuf {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tarpc=error".into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match args.log_format.as_str() {
         "json" => builder.json().init(),

@@ -89,7 +89,24 @@ impl RpcChain {
             };
             return from_transaction_error(tx_err, logs);
         }
+        // Some client calls wrap transport failures in a message (e.g.
+        // get_account's "AccountNotFound: ...: error sending request"); the
+        // transport's own wording is what tells them apart from a node's answer.
+        let text = e.to_string();
+        let transport = [
+            "error sending request",
+            "onnection refused",
+            "dns error",
+            "operation timed out",
+            "connection reset",
+        ]
+        .iter()
+        .any(|needle| text.contains(needle));
         match e.kind() {
+            _ if transport => ClientError::Unreachable {
+                url: self.url.clone(),
+                detail: text,
+            },
             ErrorKind::Io(_) | ErrorKind::Reqwest(_) => ClientError::Unreachable {
                 url: self.url.clone(),
                 detail: e.to_string(),
@@ -149,11 +166,19 @@ impl Chain for RpcChain {
             max_retries: Some(0),
             ..Default::default()
         };
-        let signature = self
-            .client
-            .send_transaction_with_config(tx, config)
-            .await
-            .map_err(|e| self.map_err(e))?;
+        let signature = match self.client.send_transaction_with_config(tx, config).await {
+            Ok(sig) => sig,
+            Err(e) => match self.map_err(e) {
+                // The same signed bytes landed before: report that landing, as
+                // the embedded chain does, so re-sending a journaled
+                // transaction is safe on either.
+                ClientError::Transaction {
+                    error: solana_sdk::transaction::TransactionError::AlreadyProcessed,
+                    ..
+                } => tx.signatures[0],
+                other => return Err(other),
+            },
+        };
         let started = Instant::now();
         loop {
             match self.signature_status(&signature).await? {

@@ -1,0 +1,153 @@
+//! `gpumkt audit`: the market's figures recomputed from chain state alone
+//! (utilization, GPU-hours sold, revenue per provider, slashes, completion and
+//! expiry rates), and its invariants (vault balances against what the accounts
+//! say is owed). `invariants` exits non-zero when one fails.
+
+use std::io::Write;
+
+use clap::Subcommand;
+use gpu_market_client::audit;
+use serde_json::json;
+
+use super::{job_json, state_name};
+use crate::output::{emit, short, table};
+use crate::{CliError, Ctx, Result};
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Market-wide figures and per-provider figures.
+    Stats,
+    /// Per-provider figures.
+    Providers,
+    /// Live jobs and their states.
+    Jobs,
+    /// Check vault balances and counters; exit 1 if any check fails.
+    Invariants,
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", x * 100.0)
+}
+
+pub fn print_stats(out: &mut dyn Write, s: &audit::MarketStats) -> std::io::Result<()> {
+    crate::output::kv(
+        out,
+        &[
+            ("market", s.market.clone()),
+            ("jobs posted", s.jobs_posted.to_string()),
+            ("jobs completed", s.jobs_completed.to_string()),
+            ("jobs expired (slashed)", s.jobs_expired.to_string()),
+            ("jobs refunded", s.jobs_refunded.to_string()),
+            ("jobs cancelled", s.jobs_cancelled.to_string()),
+            ("jobs live", s.jobs_live.to_string()),
+            ("GPU-hours sold", format!("{:.6}", s.gpu_hours_sold)),
+            ("volume paid to providers", s.volume_paid.to_string()),
+            ("fees collected", s.fees_collected.to_string()),
+            ("stake slashed", s.slashed.to_string()),
+            ("completion rate", pct(s.completion_rate)),
+            ("expiry rate", pct(s.expiry_rate)),
+            ("utilization (all providers)", pct(s.utilization)),
+        ],
+    )?;
+    writeln!(out)?;
+    print_providers(out, &s.providers)
+}
+
+pub fn print_providers(out: &mut dyn Write, p: &[audit::ProviderStats]) -> std::io::Result<()> {
+    let rows: Vec<Vec<String>> = p
+        .iter()
+        .map(|p| {
+            vec![
+                short(&p.provider),
+                p.gpu_model.clone(),
+                p.completed.to_string(),
+                p.expired.to_string(),
+                format!("{:.6}", p.gpu_hours),
+                p.revenue.to_string(),
+                p.slashed.to_string(),
+                pct(p.utilization),
+                p.reputation_score.to_string(),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "PROVIDER", "GPU", "DONE", "EXPIRED", "GPU-H", "REVENUE", "SLASHED", "UTIL", "SCORE",
+        ],
+        &rows,
+    )
+}
+
+pub fn print_invariants(out: &mut dyn Write, r: &audit::InvariantReport) -> std::io::Result<()> {
+    for c in &r.checks {
+        writeln!(
+            out,
+            "{}  {}  (expected {}, found {})",
+            if c.ok { "ok  " } else { "FAIL" },
+            c.name,
+            c.expected,
+            c.actual
+        )?;
+    }
+    writeln!(
+        out,
+        "{}",
+        if r.ok {
+            "all invariants hold"
+        } else {
+            "INVARIANTS VIOLATED"
+        }
+    )
+}
+
+pub async fn run(ctx: &Ctx, cmd: AuditCmd, out: &mut dyn Write) -> Result<()> {
+    let market = ctx.market()?;
+    let snap = audit::Snapshot::load(&*ctx.chain, &market).await?;
+    match cmd {
+        AuditCmd::Stats => {
+            let s = audit::stats(&snap);
+            emit(out, ctx.format, &s, |o| print_stats(o, &s))
+        }
+        AuditCmd::Providers => {
+            let s = audit::stats(&snap);
+            emit(out, ctx.format, &s.providers, |o| {
+                print_providers(o, &s.providers)
+            })
+        }
+        AuditCmd::Jobs => {
+            let v: Vec<_> = snap.jobs.iter().map(|(k, j)| job_json(k, j)).collect();
+            emit(
+                out,
+                ctx.format,
+                &json!({"market": market.to_string(), "jobs": v}),
+                |o| {
+                    let rows: Vec<Vec<String>> = snap
+                        .jobs
+                        .iter()
+                        .map(|(k, j)| {
+                            vec![
+                                k.to_string(),
+                                state_name(j.state).into(),
+                                j.price.to_string(),
+                                short(&j.provider),
+                            ]
+                        })
+                        .collect();
+                    table(o, &["JOB", "STATE", "PRICE", "PROVIDER"], &rows)
+                },
+            )
+        }
+        AuditCmd::Invariants => {
+            let r = audit::invariants(&snap);
+            emit(out, ctx.format, &r, |o| print_invariants(o, &r))?;
+            if r.ok {
+                Ok(())
+            } else {
+                Err(CliError::Failed(format!(
+                    "market {market}: invariants violated"
+                )))
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! `gpumkt localnet`: the embedded chain as a long-running local node serving
+//! Solana's JSON-RPC (port) and websocket (port + 1) APIs, so the CLI, several
+//! workers, the dashboard and standard Solana clients share one chain.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use gpu_market_client::chain::embedded::ClockMode;
+use gpu_market_localnet::{Localnet, LocalnetConfig};
+use serde_json::json;
+use solana_sdk::signature::Signer;
+
+use crate::output::emit;
+use crate::{CliError, Ctx, Result};
+
+#[derive(Args, Debug)]
+pub struct LocalnetArgs {
+    /// JSON-RPC port; the websocket API listens on port + 1 (Solana's convention).
+    #[arg(long, default_value_t = 8899)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// Write the faucet keypair here (it holds the genesis lamports).
+    #[arg(long)]
+    pub faucet_keypair: Option<PathBuf>,
+    /// Airdrop this many lamports to --keypair's key at start.
+    #[arg(long, default_value_t = 0)]
+    pub fund: u64,
+}
+
+pub async fn run(ctx: &Ctx, a: LocalnetArgs, out: &mut dyn Write) -> Result<()> {
+    let config = LocalnetConfig {
+        rpc_addr: SocketAddr::new(a.bind, a.port),
+        clock: ClockMode::RealTime,
+    };
+    let node = Localnet::start(config).await.map_err(|e| {
+        CliError::Failed(format!(
+            "localnet could not start on {}:{} (is the port taken?): {e}",
+            a.bind, a.port
+        ))
+    })?;
+    if let Some(path) = &a.faucet_keypair {
+        gpu_market_client::config::write_keypair(&node.faucet, path)?;
+    }
+    if a.fund > 0 {
+        let me = ctx.keypair()?.pubkey();
+        use gpu_market_client::chain::Chain;
+        node.chain.request_airdrop(&me, a.fund).await?;
+    }
+    emit(
+        out,
+        ctx.format,
+        &json!({"rpc_url": node.rpc_url, "ws_url": node.ws_url, "faucet": node.faucet.pubkey().to_string(), "program": gpu_market::ID.to_string()}),
+        |o| {
+            writeln!(o, "gpu-market localnet running")?;
+            writeln!(o, "  JSON-RPC   {}", node.rpc_url)?;
+            writeln!(o, "  websocket  {}", node.ws_url)?;
+            writeln!(o, "  program    {}", gpu_market::ID)?;
+            writeln!(o, "  faucet     {}", node.faucet.pubkey())?;
+            writeln!(o, "use it with --url {} ; Ctrl-C stops it", node.rpc_url)
+        },
+    )?;
+    out.flush().ok();
+    tokio::signal::ctrl_c().await.ok();
+    node.stop().await;
+    writeln!(out, "localnet stopped").ok();
+    Ok(())
+}
