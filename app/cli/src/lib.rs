@@ -82,6 +82,15 @@ pub enum Command {
     /// Mints and token accounts (for local chains and tests).
     #[command(subcommand)]
     Token(cmd::token::TokenCmd),
+    /// Write a new keypair file (Solana's JSON format) and print its public key.
+    Keygen {
+        /// Where to write it.
+        #[arg(long)]
+        outfile: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
     /// Put and get content-addressed blobs.
     #[command(subcommand)]
     Blob(cmd::blob::BlobCmd),
@@ -270,6 +279,17 @@ pub async fn run_with(ctx: &Ctx, command: Command, out: &mut dyn std::io::Write)
         Command::Crank(c) => cmd::crank::run(ctx, c, out).await,
         Command::Token(c) => cmd::token::run(ctx, c, out).await,
         Command::Blob(c) => cmd::blob::run(ctx, c, out).await,
+        Command::Keygen { outfile, force } => {
+            use solana_sdk::signature::Signer;
+            if outfile.exists() && !force {
+                return Err(CliError::Usage(format!("{} exists: pass --force to overwrite it", outfile.display())));
+            }
+            let k = Keypair::new();
+            config::write_keypair(&k, &outfile)?;
+            output::emit(out, ctx.format, &serde_json::json!({"pubkey": k.pubkey().to_string(), "outfile": outfile.display().to_string()}), |o| {
+                writeln!(o, "{}", k.pubkey())
+            })
+        }
         Command::Localnet(c) => cmd::localnet::run(ctx, c, out).await,
         Command::Demo(c) => cmd::demo::run(ctx, c, out).await,
     };
