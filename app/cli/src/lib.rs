@@ -282,13 +282,19 @@ pub async fn run_with(ctx: &Ctx, command: Command, out: &mut dyn std::io::Write)
         Command::Keygen { outfile, force } => {
             use solana_sdk::signature::Signer;
             if outfile.exists() && !force {
-                return Err(CliError::Usage(format!("{} exists: pass --force to overwrite it", outfile.display())));
+                return Err(CliError::Usage(format!(
+                    "{} exists: pass --force to overwrite it",
+                    outfile.display()
+                )));
             }
             let k = Keypair::new();
             config::write_keypair(&k, &outfile)?;
-            output::emit(out, ctx.format, &serde_json::json!({"pubkey": k.pubkey().to_string(), "outfile": outfile.display().to_string()}), |o| {
-                writeln!(o, "{}", k.pubkey())
-            })
+            output::emit(
+                out,
+                ctx.format,
+                &serde_json::json!({"pubkey": k.pubkey().to_string(), "outfile": outfile.display().to_string()}),
+                |o| writeln!(o, "{}", k.pubkey()),
+            )
         }
         Command::Localnet(c) => cmd::localnet::run(ctx, c, out).await,
         Command::Demo(c) => cmd::demo::run(ctx, c, out).await,
