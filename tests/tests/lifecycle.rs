@@ -172,3 +172,33 @@ async fn many_jobs_two_providers_conserve_tokens_with_one_mint() {
     assert_eq!(w.provider(&a.key).await.reputation.completed, 3);
     assert_eq!(w.provider(&b.key).await.reputation.completed, 3);
 }
+
+#[tokio::test]
+async fn the_same_instructions_sent_twice_execute_twice_but_the_same_bytes_land_once() {
+    let w = World::new().await;
+    let p = w.register_provider(h100(), 5_000).await;
+    let top_up = gpu_market_client::token::mint_to(
+        &w.stake_mint,
+        &p.owner.stake,
+        &w.authority.pubkey(),
+        100,
+    );
+    w.send(&[top_up], &[]).await.unwrap();
+    let stake =
+        || gpu_market_client::ix::provider_stake(&w.market, p.owner.pubkey(), p.owner.stake, 10);
+    // A second attempt with identical instructions is a new transaction.
+    w.send(&[stake()], &[&p.owner.key]).await.unwrap();
+    w.send(&[stake()], &[&p.owner.key]).await.unwrap();
+    assert_eq!(w.provider(&p.key).await.stake, 5_020);
+    // Re-sending signed bytes (what a recovering worker does) lands at most once.
+    let signed = w
+        .sender
+        .sign(&[stake()], &w.authority, &[&p.owner.key])
+        .await
+        .unwrap();
+    let first = w.sender.send_signed(&signed).await.unwrap();
+    let again = w.sender.send_signed(&signed).await.unwrap();
+    assert_eq!(first.signature, again.signature);
+    assert_eq!(w.provider(&p.key).await.stake, 5_030);
+    w.assert_conservation().await;
+}

@@ -4,7 +4,12 @@
 //! the old one has provably expired, and never retried after a program's
 //! verdict. Compute-unit limit and priority fee are optional settings.
 
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use solana_sdk::hash::{hash, Hash};
+use solana_sdk::message::Message;
 
 use solana_compute_budget_interface::ComputeBudgetInstruction;
 use solana_sdk::instruction::Instruction;
@@ -49,18 +54,25 @@ pub struct SignedTx {
 pub struct Sender {
     pub chain: SharedChain,
     pub options: SendOptions,
+    /// Messages signed recently. Re-sending the same instructions while the
+    /// blockhash has not moved would produce byte-identical transactions, which
+    /// the chain deduplicates; a new attempt waits for a fresh blockhash instead.
+    recent: Arc<Mutex<VecDeque<Hash>>>,
 }
+
+const RECENT_MESSAGES: usize = 4_096;
 
 impl Sender {
     pub fn new(chain: SharedChain) -> Self {
-        Self {
-            chain,
-            options: SendOptions::default(),
-        }
+        Self::with_options(chain, SendOptions::default())
     }
 
     pub fn with_options(chain: SharedChain, options: SendOptions) -> Self {
-        Self { chain, options }
+        Self {
+            chain,
+            options,
+            recent: Arc::new(Mutex::new(VecDeque::new())),
+        }
     }
 
     /// Adds the compute-budget instructions the options ask for.
@@ -83,7 +95,6 @@ impl Sender {
         payer: &Keypair,
         signers: &[&Keypair],
     ) -> Result<SignedTx> {
-        let (blockhash, last_valid_block_height) = self.chain.latest_blockhash().await?;
         let mut all: Vec<&Keypair> = vec![payer];
         all.extend(
             signers
@@ -91,16 +102,36 @@ impl Sender {
                 .copied()
                 .filter(|k| k.pubkey() != payer.pubkey()),
         );
-        let tx = Transaction::new_signed_with_payer(
-            &self.with_budget(ixs),
-            Some(&payer.pubkey()),
-            &all,
-            blockhash,
-        );
-        Ok(SignedTx {
-            tx,
-            last_valid_block_height,
-        })
+        let ixs = self.with_budget(ixs);
+        for _ in 0..100 {
+            let (blockhash, last_valid_block_height) = self.chain.latest_blockhash().await?;
+            let message = Message::new_with_blockhash(&ixs, Some(&payer.pubkey()), &blockhash);
+            let digest = hash(&message.serialize());
+            let fresh = {
+                let mut recent = self.recent.lock().unwrap();
+                let fresh = !recent.contains(&digest);
+                if fresh {
+                    if recent.len() >= RECENT_MESSAGES {
+                        recent.pop_front();
+                    }
+                    recent.push_back(digest);
+                }
+                fresh
+            };
+            if fresh {
+                let mut tx = Transaction::new_unsigned(message);
+                tx.try_sign(&all, blockhash)
+                    .map_err(|e| ClientError::Invalid(format!("cannot sign: {e}")))?;
+                return Ok(SignedTx {
+                    tx,
+                    last_valid_block_height,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(ClientError::Timeout(
+            "a fresh blockhash to send the same instructions again".into(),
+        ))
     }
 
     /// Signs and sends, re-signing only after the previous blockhash expired.
