@@ -46,8 +46,6 @@ pub struct WorkerConfig {
     pub journal: PathBuf,
     /// How long shutdown waits for jobs in flight.
     pub shutdown_grace: Duration,
-    /// Register the detected hardware on-chain at start.
-    pub register_descriptor: bool,
     /// Tests: stop dead right after this step, as if killed.
     pub fail_point: Option<FailPoint>,
 }
@@ -65,7 +63,6 @@ impl WorkerConfig {
             crank: false,
             journal,
             shutdown_grace: Duration::from_secs(60),
-            register_descriptor: true,
             fail_point: None,
         }
     }

@@ -416,7 +416,6 @@ pub async fn run_scenario(
         cfg.max_concurrent = if fail.is_some() { 1 } else { 2 };
         cfg.min_time_to_submit = 2;
         cfg.fail_point = fail;
-        cfg.register_descriptor = false;
         Worker::new(
             cfg,
             sender.clone(),
