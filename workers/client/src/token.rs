@@ -85,6 +85,15 @@ pub fn decode_token_account(key: &Pubkey, data: &[u8]) -> Result<TokenAccountInf
     })
 }
 
+/// A token account's balance; 0 when the account does not exist (an
+/// associated account nobody created yet holds nothing).
+pub async fn balance(chain: &dyn crate::chain::Chain, account: &Pubkey) -> Result<u64> {
+    match chain.get_account(account).await? {
+        Some(a) => Ok(decode_token_account(account, &a.data)?.amount),
+        None => Ok(0),
+    }
+}
+
 /// Supply of a mint, decoded.
 pub fn decode_mint_supply(key: &Pubkey, data: &[u8]) -> Result<u64> {
     spl_token::state::Mint::unpack(data)

@@ -582,13 +582,9 @@ pub async fn run_scenario(
     let balance = |owner: Pubkey, mint: Pubkey| {
         let chain = chain.clone();
         async move {
-            let ata = token::ata(&owner, &mint);
-            match chain.get_account(&ata).await {
-                Ok(Some(a)) => token::decode_token_account(&ata, &a.data)
-                    .map(|t| t.amount)
-                    .unwrap_or(0),
-                _ => 0,
-            }
+            token::balance(&*chain, &token::ata(&owner, &mint))
+                .await
+                .unwrap_or(0)
         }
     };
     let offline = SlashReport {
@@ -616,13 +612,7 @@ pub async fn run_scenario(
         };
         let mut sum = 0u64;
         for acc in accs {
-            if let Ok(Some(a)) = chain.get_account(&acc).await {
-                sum = sum.saturating_add(
-                    token::decode_token_account(&acc, &a.data)
-                        .map(|t| t.amount)
-                        .unwrap_or(0),
-                );
-            }
+            sum = sum.saturating_add(token::balance(&*chain, &acc).await.unwrap_or(0));
         }
         conservation.push(Conservation {
             mint: mint.to_string(),

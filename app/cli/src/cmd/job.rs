@@ -252,10 +252,7 @@ async fn post(ctx: &Ctx, a: PostArgs, out: &mut dyn Write) -> Result<()> {
     let me = buyer_key.pubkey();
     let escrow = a.price.saturating_add(market.params.crank_bounty);
     let pay = token::ata(&me, &m.payment_mint);
-    let balance = match ctx.chain.get_account(&pay).await? {
-        Some(acc) => token::decode_token_account(&pay, &acc.data)?.amount,
-        None => 0,
-    };
+    let balance = token::balance(&*ctx.chain, &pay).await?;
     if balance < escrow {
         return Err(CliError::Usage(format!(
             "insufficient balance: posting escrows {escrow} (price {} + crank bounty {}) but your payment account {pay} holds {balance}",

@@ -274,10 +274,7 @@ async fn register(ctx: &Ctx, a: RegisterArgs, out: &mut dyn Write) -> Result<()>
         )));
     }
     let stake_account = token::ata(&me, &m.stake_mint);
-    let balance = match ctx.chain.get_account(&stake_account).await? {
-        Some(acc) => token::decode_token_account(&stake_account, &acc.data)?.amount,
-        None => 0,
-    };
+    let balance = token::balance(&*ctx.chain, &stake_account).await?;
     if balance < a.stake {
         return Err(CliError::Usage(format!(
             "insufficient balance: your stake-mint account {stake_account} holds {balance}, --stake asks for {}",

@@ -87,10 +87,7 @@ pub async fn run(ctx: &Ctx, cmd: TokenCmd, out: &mut dyn Write) -> Result<()> {
                 None => ctx.keypair()?.pubkey(),
             };
             let ata = token::ata(&owner, &mint);
-            let amount = match ctx.chain.get_account(&ata).await? {
-                Some(a) => token::decode_token_account(&ata, &a.data)?.amount,
-                None => 0,
-            };
+            let amount = token::balance(&*ctx.chain, &ata).await?;
             emit(
                 out,
                 ctx.format,
