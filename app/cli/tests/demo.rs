@@ -81,3 +81,34 @@ async fn demo_settles_every_job_once_and_slashes_the_offline_provider_by_rule() 
     assert!(r.ok());
     assert!(r.duration_s < 120.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_scenario_runs_over_json_rpc_against_a_local_node() {
+    use gpu_market_client::chain::rpc::RpcChain;
+    use gpu_market_localnet::{Localnet, LocalnetConfig};
+    let node = Localnet::start(LocalnetConfig {
+        rpc_addr: "127.0.0.1:0".parse().unwrap(),
+        clock: ClockMode::RealTime,
+    })
+    .await
+    .unwrap();
+    let chain = std::sync::Arc::new(RpcChain::with_ws(&node.rpc_url, &node.ws_url));
+    let args = DemoArgs {
+        jobs: 4,
+        providers: 2,
+        size: 16,
+        timeout: 120,
+        workdir: None,
+    };
+    let r = run_scenario(chain, &node.faucet, &args, |_| {})
+        .await
+        .unwrap();
+    assert!(r.chain.starts_with("http://127.0.0.1:"), "{}", r.chain);
+    assert_eq!(
+        (r.jobs_posted, r.jobs_finalized, r.results_verified),
+        (4, 4, 4)
+    );
+    assert_eq!(r.market_stats.jobs_expired, 1);
+    assert!(r.ok(), "{:?}", r.invariants);
+    node.stop().await;
+}
