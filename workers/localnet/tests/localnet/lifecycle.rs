@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use gpu_market::state::{GpuDescriptor, JobRequirements, JobState, MarketParams};
+use gpu_market::state::{JobRequirements, JobState};
 use gpu_market::{JobPostArgs, JobSubmitArgs, ProviderRegisterArgs};
 use gpu_market_client::chain::embedded::{ClockMode, EmbeddedChain};
 use gpu_market_client::chain::rpc::RpcChain;
@@ -15,35 +15,9 @@ use gpu_market_client::{accounts, pda, token, Pubkey};
 use solana_sdk::instruction::Instruction;
 use solana_sdk::signature::{Keypair, Signer};
 
+use gpu_market_tests::{default_params, h100};
+
 use crate::common::*;
-
-fn params() -> MarketParams {
-    MarketParams {
-        fee_bps: 250,
-        min_stake: 1_000,
-        bond_bps: 5_000,
-        bond_min: 100,
-        claim_timeout: 60,
-        challenge_window: 30,
-        dispute_timeout: 30,
-        unstake_cooldown: 120,
-        challenger_bond: 500,
-        slash_buyer_bps: 5_000,
-        slash_reporter_bps: 1_000,
-        crank_bounty: 10,
-        score_fee_scale: 1_000,
-    }
-}
-
-fn h100() -> GpuDescriptor {
-    GpuDescriptor {
-        model: GpuDescriptor::model_from_str("NVIDIA H100 80GB HBM3"),
-        vram_mb: 81_559,
-        count: 1,
-        compute_capability: 90,
-        benchmark_gflops: 1_000,
-    }
-}
 
 struct Wallet {
     key: Keypair,
@@ -100,7 +74,7 @@ impl Market {
             m.stake_mint,
             treasury.payment,
             treasury.stake,
-            params(),
+            default_params(),
         );
         m.send(&[create], &[]).await.expect("market_create");
         let key = pda::market(&m.authority.pubkey(), 1);
@@ -213,7 +187,7 @@ impl Market {
 /// balance and one program error by name. `clock` moves time on the chain
 /// behind `chain` (the same chain, reached in-process).
 async fn lifecycle(chain: SharedChain, clock: Arc<EmbeddedChain>) {
-    let p = params();
+    let p = default_params();
     let mut updates = chain.subscribe_program(&gpu_market::ID).await.unwrap();
     let m = Market::new(chain.clone()).await;
     let provider = m.register_provider(5_000).await;
