@@ -149,7 +149,6 @@ pub async fn list_jobs_of_provider(
 mod tests {
     use super::*;
     use anchor_lang::AccountSerialize;
-    use gpu_market::state::{JobRequirements, JobTerms};
 
     #[test]
     fn filter_offsets_match_the_layout() {
@@ -162,34 +161,8 @@ mod tests {
             nonce: 9,
             state: JobState::Submitted,
             provider,
-            workload: 0,
-            spec_hash: [1; 32],
-            requirements: JobRequirements::default(),
-            price: 1,
-            escrow: 1,
-            terms: JobTerms {
-                fee_bps: 0,
-                crank_bounty: 0,
-                bond_bps: 0,
-                bond_min: 0,
-                claim_timeout: 1,
-                challenge_window: 1,
-                slash_buyer_bps: 0,
-                slash_reporter_bps: 0,
-            },
-            bond: 0,
-            posted_at: 0,
-            deadline: 0,
-            claimed_at: 0,
-            submit_deadline: 0,
-            submitted_at: 0,
-            challenge_deadline: 0,
-            result_root: [0; 32],
-            gpu_ms: 0,
-            attempts: 0,
-            bump: 0,
             spec_uri: "x".into(),
-            result_uri: String::new(),
+            ..Job::fixture()
         };
         let mut data = Vec::new();
         job.try_serialize(&mut data).unwrap();

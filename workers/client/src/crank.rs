@@ -170,43 +170,14 @@ fn lost_race(e: &ClientError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gpu_market::state::{JobRequirements, JobTerms};
 
     fn job(state: JobState, deadline: i64, submit_deadline: i64, challenge_deadline: i64) -> Job {
         Job {
-            market: Pubkey::default(),
-            buyer: Pubkey::default(),
-            nonce: 0,
             state,
-            provider: Pubkey::default(),
-            workload: 0,
-            spec_hash: [0; 32],
-            requirements: JobRequirements::default(),
-            price: 1,
-            escrow: 1,
-            terms: JobTerms {
-                fee_bps: 0,
-                crank_bounty: 0,
-                bond_bps: 0,
-                bond_min: 1,
-                claim_timeout: 1,
-                challenge_window: 1,
-                slash_buyer_bps: 0,
-                slash_reporter_bps: 0,
-            },
-            bond: 0,
-            posted_at: 0,
             deadline,
-            claimed_at: 0,
             submit_deadline,
-            submitted_at: 0,
             challenge_deadline,
-            result_root: [1; 32],
-            gpu_ms: 0,
-            attempts: 0,
-            bump: 0,
-            spec_uri: String::new(),
-            result_uri: String::new(),
+            ..Job::fixture()
         }
     }
 

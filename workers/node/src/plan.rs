@@ -130,7 +130,7 @@ pub fn plan(s: &Snapshot, l: &Local) -> Vec<Action> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gpu_market::state::{GpuDescriptor, JobRequirements, JobTerms, Reputation};
+    use gpu_market::state::{GpuDescriptor, JobTerms, Reputation};
 
     fn provider(stake: u64, active: u16) -> Provider {
         Provider {
@@ -161,40 +161,22 @@ mod tests {
     }
 
     fn job(state: JobState, price: u64, deadline: i64, provider: Pubkey, workload: u8) -> Job {
+        let base = Job::fixture();
         Job {
-            market: Pubkey::default(),
-            buyer: Pubkey::default(),
-            nonce: 0,
             state,
-            provider,
-            workload,
-            spec_hash: [0; 32],
-            requirements: JobRequirements::default(),
             price,
             escrow: price,
+            deadline,
+            submit_deadline: deadline,
+            provider,
+            workload,
+            // Bond = 100% of the price, so the stake arithmetic in the tests is plain.
             terms: JobTerms {
-                fee_bps: 0,
-                crank_bounty: 0,
                 bond_bps: 10_000,
                 bond_min: 0,
-                claim_timeout: 60,
-                challenge_window: 10,
-                slash_buyer_bps: 0,
-                slash_reporter_bps: 0,
+                ..base.terms
             },
-            bond: 0,
-            posted_at: 0,
-            deadline,
-            claimed_at: 0,
-            submit_deadline: deadline,
-            submitted_at: 0,
-            challenge_deadline: 0,
-            result_root: [0; 32],
-            gpu_ms: 0,
-            attempts: 0,
-            bump: 0,
-            spec_uri: String::new(),
-            result_uri: String::new(),
+            ..base
         }
     }
 

@@ -248,11 +248,11 @@ impl Job {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn job() -> Job {
+#[cfg(any(test, feature = "fixtures"))]
+impl Job {
+    /// An open job with fixed, valid terms: a starting point for tests
+    /// (`Job { state, ..Job::fixture() }`). Not part of the program.
+    pub fn fixture() -> Job {
         Job {
             market: Pubkey::new_unique(),
             buyer: Pubkey::new_unique(),
@@ -288,6 +288,15 @@ mod tests {
             attempts: 0,
             bump: 255,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job() -> Job {
+        Job::fixture()
     }
 
     fn is<T: std::fmt::Debug>(r: Result<T>, e: MarketError) -> bool {
