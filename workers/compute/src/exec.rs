@@ -6,7 +6,7 @@
 //! are byte-identical.
 
 use crate::gemm::{self, GemmError};
-use crate::spec::{SpecError, Workload};
+use crate::spec::{SpecError, Workload, WorkloadKind};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -95,6 +95,16 @@ pub trait Executor: Send + Sync {
     fn device(&self) -> &DeviceInfo;
     fn supports(&self, w: &Workload) -> bool;
     fn execute(&self, w: &Workload, inputs: &Inputs) -> Result<ExecOutput, ExecError>;
+
+    /// The kinds this executor runs, in protocol-number order: those whose smallest
+    /// workload ([`Workload::smallest_of`]) it [`supports`](Executor::supports). What a
+    /// worker advertises and claims, so it never claims a kind it would refuse.
+    fn supported_kinds(&self) -> Vec<WorkloadKind> {
+        WorkloadKind::ALL
+            .into_iter()
+            .filter(|&kind| Workload::smallest_of(kind).is_some_and(|w| self.supports(&w)))
+            .collect()
+    }
 }
 
 /// Validates the workload and checks that `inputs` holds exactly the blobs it reads:

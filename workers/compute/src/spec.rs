@@ -194,6 +194,14 @@ pub enum WorkloadKind {
 }
 
 impl WorkloadKind {
+    /// Every kind, in protocol-number order.
+    pub const ALL: [WorkloadKind; 4] = [
+        Self::GemmI8,
+        Self::GemmF32,
+        Self::GemmBf16,
+        Self::CudaKernel,
+    ];
+
     pub fn from_code(code: u8) -> Option<Self> {
         match code {
             0 => Some(Self::GemmI8),
@@ -292,6 +300,33 @@ pub enum SpecError {
 }
 
 impl Workload {
+    /// The smallest valid workload of `kind` (1 x 1 x 1 GEMM, a one-thread kernel with
+    /// one 4-byte output), for asking an executor whether it runs the kind at all;
+    /// `None` for a kind no workload exists for yet (gemm-bf16).
+    pub fn smallest_of(kind: WorkloadKind) -> Option<Workload> {
+        match kind {
+            WorkloadKind::GemmI8 => Some(Workload::GemmI8 { m: 1, n: 1, k: 1 }),
+            WorkloadKind::GemmF32 => Some(Workload::GemmF32 {
+                m: 1,
+                n: 1,
+                k: 1,
+                rel_tolerance: 1e-3,
+            }),
+            WorkloadKind::GemmBf16 => None,
+            WorkloadKind::CudaKernel => Some(Workload::CudaKernel {
+                source: "extern \"C\" __global__ void k(int *y) { *y = 1; }".into(),
+                entry: "k".into(),
+                grid: [1, 1, 1],
+                block: [1, 1, 1],
+                shared_mem_bytes: 0,
+                args: vec![KernelArg::Output {
+                    name: "y".into(),
+                    len: 4,
+                }],
+            }),
+        }
+    }
+
     pub fn kind(&self) -> WorkloadKind {
         match self {
             Workload::GemmI8 { .. } => WorkloadKind::GemmI8,

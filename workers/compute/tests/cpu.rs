@@ -993,6 +993,43 @@ fn cpu_executor_runs_gemm_and_rejects_kernels() {
 }
 
 #[test]
+fn supported_kinds_follow_supports() {
+    // Each kind's smallest workload is itself valid, so `supports` is asked about a
+    // workload an executor could actually be handed.
+    for kind in WorkloadKind::ALL {
+        match Workload::smallest_of(kind) {
+            Some(w) => {
+                w.validate().unwrap();
+                assert_eq!(w.kind(), kind);
+            }
+            None => assert_eq!(kind, WorkloadKind::GemmBf16),
+        }
+    }
+    let cpu = CpuExecutor::with_threads(1);
+    assert_eq!(
+        cpu.supported_kinds(),
+        vec![WorkloadKind::GemmI8, WorkloadKind::GemmF32]
+    );
+    // An executor that runs only kernels advertises only that kind.
+    struct KernelsOnly(CpuExecutor);
+    impl Executor for KernelsOnly {
+        fn device(&self) -> &exec::DeviceInfo {
+            self.0.device()
+        }
+        fn supports(&self, w: &Workload) -> bool {
+            matches!(w, Workload::CudaKernel { .. })
+        }
+        fn execute(&self, w: &Workload, i: &Inputs) -> Result<exec::ExecOutput, ExecError> {
+            self.0.execute(w, i)
+        }
+    }
+    assert_eq!(
+        KernelsOnly(CpuExecutor::with_threads(1)).supported_kinds(),
+        vec![WorkloadKind::CudaKernel]
+    );
+}
+
+#[test]
 fn executors_check_inputs() {
     let cpu = CpuExecutor::with_threads(1);
     let w = Workload::GemmI8 { m: 2, n: 2, k: 2 };
