@@ -24,6 +24,7 @@ pub mod local;
 pub mod options;
 mod remote;
 pub mod s3;
+pub mod uri;
 
 use std::sync::Arc;
 
@@ -33,6 +34,7 @@ pub use http::HttpBlobStore;
 pub use local::LocalBlobStore;
 pub use options::{BlobOptions, DEFAULT_MAX_BLOB_SIZE};
 pub use s3::{S3BlobStore, S3Config};
+pub use uri::uri_sha256;
 
 /// A stored blob: where it is, what it hashes to, and how long it is. `uri` can be
 /// passed to [`fetch`] by any process that can reach the store.
