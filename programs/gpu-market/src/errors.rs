@@ -97,6 +97,12 @@ pub enum MarketError {
     MathOverflow,
     #[msg("the account is not the provider's payout account")]
     WrongPayoutAccount,
+    #[msg("provider invariant broken: locked bonds plus pending unstake exceed the stake")]
+    ProviderStakeInvariant,
+    #[msg("provider invariant broken: locked bonds disagree with active jobs (each active job locks a positive bond, and only they do)")]
+    ProviderJobsInvariant,
+    #[msg("market invariant broken: more jobs closed than posted, escrow that disagrees with the live jobs, or payments before any completion")]
+    MarketTotalsInvariant,
 }
 
 impl MarketError {
@@ -148,6 +154,9 @@ impl MarketError {
         MarketError::WrongMarket,
         MarketError::MathOverflow,
         MarketError::WrongPayoutAccount,
+        MarketError::ProviderStakeInvariant,
+        MarketError::ProviderJobsInvariant,
+        MarketError::MarketTotalsInvariant,
     ];
 
     /// The variant with this error number (6000 + position), if any.

@@ -11,22 +11,45 @@ use anchor_lang::prelude::*;
 use crate::constants::{BPS_DENOMINATOR, DISPUTE_PENALTY_WEIGHT, EXPIRY_PENALTY_WEIGHT};
 use crate::errors::MarketError;
 
+/// A `MathOverflow` that names the line that overflowed: with `#[track_caller]`
+/// on the checked operations below, that is their caller's line, which Anchor
+/// logs with the error ("thrown in programs/gpu-market/src/state/provider.rs:123")
+/// instead of this file's.
+#[track_caller]
+fn overflow() -> Error {
+    let at = core::panic::Location::caller();
+    error!(MarketError::MathOverflow).with_source(anchor_lang::error::Source {
+        filename: at.file(),
+        line: at.line(),
+    })
+}
+
+// The checked operations match instead of calling `ok_or_else(overflow)`: a
+// location is only forwarded through functions marked `#[track_caller]`, and
+// `Option::ok_or_else` is not one.
+
 #[track_caller]
 pub fn add(a: u64, b: u64) -> Result<u64> {
-    a.checked_add(b)
-        .ok_or_else(|| error!(MarketError::MathOverflow))
+    match a.checked_add(b) {
+        Some(v) => Ok(v),
+        None => Err(overflow()),
+    }
 }
 
 #[track_caller]
 pub fn sub(a: u64, b: u64) -> Result<u64> {
-    a.checked_sub(b)
-        .ok_or_else(|| error!(MarketError::MathOverflow))
+    match a.checked_sub(b) {
+        Some(v) => Ok(v),
+        None => Err(overflow()),
+    }
 }
 
 #[track_caller]
 pub fn add_i64(a: i64, b: i64) -> Result<i64> {
-    a.checked_add(b)
-        .ok_or_else(|| error!(MarketError::MathOverflow))
+    match a.checked_add(b) {
+        Some(v) => Ok(v),
+        None => Err(overflow()),
+    }
 }
 
 fn narrow(x: u128) -> Result<u64> {
@@ -157,6 +180,58 @@ pub fn reputation_score(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The file and line an overflow error reports.
+    fn origin(e: Error) -> (String, u32) {
+        match e {
+            Error::AnchorError(a) => match a.error_origin {
+                Some(anchor_lang::error::ErrorOrigin::Source(s)) => {
+                    (s.filename.to_string(), s.line)
+                }
+                o => panic!("no source origin: {o:?}"),
+            },
+            e => panic!("not an AnchorError: {e:?}"),
+        }
+    }
+
+    #[test]
+    fn overflow_reports_the_callers_line() {
+        let (file, line) = origin(add(u64::MAX, 1).unwrap_err());
+        assert_eq!((file.as_str(), line), (file!(), line!() - 1));
+        let (_, line) = origin(sub(0, 1).unwrap_err());
+        assert_eq!(line, line!() - 1);
+        let (_, line) = origin(add_i64(i64::MAX, 1).unwrap_err());
+        assert_eq!(line, line!() - 1);
+        // Through a transition: the line in provider.rs that added, not math.rs.
+        let mut p = crate::state::Provider {
+            stake: u64::MAX,
+            ..provider_for_overflow()
+        };
+        let (file, _) = origin(p.add_stake(1).unwrap_err());
+        assert!(file.ends_with("state/provider.rs"), "{file}");
+    }
+
+    fn provider_for_overflow() -> crate::state::Provider {
+        crate::state::Provider {
+            market: Pubkey::default(),
+            owner: Pubkey::default(),
+            worker: Pubkey::default(),
+            payout_account: Pubkey::default(),
+            stake: 0,
+            locked: 0,
+            pending_unstake: 0,
+            unstake_release_at: 0,
+            gpu: crate::state::GpuDescriptor::default(),
+            price_floor: 0,
+            max_concurrent: 1,
+            active_jobs: 0,
+            registered_at: 0,
+            last_heartbeat: 0,
+            last_heartbeat_slot: 0,
+            reputation: crate::state::Reputation::default(),
+            bump: 0,
+        }
+    }
 
     #[test]
     fn fee_rounds_up_and_payout_down() {

@@ -151,19 +151,108 @@ pub enum ExpiryOutcome {
     Refunded,
 }
 
+/// The deadline convention, in one place: at the deadline second an action is
+/// still on time; one second later it is late.
+pub const fn on_time(now: i64, deadline: i64) -> bool {
+    now <= deadline
+}
+
+/// The rules of each transition, as pure checks on the job alone. The
+/// transitions below call them, and so do the off-chain callers (the crank's due
+/// list, the worker's planner, the CLI) through the `*_at(now) -> bool` forms,
+/// so that a rule is written once. Each check returns the named error of the
+/// first rule the job breaks, in the order the instruction checks them.
 impl Job {
+    /// The bond a claim locks, by the job's frozen terms.
     pub fn bond_for_claim(&self) -> Result<u64> {
         math::bond_for(self.price, self.terms.bond_bps, self.terms.bond_min)
     }
 
-    pub fn claim(&mut self, provider: Pubkey, bond: u64, now: i64) -> Result<()> {
+    /// The submit deadline a claim at `now` gets: `min(now + claim_timeout, deadline)`.
+    pub fn submit_deadline_for_claim_at(&self, now: i64) -> Result<i64> {
+        Ok(math::add_i64(now, self.terms.claim_timeout)?.min(self.deadline))
+    }
+
+    /// What a claim at `now` needs from the job: open, its deadline not passed,
+    /// and room in the counters. Returns the submit deadline the claim gets.
+    pub fn check_claim_at(&self, now: i64) -> Result<i64> {
         require!(self.state == JobState::Open, MarketError::JobNotOpen);
-        require!(now <= self.deadline, MarketError::JobDeadlinePassed);
+        require!(on_time(now, self.deadline), MarketError::JobDeadlinePassed);
+        require!(self.attempts < u16::MAX, MarketError::MathOverflow);
+        self.submit_deadline_for_claim_at(now)
+    }
+
+    /// Open and claimable at `now` as far as the job is concerned (the provider's
+    /// side is `Provider::can_claim`).
+    pub fn claimable_at(&self, now: i64) -> bool {
+        self.check_claim_at(now).is_ok()
+    }
+
+    /// A result may be submitted: claimed, and the submit deadline not passed.
+    pub fn check_submit_at(&self, now: i64) -> Result<()> {
+        require!(self.state == JobState::Claimed, MarketError::JobNotClaimed);
+        require!(
+            on_time(now, self.submit_deadline),
+            MarketError::SubmitDeadlinePassed
+        );
+        Ok(())
+    }
+
+    pub fn submittable_at(&self, now: i64) -> bool {
+        self.check_submit_at(now).is_ok()
+    }
+
+    /// Anyone may finalize: submitted, and the challenge window closed.
+    pub fn check_finalize_at(&self, now: i64) -> Result<()> {
+        require!(
+            self.state == JobState::Submitted,
+            MarketError::JobNotSubmitted
+        );
+        require!(
+            !on_time(now, self.challenge_deadline),
+            MarketError::ChallengeWindowOpen
+        );
+        Ok(())
+    }
+
+    pub fn finalizable_at(&self, now: i64) -> bool {
+        self.check_finalize_at(now).is_ok()
+    }
+
+    /// Anyone may expire the claim: claimed, and the submit deadline passed.
+    pub fn check_expire_at(&self, now: i64) -> Result<()> {
+        require!(self.state == JobState::Claimed, MarketError::JobNotClaimed);
+        require!(
+            !on_time(now, self.submit_deadline),
+            MarketError::SubmitDeadlineNotPassed
+        );
+        Ok(())
+    }
+
+    pub fn expirable_at(&self, now: i64) -> bool {
+        self.check_expire_at(now).is_ok()
+    }
+
+    /// Anyone may refund the unclaimed job: open, and its deadline passed.
+    pub fn check_lapse_at(&self, now: i64) -> Result<()> {
+        require!(self.state == JobState::Open, MarketError::JobNotOpen);
+        require!(!on_time(now, self.deadline), MarketError::DeadlineNotPassed);
+        Ok(())
+    }
+
+    pub fn unclaimed_lapsed_at(&self, now: i64) -> bool {
+        self.check_lapse_at(now).is_ok()
+    }
+}
+
+impl Job {
+    pub fn claim(&mut self, provider: Pubkey, bond: u64, now: i64) -> Result<()> {
+        let submit_deadline = self.check_claim_at(now)?;
         self.state = JobState::Claimed;
         self.provider = provider;
         self.bond = bond;
         self.claimed_at = now;
-        self.submit_deadline = math::add_i64(now, self.terms.claim_timeout)?.min(self.deadline);
+        self.submit_deadline = submit_deadline;
         self.attempts = self
             .attempts
             .checked_add(1)
@@ -179,11 +268,7 @@ impl Job {
         gpu_count: u16,
         now: i64,
     ) -> Result<()> {
-        require!(self.state == JobState::Claimed, MarketError::JobNotClaimed);
-        require!(
-            now <= self.submit_deadline,
-            MarketError::SubmitDeadlinePassed
-        );
+        self.check_submit_at(now)?;
         require!(result_root != [0u8; 32], MarketError::EmptyResultRoot);
         require!(result_uri.len() <= MAX_URI_LEN, MarketError::UriTooLong);
         require!(
@@ -200,14 +285,7 @@ impl Job {
     }
 
     pub fn finalize(&mut self, now: i64) -> Result<()> {
-        require!(
-            self.state == JobState::Submitted,
-            MarketError::JobNotSubmitted
-        );
-        require!(
-            now > self.challenge_deadline,
-            MarketError::ChallengeWindowOpen
-        );
+        self.check_finalize_at(now)?;
         self.state = JobState::Finalized;
         Ok(())
     }
@@ -220,8 +298,7 @@ impl Job {
 
     /// An unclaimed job whose deadline passed goes back to its buyer.
     pub fn lapse(&mut self, now: i64) -> Result<()> {
-        require!(self.state == JobState::Open, MarketError::JobNotOpen);
-        require!(now > self.deadline, MarketError::DeadlineNotPassed);
+        self.check_lapse_at(now)?;
         self.state = JobState::Refunded;
         Ok(())
     }
@@ -229,16 +306,12 @@ impl Job {
     /// A claim that missed its submit deadline. The caller slashes `self.bond`
     /// (read it before calling: it is reset here).
     pub fn expire(&mut self, now: i64) -> Result<ExpiryOutcome> {
-        require!(self.state == JobState::Claimed, MarketError::JobNotClaimed);
-        require!(
-            now > self.submit_deadline,
-            MarketError::SubmitDeadlineNotPassed
-        );
+        self.check_expire_at(now)?;
         self.provider = Pubkey::default();
         self.bond = 0;
         self.claimed_at = 0;
         self.submit_deadline = 0;
-        if now <= self.deadline {
+        if on_time(now, self.deadline) {
             self.state = JobState::Open;
             Ok(ExpiryOutcome::Reopened)
         } else {
@@ -409,6 +482,85 @@ mod tests {
     fn bond_uses_frozen_terms() {
         let j = job();
         assert_eq!(j.bond_for_claim().unwrap(), 500);
+    }
+
+    #[test]
+    fn submit_deadline_is_capped_by_the_job_deadline() {
+        // claim_timeout 60, deadline 1_000: the cap takes over at 940.
+        let j = job();
+        assert_eq!(j.submit_deadline_for_claim_at(939).unwrap(), 999);
+        assert_eq!(j.submit_deadline_for_claim_at(940).unwrap(), 1_000);
+        assert_eq!(j.submit_deadline_for_claim_at(941).unwrap(), 1_000);
+        assert!(is(
+            j.submit_deadline_for_claim_at(i64::MAX),
+            MarketError::MathOverflow
+        ));
+        for now in [0, 939, 940, 941, 1_000] {
+            let mut c = job();
+            c.claim(Pubkey::new_unique(), 1, now).unwrap();
+            assert_eq!(
+                c.submit_deadline,
+                j.submit_deadline_for_claim_at(now).unwrap()
+            );
+        }
+    }
+
+    /// The `*_at` predicates the off-chain callers ask are the transitions'
+    /// own checks: for every state and every second around each deadline, a
+    /// predicate says yes exactly when the transition succeeds.
+    #[test]
+    fn predicates_say_yes_exactly_when_the_transition_succeeds() {
+        let states = [
+            JobState::Open,
+            JobState::Claimed,
+            JobState::Submitted,
+            JobState::Disputed,
+            JobState::Finalized,
+        ];
+        for state in states {
+            let j = Job {
+                state,
+                submit_deadline: 500,
+                challenge_deadline: 700,
+                claimed_at: 400,
+                ..job()
+            };
+            for now in [0, 499, 500, 501, 699, 700, 701, 999, 1_000, 1_001] {
+                let p = Pubkey::new_unique();
+                assert_eq!(
+                    j.claimable_at(now),
+                    j.clone_at(|j| j.claim(p, 1, now)).is_ok()
+                );
+                assert_eq!(
+                    j.submittable_at(now),
+                    j.clone_at(|j| j.submit([1; 32], "r".into(), 0, 1, now))
+                        .is_ok()
+                );
+                assert_eq!(
+                    j.finalizable_at(now),
+                    j.clone_at(|j| j.finalize(now)).is_ok()
+                );
+                assert_eq!(j.expirable_at(now), j.clone_at(|j| j.expire(now)).is_ok());
+                assert_eq!(
+                    j.unclaimed_lapsed_at(now),
+                    j.clone_at(|j| j.lapse(now)).is_ok()
+                );
+            }
+        }
+        // The convention itself: on time at the deadline, late one second after.
+        let open = job();
+        assert!(open.claimable_at(1_000) && !open.claimable_at(1_001));
+        assert!(!open.unclaimed_lapsed_at(1_000) && open.unclaimed_lapsed_at(1_001));
+    }
+
+    #[test]
+    fn a_job_claimed_u16_max_times_is_not_claimable() {
+        let j = Job {
+            attempts: u16::MAX,
+            ..job()
+        };
+        assert!(!j.claimable_at(0));
+        assert!(is(j.check_claim_at(0), MarketError::MathOverflow));
     }
 
     impl Job {

@@ -188,7 +188,49 @@ impl MarketTotals {
     }
 }
 
+impl MarketTotals {
+    /// Jobs posted and not yet closed (finalized, cancelled or refunded).
+    /// `None` when more jobs closed than were posted, which the invariant forbids.
+    pub fn live_jobs(&self) -> Option<u64> {
+        let closed = (self.jobs_completed as u128)
+            .saturating_add(self.jobs_cancelled as u128)
+            .saturating_add(self.jobs_refunded as u128);
+        u64::try_from((self.jobs_posted as u128).checked_sub(closed)?).ok()
+    }
+
+    /// What the totals alone guarantee (the vault balances and the sums over
+    /// jobs and providers need other accounts; the auditor checks those).
+    /// Every handler that changes the market checks it last.
+    ///
+    /// - Every job closes once, as completed, cancelled or refunded:
+    ///   `completed + cancelled + refunded <= posted`.
+    /// - Every live job holds a positive escrow (prices are positive), and a
+    ///   closed job holds none: `escrow_outstanding >= live jobs`, and
+    ///   `escrow_outstanding == 0` when no job is live.
+    /// - Nothing is paid for work before a job completes: volume, fees and GPU
+    ///   time sold are zero while `jobs_completed` is.
+    pub fn invariant(&self) -> Result<()> {
+        let live = self.live_jobs();
+        require!(
+            live.is_some_and(|live| self.escrow_outstanding >= live
+                && (live > 0 || self.escrow_outstanding == 0)),
+            MarketError::MarketTotalsInvariant
+        );
+        require!(
+            self.jobs_completed > 0
+                || (self.volume_paid == 0 && self.fees_collected == 0 && self.gpu_ms_sold == 0),
+            MarketError::MarketTotalsInvariant
+        );
+        Ok(())
+    }
+}
+
 impl Market {
+    /// See [`MarketTotals::invariant`].
+    pub fn invariant(&self) -> Result<()> {
+        self.totals.invariant()
+    }
+
     /// Token-moving paths only go through vaults this market created.
     pub fn is_vault(&self, key: &Pubkey) -> bool {
         *key == self.payment_vault || *key == self.stake_vault
@@ -278,6 +320,80 @@ mod tests {
         p.slash_reporter_bps = 1_000;
         p.unstake_cooldown = p.challenge_window + p.dispute_timeout + 1;
         p.validate().unwrap();
+    }
+
+    #[test]
+    fn totals_invariant_holds_through_every_transition() {
+        let mut t = MarketTotals::default();
+        let steps: Vec<fn(&mut MarketTotals) -> Result<()>> = vec![
+            |t| t.on_stake(5_000),
+            |t| t.on_post(110),
+            |t| t.on_post(220),
+            |t| t.on_finalize(110, 1_500, 98, 2, 10),
+            |t| t.on_slash(100),
+            |t| {
+                // An expired claim past the job deadline: refunded and closed.
+                t.release_escrow(220)?;
+                t.jobs_refunded += 1;
+                Ok(())
+            },
+            |t| t.on_unstake(4_900),
+        ];
+        t.invariant().unwrap();
+        for step in steps {
+            step(&mut t).unwrap();
+            t.invariant().unwrap();
+        }
+        assert_eq!((t.live_jobs(), t.escrow_outstanding), (Some(0), 0));
+    }
+
+    #[test]
+    fn totals_invariant_names_each_broken_rule() {
+        let ok = MarketTotals {
+            jobs_posted: 3,
+            jobs_completed: 1,
+            jobs_cancelled: 1,
+            escrow_outstanding: 1,
+            volume_paid: 9,
+            ..Default::default()
+        };
+        ok.invariant().unwrap();
+        let broken = [
+            // More jobs closed than posted.
+            MarketTotals {
+                jobs_refunded: 2,
+                ..ok
+            },
+            // A live job with no escrow behind it.
+            MarketTotals {
+                escrow_outstanding: 0,
+                ..ok
+            },
+            // Escrow owed with every job closed.
+            MarketTotals {
+                jobs_refunded: 1,
+                ..ok
+            },
+            // Payments with nothing completed.
+            MarketTotals {
+                jobs_completed: 0,
+                jobs_cancelled: 2,
+                ..ok
+            },
+            MarketTotals {
+                jobs_posted: u64::MAX,
+                jobs_completed: u64::MAX,
+                jobs_refunded: u64::MAX,
+                ..ok
+            },
+        ];
+        for t in broken {
+            assert_eq!(
+                code(t.invariant()),
+                num(MarketError::MarketTotalsInvariant),
+                "{t:?}"
+            );
+        }
     }
 
     #[test]

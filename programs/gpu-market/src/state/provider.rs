@@ -10,7 +10,7 @@ use anchor_lang::prelude::*;
 use crate::constants::GPU_MODEL_LEN;
 use crate::errors::MarketError;
 use crate::math;
-use crate::state::JobRequirements;
+use crate::state::{Job, JobRequirements};
 
 #[account]
 #[derive(InitSpace, Debug)]
@@ -177,8 +177,29 @@ impl Provider {
         Ok(amount)
     }
 
-    /// Checks a claim against the provider's own limits and locks its bond.
-    pub fn lock_bond(&mut self, bond: u64, min_stake: u64) -> Result<()> {
+    /// Every rule `job_claim` checks, in the order it checks them, and the
+    /// bond the claim would lock. The claim handler calls this, and so does the
+    /// worker's planner, so that a worker never risks a transaction the
+    /// program would refuse. The market's pause switch is the one claim rule
+    /// outside it: it is an account constraint, shared with posting and
+    /// registering.
+    pub fn can_claim(&self, job: &Job, min_stake: u64, now: i64) -> Result<u64> {
+        // The job says what hardware it needs; the provider's descriptor must cover it.
+        require!(
+            self.gpu.meets(&job.requirements),
+            MarketError::RequirementsNotMet
+        );
+        // Providers set their own floor; a claim below it is a misconfigured worker.
+        require!(job.price >= self.price_floor, MarketError::PriceBelowFloor);
+        let bond = job.bond_for_claim()?;
+        job.check_claim_at(now)?;
+        self.check_lock_bond(bond, min_stake)?;
+        Ok(bond)
+    }
+
+    /// The provider's own limits on a new claim: a free slot, the minimum
+    /// stake, and free stake for the bond.
+    pub fn check_lock_bond(&self, bond: u64, min_stake: u64) -> Result<()> {
         require!(
             self.active_jobs < self.max_concurrent,
             MarketError::ConcurrencyLimitReached
@@ -191,11 +212,42 @@ impl Provider {
             self.free_stake() >= bond,
             MarketError::InsufficientFreeStake
         );
+        Ok(())
+    }
+
+    /// Checks a claim against the provider's own limits and locks its bond.
+    pub fn lock_bond(&mut self, bond: u64, min_stake: u64) -> Result<()> {
+        self.check_lock_bond(bond, min_stake)?;
         self.locked = math::add(self.locked, bond)?;
         self.active_jobs = self
             .active_jobs
             .checked_add(1)
             .ok_or(MarketError::MathOverflow)?;
+        Ok(())
+    }
+
+    /// What holds of every provider account after every instruction; each
+    /// handler that changes a provider checks it last, so a bug in a transition
+    /// fails the transaction instead of corrupting the stake books.
+    ///
+    /// - Locked bonds and the pending unstake are parts of the stake:
+    ///   `locked + pending_unstake <= stake` (so `free_stake` never saturates).
+    /// - Bonds are locked by active jobs only, and every active job locks a
+    ///   positive bond (market parameters forbid a zero bond rule and prices are
+    ///   positive): `active_jobs <= locked`, and `locked == 0` when no job is active.
+    ///
+    /// `active_jobs <= max_concurrent` is not among them: an owner may lower the
+    /// limit while jobs run; it only stops new claims.
+    pub fn invariant(&self) -> Result<()> {
+        let committed = (self.locked as u128).saturating_add(self.pending_unstake as u128);
+        require!(
+            committed <= self.stake as u128,
+            MarketError::ProviderStakeInvariant
+        );
+        require!(
+            self.active_jobs as u64 <= self.locked && (self.active_jobs > 0 || self.locked == 0),
+            MarketError::ProviderJobsInvariant
+        );
         Ok(())
     }
 
@@ -351,6 +403,142 @@ mod tests {
             p.record_completion(1, 0, 0, 0, 1),
             MarketError::MathOverflow
         ));
+    }
+
+    #[test]
+    fn can_claim_names_the_first_rule_broken() {
+        // Job::fixture: price 1_000, bond 500, deadline 1_000, no requirements.
+        let p = provider();
+        let job = Job::fixture();
+        assert_eq!(p.can_claim(&job, 1_000, 1_000).unwrap(), 500);
+        assert!(is(
+            p.can_claim(&job, 1_000, 1_001),
+            MarketError::JobDeadlinePassed
+        ));
+        let claimed = Job {
+            state: crate::state::JobState::Claimed,
+            ..Job::fixture()
+        };
+        assert!(is(p.can_claim(&claimed, 0, 0), MarketError::JobNotOpen));
+        let big = Job {
+            requirements: JobRequirements {
+                min_vram_mb: 81_921,
+                ..Default::default()
+            },
+            ..Job::fixture()
+        };
+        assert!(is(p.can_claim(&big, 0, 0), MarketError::RequirementsNotMet));
+        let picky = Provider {
+            price_floor: 1_001,
+            ..provider()
+        };
+        assert!(is(
+            picky.can_claim(&job, 0, 0),
+            MarketError::PriceBelowFloor
+        ));
+        assert!(is(
+            p.can_claim(&job, 1_001, 0),
+            MarketError::StakeBelowMinimum
+        ));
+        let poor = Provider {
+            locked: 501,
+            active_jobs: 1,
+            ..provider()
+        };
+        assert!(is(
+            poor.can_claim(&job, 0, 0),
+            MarketError::InsufficientFreeStake
+        ));
+        let busy = Provider {
+            active_jobs: 2,
+            locked: 2,
+            ..provider()
+        };
+        assert!(is(
+            busy.can_claim(&job, 0, 0),
+            MarketError::ConcurrencyLimitReached
+        ));
+        // What can_claim accepts, the transitions accept, with the same bond.
+        let mut p = provider();
+        let mut j = Job::fixture();
+        let bond = p.can_claim(&j, 1_000, 10).unwrap();
+        j.claim(Pubkey::new_unique(), bond, 10).unwrap();
+        p.lock_bond(bond, 1_000).unwrap();
+        assert_eq!((p.locked, j.bond), (500, 500));
+    }
+
+    #[test]
+    fn invariant_holds_through_every_transition() {
+        fn step(p: &mut Provider, f: impl FnOnce(&mut Provider) -> Result<()>) {
+            f(p).unwrap();
+            p.invariant().unwrap();
+        }
+        let mut p = provider();
+        p.invariant().unwrap();
+        step(&mut p, |p| p.lock_bond(300, 1_000));
+        step(&mut p, |p| p.lock_bond(200, 1_000));
+        step(&mut p, |p| p.request_unstake(500, 0, 10));
+        step(&mut p, |p| p.record_completion(300, 1, 1, 1, 1_000));
+        step(&mut p, |p| p.record_expiry(200, 1_000));
+        step(&mut p, |p| p.add_stake(50));
+        step(&mut p, |p| p.withdraw(10).map(|_| ()));
+        assert_eq!(
+            (p.stake, p.locked, p.pending_unstake, p.active_jobs),
+            (350, 0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn invariant_names_each_broken_rule() {
+        let over = Provider {
+            locked: 600,
+            pending_unstake: 401,
+            active_jobs: 1,
+            ..provider()
+        };
+        assert!(is(over.invariant(), MarketError::ProviderStakeInvariant));
+        // At the edge: everything committed, nothing free.
+        Provider {
+            pending_unstake: 400,
+            ..over
+        }
+        .invariant()
+        .unwrap();
+        let huge = Provider {
+            stake: u64::MAX,
+            locked: u64::MAX,
+            pending_unstake: 1,
+            active_jobs: 1,
+            ..provider()
+        };
+        assert!(is(huge.invariant(), MarketError::ProviderStakeInvariant));
+        let orphan_bond = Provider {
+            locked: 1,
+            active_jobs: 0,
+            ..provider()
+        };
+        assert!(is(
+            orphan_bond.invariant(),
+            MarketError::ProviderJobsInvariant
+        ));
+        let unbonded_job = Provider {
+            locked: 1,
+            active_jobs: 2,
+            ..provider()
+        };
+        assert!(is(
+            unbonded_job.invariant(),
+            MarketError::ProviderJobsInvariant
+        ));
+        // A lowered concurrency limit under running jobs is allowed.
+        Provider {
+            locked: 3,
+            active_jobs: 3,
+            max_concurrent: 1,
+            ..provider()
+        }
+        .invariant()
+        .unwrap();
     }
 
     #[test]

@@ -47,6 +47,7 @@ impl JobCancel<'_> {
             &a.buyer_payment_account,
             escrow,
         )?;
+        a.market.invariant()?;
         crate::emit_event!(JobCancelled {
             job: a.job.key(),
             buyer: a.buyer.key(),

@@ -24,29 +24,23 @@ pub struct JobClaim<'info> {
 }
 
 impl JobClaim<'_> {
-    pub fn validate(&self) -> Result<()> {
-        // The job says what hardware it needs; the provider's descriptor must cover it.
-        require!(
-            self.provider.gpu.meets(&self.job.requirements),
-            MarketError::RequirementsNotMet
-        );
-        // Providers set their own floor; a claim below it is a misconfigured worker.
-        require!(
-            self.job.price >= self.provider.price_floor,
-            MarketError::PriceBelowFloor
-        );
-        Ok(())
+    /// Every claim rule (hardware, price floor, the job open and on time, a free
+    /// slot, the minimum stake, free stake for the bond) lives in
+    /// `Provider::can_claim`, which the worker's planner asks too. Returns the bond.
+    pub fn validate(&self, now: i64) -> Result<u64> {
+        self.provider
+            .can_claim(&self.job, self.market.params.min_stake, now)
     }
 
     pub fn handle(ctx: Context<Self>) -> Result<()> {
-        ctx.accounts.validate()?;
         let clock = Clock::get()?;
+        let bond = ctx.accounts.validate(clock.unix_timestamp)?;
         let a = &mut *ctx.accounts;
-        let bond = a.job.bond_for_claim()?;
         let provider_key = a.provider.key();
         a.job.claim(provider_key, bond, clock.unix_timestamp)?;
         a.provider.lock_bond(bond, a.market.params.min_stake)?;
         a.provider.heartbeat(clock.unix_timestamp, clock.slot);
+        a.provider.invariant()?;
         crate::emit_event!(JobClaimed {
             job: a.job.key(),
             provider: provider_key,

@@ -136,6 +136,8 @@ impl JobExpire<'_> {
                 timestamp: now,
             });
         }
+        a.provider.invariant()?;
+        a.market.invariant()?;
         Ok(())
     }
 }

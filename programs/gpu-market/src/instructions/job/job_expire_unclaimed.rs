@@ -70,6 +70,7 @@ impl JobExpireUnclaimed<'_> {
             &a.cranker_payment_account,
             bounty,
         )?;
+        a.market.invariant()?;
         crate::emit_event!(JobRefunded {
             job: a.job.key(),
             buyer: a.buyer.key(),

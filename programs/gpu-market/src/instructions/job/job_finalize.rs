@@ -53,7 +53,7 @@ impl JobFinalize<'_> {
         a.job.finalize(now)?;
         let job = &a.job;
         let fee = math::fee_for(job.price, job.terms.fee_bps)?;
-        let payout = math::sub(job.price, fee)?;
+        let payout = math::payout_for(job.price, job.terms.fee_bps)?;
         let bounty = job.terms.crank_bounty;
         a.provider.record_completion(
             job.bond,
@@ -86,6 +86,8 @@ impl JobFinalize<'_> {
             &a.cranker_payment_account,
             bounty,
         )?;
+        a.provider.invariant()?;
+        a.market.invariant()?;
         crate::emit_event!(JobFinalized {
             job: a.job.key(),
             provider: a.provider.key(),

@@ -108,6 +108,7 @@ impl JobPost<'_> {
             attempts: 0,
             bump: ctx.bumps.job,
         });
+        a.market.invariant()?;
         crate::emit_event!(JobPosted {
             market: a.market.key(),
             job: a.job.key(),

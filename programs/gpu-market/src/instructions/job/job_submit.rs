@@ -37,6 +37,7 @@ impl JobSubmit<'_> {
             clock.unix_timestamp,
         )?;
         a.provider.heartbeat(clock.unix_timestamp, clock.slot);
+        a.provider.invariant()?;
         crate::emit_event!(JobSubmitted {
             job: a.job.key(),
             provider: a.provider.key(),

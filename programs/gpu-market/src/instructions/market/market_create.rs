@@ -78,6 +78,7 @@ impl MarketCreate<'_> {
             payment_vault_bump: ctx.bumps.payment_vault,
             stake_vault_bump: ctx.bumps.stake_vault,
         });
+        a.market.invariant()?;
         crate::emit_event!(MarketCreated {
             market: a.market.key(),
             authority: a.authority.key(),

@@ -19,6 +19,7 @@ impl MarketSetPaused<'_> {
     pub fn handle(ctx: Context<Self>, paused: bool) -> Result<()> {
         let market = &mut ctx.accounts.market;
         market.paused = paused;
+        market.invariant()?;
         crate::emit_event!(MarketPauseSet {
             market: market.key(),
             paused,

@@ -20,6 +20,7 @@ impl MarketUpdate<'_> {
         let market = &mut ctx.accounts.market;
         let old_params = market.params;
         market.params = params;
+        market.invariant()?;
         crate::emit_event!(MarketUpdated {
             market: market.key(),
             old_params,

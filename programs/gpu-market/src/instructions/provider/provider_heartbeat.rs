@@ -23,6 +23,7 @@ impl ProviderHeartbeat<'_> {
             provider.gpu = gpu;
         }
         provider.heartbeat(clock.unix_timestamp, clock.slot);
+        provider.invariant()?;
         crate::emit_event!(ProviderHeartbeatRecorded {
             provider: provider.key(),
             slot: clock.slot,

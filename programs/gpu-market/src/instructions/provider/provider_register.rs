@@ -97,6 +97,8 @@ impl ProviderRegister<'_> {
             reputation: Reputation::default(),
             bump: ctx.bumps.provider,
         });
+        a.provider.invariant()?;
+        a.market.invariant()?;
         crate::emit_event!(ProviderRegistered {
             market: a.market.key(),
             provider: a.provider.key(),

@@ -42,6 +42,8 @@ impl ProviderStake<'_> {
             &a.owner,
             amount,
         )?;
+        a.provider.invariant()?;
+        a.market.invariant()?;
         crate::emit_event!(ProviderStaked {
             provider: a.provider.key(),
             amount,

@@ -25,6 +25,7 @@ impl ProviderUnstake<'_> {
         let a = &mut *ctx.accounts;
         a.provider
             .request_unstake(amount, now, a.market.params.unstake_cooldown)?;
+        a.provider.invariant()?;
         crate::emit_event!(ProviderUnstakeRequested {
             provider: a.provider.key(),
             amount,

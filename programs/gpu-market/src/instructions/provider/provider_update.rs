@@ -66,6 +66,7 @@ impl ProviderUpdate<'_> {
         if let Some(payout) = &a.payout_account {
             p.payout_account = payout.key();
         }
+        p.invariant()?;
         crate::emit_event!(ProviderUpdated {
             provider: p.key(),
             worker: p.worker,

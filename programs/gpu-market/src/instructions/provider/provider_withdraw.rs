@@ -43,6 +43,8 @@ impl ProviderWithdraw<'_> {
             &a.owner_stake_account,
             amount,
         )?;
+        a.provider.invariant()?;
+        a.market.invariant()?;
         crate::emit_event!(ProviderWithdrew {
             provider: a.provider.key(),
             amount,
