@@ -1,8 +1,13 @@
 //! What an auditor computes from chain state alone: the market's figures
 //! (utilization, GPU-hours sold, revenue per provider, slashes, completion and
-//! expiry rates) and its invariants (every vault holds exactly what the
+//! expiry rates) and its invariants (every vault holds at least what the
 //! accounts say it owes; per-provider counters add up to the market totals).
 //! Nothing here trusts a worker, an indexer or an event stream.
+//!
+//! A vault holding more than it owes is not a fault: anyone can send tokens
+//! to any token account, so equality would let one donated token fail the
+//! audit forever. The excess is reported as a separate figure, the surplus,
+//! which the program never pays out to anyone.
 
 use anchor_lang::prelude::Pubkey;
 use gpu_market::state::{Job, JobState, Market, Provider};
@@ -55,12 +60,44 @@ impl Snapshot {
     }
 }
 
+/// How a check's `actual` must compare with its `expected`.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub enum Relation {
+    /// Two records of the same quantity: they must agree exactly.
+    #[serde(rename = "==")]
+    Equal,
+    /// A balance against what it owes (`expected`): it must cover it; the
+    /// excess is a surplus, not a fault.
+    #[serde(rename = ">=")]
+    Covers,
+}
+
+impl Relation {
+    fn holds(self, expected: u128, actual: u128) -> bool {
+        match self {
+            Relation::Equal => actual == expected,
+            Relation::Covers => actual >= expected,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct InvariantCheck {
     pub name: &'static str,
+    pub relation: Relation,
     pub expected: u64,
     pub actual: u64,
     pub ok: bool,
+}
+
+/// Tokens a vault holds beyond what it owes (donations, in base units of
+/// the vault's mint). Zero when the vault is short: that is a failed check.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct VaultSurplus {
+    /// Payment vault balance minus escrow outstanding, payment-mint units.
+    pub payment_vault: u64,
+    /// Stake vault balance minus stake total, stake-mint units.
+    pub stake_vault: u64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -68,6 +105,7 @@ pub struct InvariantReport {
     pub market: String,
     pub ok: bool,
     pub checks: Vec<InvariantCheck>,
+    pub surplus: VaultSurplus,
 }
 
 /// Checks that vaults hold what is owed and that counters agree.
@@ -93,15 +131,19 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
         })
         .map(|(_, j)| j.bond as u128)
         .sum();
-    let c = |name: &'static str, expected: u128, actual: u128| InvariantCheck {
-        name,
-        expected: expected.min(u64::MAX as u128) as u64,
-        actual: actual.min(u64::MAX as u128) as u64,
-        ok: expected == actual,
-    };
+    let check =
+        |name: &'static str, relation: Relation, expected: u128, actual: u128| InvariantCheck {
+            name,
+            relation,
+            expected: expected.min(u64::MAX as u128) as u64,
+            actual: actual.min(u64::MAX as u128) as u64,
+            ok: relation.holds(expected, actual),
+        };
+    let c = |name, expected, actual| check(name, Relation::Equal, expected, actual);
     let checks = vec![
-        c(
-            "payment vault balance == market escrow outstanding",
+        check(
+            "payment vault balance >= market escrow outstanding",
+            Relation::Covers,
             t.escrow_outstanding as u128,
             s.payment_vault_balance as u128,
         ),
@@ -110,8 +152,9 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
             live_escrow,
             t.escrow_outstanding as u128,
         ),
-        c(
-            "stake vault balance == market stake total",
+        check(
+            "stake vault balance >= market stake total",
+            Relation::Covers,
             t.stake_total as u128,
             s.stake_vault_balance as u128,
         ),
@@ -160,6 +203,10 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
         market: s.market_key.to_string(),
         ok: checks.iter().all(|c| c.ok),
         checks,
+        surplus: VaultSurplus {
+            payment_vault: s.payment_vault_balance.saturating_sub(t.escrow_outstanding),
+            stake_vault: s.stake_vault_balance.saturating_sub(t.stake_total),
+        },
     }
 }
 
@@ -283,5 +330,116 @@ pub fn stats(s: &Snapshot) -> MarketStats {
         } else {
             served / capacity
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use anchor_lang::{AnchorDeserialize, Space};
+
+    use super::*;
+
+    /// All-zero accounts, as Anchor would read zeroed bytes: a neutral start
+    /// that each test fills with the figures it is about.
+    fn zeroed<T: AnchorDeserialize + Space>() -> T {
+        T::deserialize(&mut &vec![0u8; T::INIT_SPACE][..]).expect("zeroed account decodes")
+    }
+
+    /// One live job (escrow 1_010) and one provider (stake 5_000), with the
+    /// market's totals agreeing and each vault holding `owed + extra`.
+    fn snapshot(payment_extra: i64, stake_extra: i64) -> Snapshot {
+        let job = Job::fixture();
+        let mut provider: Provider = zeroed();
+        provider.stake = 5_000;
+        let mut market: Market = zeroed();
+        market.totals.escrow_outstanding = job.escrow;
+        market.totals.stake_total = provider.stake;
+        market.totals.providers = 1;
+        market.totals.jobs_posted = 1;
+        let with = |owed: u64, extra: i64| owed.checked_add_signed(extra).unwrap();
+        Snapshot {
+            market_key: Pubkey::new_unique(),
+            payment_vault_balance: with(job.escrow, payment_extra),
+            stake_vault_balance: with(provider.stake, stake_extra),
+            market,
+            providers: vec![(Pubkey::new_unique(), provider)],
+            jobs: vec![(Pubkey::new_unique(), job)],
+            unix_timestamp: 0,
+            slot: 0,
+        }
+    }
+
+    fn failed(r: &InvariantReport) -> Vec<&'static str> {
+        r.checks.iter().filter(|c| !c.ok).map(|c| c.name).collect()
+    }
+
+    #[test]
+    fn vaults_holding_exactly_what_they_owe_pass_with_no_surplus() {
+        let r = invariants(&snapshot(0, 0));
+        assert!(r.ok, "{:?}", failed(&r));
+        assert_eq!(r.surplus, VaultSurplus::default());
+    }
+
+    /// The attack: anyone transfers one token into each vault. The audit must
+    /// not fail forever over it; the donation shows as surplus.
+    #[test]
+    fn a_donation_to_either_vault_is_reported_as_surplus_not_a_violation() {
+        let r = invariants(&snapshot(1, 0));
+        assert!(r.ok, "{:?}", failed(&r));
+        assert_eq!(
+            r.surplus,
+            VaultSurplus {
+                payment_vault: 1,
+                stake_vault: 0
+            }
+        );
+        let r = invariants(&snapshot(0, 7));
+        assert!(r.ok, "{:?}", failed(&r));
+        assert_eq!(r.surplus.stake_vault, 7);
+        let r = invariants(&snapshot(1_000_000, 1_000_000));
+        assert!(r.ok, "{:?}", failed(&r));
+        assert_eq!(
+            r.surplus,
+            VaultSurplus {
+                payment_vault: 1_000_000,
+                stake_vault: 1_000_000
+            }
+        );
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["surplus"]["payment_vault"], 1_000_000);
+        assert_eq!(json["surplus"]["stake_vault"], 1_000_000);
+        assert_eq!(json["checks"][0]["relation"], ">=");
+    }
+
+    /// What the relaxed check must still catch: a vault one token short of
+    /// what it owes (tokens left without the accounts knowing) fails, and a
+    /// donation to the other vault does not mask it.
+    #[test]
+    fn a_vault_below_what_it_owes_still_fails() {
+        let r = invariants(&snapshot(-1, 0));
+        assert!(!r.ok);
+        assert_eq!(
+            failed(&r),
+            ["payment vault balance >= market escrow outstanding"]
+        );
+        assert_eq!(r.surplus.payment_vault, 0);
+        let r = invariants(&snapshot(1_000, -1));
+        assert!(!r.ok);
+        assert_eq!(failed(&r), ["stake vault balance >= market stake total"]);
+        assert_eq!(r.surplus.payment_vault, 1_000);
+    }
+
+    /// Records of one quantity still have to agree exactly: a surplus in the
+    /// vault does not excuse totals that disagree with the accounts.
+    #[test]
+    fn totals_that_disagree_with_the_accounts_fail_even_with_a_surplus() {
+        let mut s = snapshot(5, 5);
+        s.market.totals.escrow_outstanding += 1;
+        let r = invariants(&s);
+        assert_eq!(
+            failed(&r),
+            ["market escrow outstanding == sum of live jobs' escrow"]
+        );
+        assert_eq!(r.surplus.payment_vault, 4);
     }
 }

@@ -121,18 +121,78 @@ pub fn read_keypair(path: &Path) -> Result<Keypair> {
 }
 
 /// Writes a keypair in Solana's JSON format, readable only by the owner.
+///
+/// The secret never passes through a file another user could read, and never
+/// through a path an attacker prepared: it goes into a fresh file created
+/// exclusively (`O_CREAT | O_EXCL`, which does not follow a symlink) with
+/// mode 0600 from its first byte, is synced, and is then renamed over `path`.
+/// A symlink at `path` is refused rather than followed, so a link planted at
+/// the outfile (to `~/.bashrc`, to another key) leaves its target untouched;
+/// and since `rename` replaces a directory entry, not what it points at, even a
+/// link planted after that check only loses its link. An existing regular
+/// file is replaced whole (callers decide whether overwriting is allowed).
 pub fn write_keypair(keypair: &Keypair, path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| ClientError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+    use std::io::Write;
+
+    let failed = |what: &str, e: std::io::Error| {
+        ClientError::Invalid(format!("cannot {what} {}: {e}", path.display()))
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ClientError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(ClientError::Invalid(format!(
+                "refusing to write a keypair to {}: it is a symbolic link, and the key would land wherever it points; remove it or pick another path",
+                path.display()
+            )))
+        }
+        Ok(m) if !m.is_file() => {
+            return Err(ClientError::Invalid(format!(
+                "refusing to write a keypair to {}: it exists and is not a regular file",
+                path.display()
+            )))
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(failed("inspect", e)),
     }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "keypair".into());
     let json = serde_json::to_string(&keypair.to_bytes().to_vec()).expect("bytes serialize");
-    std::fs::write(path, json)
-        .map_err(|e| ClientError::Invalid(format!("cannot write {}: {e}", path.display())))?;
+    // A random suffix: the temporary name cannot be predicted and pre-planted
+    // (and `create_new` refuses it if it were).
+    let suffix: String = solana_sdk::signature::Signer::pubkey(&Keypair::new()).to_bytes()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let tmp = dir.join(format!(".{name}.{suffix}.tmp"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let written = options.open(&tmp).and_then(|mut f| {
+        // The umask can only remove bits; set exactly 0600 in case it was odd.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        f.write_all(json.as_bytes())?;
+        f.sync_all()
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = renamed {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(failed("write", e));
     }
     Ok(())
 }
