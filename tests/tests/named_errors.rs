@@ -3,12 +3,15 @@
 
 use std::collections::BTreeSet;
 
+use anchor_lang::{AccountDeserialize, AccountSerialize};
 use gpu_market::errors::MarketError;
-use gpu_market::state::{JobRequirements, MarketParams};
+use gpu_market::state::{JobRequirements, Market, MarketParams, Provider};
 use gpu_market::{JobSubmitArgs, ProviderRegisterArgs};
+use gpu_market_client::chain::Chain;
 use gpu_market_client::error::Result;
-use gpu_market_client::{ix, pda};
+use gpu_market_client::{ix, pda, Pubkey};
 use gpu_market_tests::*;
+use solana_sdk::account::Account;
 
 struct Hits(BTreeSet<String>);
 
@@ -420,6 +423,53 @@ async fn every_market_error_is_reachable_and_named() {
         .await,
         "MarketPaused",
     );
+
+    // Invariants. No sequence of instructions reaches a state that breaks one
+    // (that is what they assert, and every suite checks the same books
+    // off-chain), so each is provoked the only way it can be: the account is
+    // written as a bug in a transition or a bad upgrade would leave it, and the
+    // next instruction that changes the account refuses to complete. Each
+    // account is restored afterwards.
+    let heartbeat = |gpu| ix::provider_heartbeat(p.key, p.worker.pubkey(), gpu);
+    let honest = corrupt::<Provider>(&w, &p.key, |pr| {
+        // One unit more committed (bonds + pending unstake) than staked.
+        pr.locked = pr.stake - pr.pending_unstake + 1;
+    })
+    .await;
+    hits.expect(
+        w.send(&[heartbeat(None)], &[&p.worker]).await,
+        "ProviderStakeInvariant",
+    );
+    w.chain.set_account(&p.key, honest.clone()).await;
+    corrupt::<Provider>(&w, &p.key, |pr| {
+        // A bond locked with no job to back it.
+        assert!(pr.locked > 0);
+        pr.active_jobs = 0;
+    })
+    .await;
+    hits.expect(
+        w.send(&[heartbeat(Some(h100()))], &[&p.worker]).await,
+        "ProviderJobsInvariant",
+    );
+    w.chain.set_account(&p.key, honest).await;
+    let honest = corrupt::<Market>(&w, &w.market.market, |m| {
+        // A job closed that was never posted.
+        m.totals.jobs_completed = m.totals.jobs_posted + 1;
+    })
+    .await;
+    hits.expect(
+        w.send(
+            &[ix::market_set_paused(
+                w.authority.pubkey(),
+                w.market.market,
+                false,
+            )],
+            &[],
+        )
+        .await,
+        "MarketTotalsInvariant",
+    );
+    w.chain.set_account(&w.market.market, honest).await;
     w.assert_conservation().await;
 
     let all: BTreeSet<String> = MarketError::ALL.iter().map(|e| e.name()).collect();
@@ -428,4 +478,29 @@ async fn every_market_error_is_reachable_and_named() {
         missing.is_empty(),
         "named errors never provoked: {missing:?}"
     );
+}
+
+/// Rewrites a program account's state with `f`, keeping its size, owner and
+/// lamports; returns the honest account so that it can be put back.
+async fn corrupt<T: AccountSerialize + AccountDeserialize>(
+    w: &World,
+    key: &Pubkey,
+    f: impl FnOnce(&mut T),
+) -> Account {
+    let honest = w.chain.get_account(key).await.unwrap().unwrap();
+    let mut state = T::try_deserialize(&mut &honest.data[..]).unwrap();
+    f(&mut state);
+    let mut data = Vec::with_capacity(honest.data.len());
+    state.try_serialize(&mut data).unwrap();
+    data.resize(honest.data.len(), 0);
+    w.chain
+        .set_account(
+            key,
+            Account {
+                data,
+                ..honest.clone()
+            },
+        )
+        .await;
+    honest
 }

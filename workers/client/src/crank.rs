@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use anchor_lang::prelude::Pubkey;
-use gpu_market::state::{Job, JobState, Provider};
+use gpu_market::state::{Job, Provider};
 use serde::Serialize;
 use solana_sdk::instruction::Instruction;
 use solana_sdk::signature::{Keypair, Signer};
@@ -31,16 +31,20 @@ pub struct CrankAction {
     pub job: Pubkey,
 }
 
-/// What is due at `now`, by the program's deadline convention (an action is
-/// late one second after its deadline).
+/// What is due at `now`: exactly what the program's handlers would accept,
+/// asked of the same predicates they check (`Job::finalizable_at`,
+/// `Job::expirable_at`, `Job::unclaimed_lapsed_at`).
 pub fn due(jobs: &[(Pubkey, Job)], now: i64) -> Vec<CrankAction> {
     jobs.iter()
         .filter_map(|(key, j)| {
-            let kind = match j.state {
-                JobState::Submitted if now > j.challenge_deadline => CrankKind::Finalize,
-                JobState::Claimed if now > j.submit_deadline => CrankKind::Expire,
-                JobState::Open if now > j.deadline => CrankKind::ExpireUnclaimed,
-                _ => return None,
+            let kind = if j.finalizable_at(now) {
+                CrankKind::Finalize
+            } else if j.expirable_at(now) {
+                CrankKind::Expire
+            } else if j.unclaimed_lapsed_at(now) {
+                CrankKind::ExpireUnclaimed
+            } else {
+                return None;
             };
             Some(CrankAction { kind, job: *key })
         })
@@ -170,6 +174,7 @@ fn lost_race(e: &ClientError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gpu_market::state::JobState;
 
     fn job(state: JobState, deadline: i64, submit_deadline: i64, challenge_deadline: i64) -> Job {
         Job {
@@ -190,6 +195,9 @@ mod tests {
             (k(3), job(JobState::Open, 100, 0, 0)),
         ];
         assert!(due(&jobs, 100).is_empty());
+        // A disputed result is never finalized by the crank, however late.
+        let disputed = vec![(k(4), job(JobState::Disputed, 0, 0, 100))];
+        assert!(due(&disputed, 1_000).is_empty());
         let at = due(&jobs, 101);
         assert_eq!(
             at,

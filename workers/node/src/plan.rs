@@ -5,7 +5,6 @@
 
 use std::collections::HashSet;
 
-use gpu_market::math;
 use gpu_market::state::{Job, JobState, Provider};
 use gpu_market_client::crank::{self, CrankAction};
 use gpu_market_client::Pubkey;
@@ -59,9 +58,11 @@ pub fn ineligible(job: &Job, s: &Snapshot, l: &Local) -> Option<&'static str> {
     if job.price < l.price_floor.max(p.price_floor) {
         return Some("price below floor");
     }
-    let submit_by = job
-        .deadline
-        .min(s.now.saturating_add(job.terms.claim_timeout));
+    // The submit deadline the program would give a claim now; one that
+    // overflows would make the claim fail.
+    let Ok(submit_by) = job.submit_deadline_for_claim_at(s.now) else {
+        return Some("no valid submit deadline");
+    };
     if submit_by.saturating_sub(s.now) < l.min_time_to_submit {
         return Some("too little time left");
     }
@@ -109,7 +110,9 @@ pub fn plan(s: &Snapshot, l: &Local) -> Vec<Action> {
             if slots == 0 || !min_ok {
                 break;
             }
-            let Ok(bond) = math::bond_for(job.price, job.terms.bond_bps, job.terms.bond_min) else {
+            // Every rule the claim handler checks, against the snapshot; the
+            // running `free` and `slots` account for claims planned above.
+            let Ok(bond) = s.provider.can_claim(job, s.min_stake, s.now) else {
                 continue;
             };
             if bond > free {

@@ -250,7 +250,14 @@ async fn post(ctx: &Ctx, a: PostArgs, out: &mut dyn Write) -> Result<()> {
     let (m, market) = market_keys(ctx).await?;
     let buyer_key = ctx.keypair()?;
     let me = buyer_key.pubkey();
-    let escrow = a.price.saturating_add(market.params.crank_bounty);
+    // What job_post will take: the program's own escrow rule.
+    let escrow =
+        gpu_market::math::escrow_for(a.price, market.params.crank_bounty).map_err(|_| {
+            CliError::Usage(format!(
+                "--price {} plus the crank bounty {} does not fit in a token amount",
+                a.price, market.params.crank_bounty
+            ))
+        })?;
     let pay = token::ata(&me, &m.payment_mint);
     let balance = token::balance(&*ctx.chain, &pay).await?;
     if balance < escrow {
