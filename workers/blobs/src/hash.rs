@@ -2,11 +2,15 @@
 //! blob is stored under), and the check every read goes through before bytes leave
 //! this crate.
 
+use gpu_market_types::Hash32;
 use sha2::Digest;
 
 use crate::error::BlobError;
 
-/// A blob's SHA-256, the same 32 bytes a job's `spec_hash` or input hash holds on chain.
+/// A blob's SHA-256, the same 32 bytes a job's `spec_hash` or input hash holds on chain:
+/// the bytes of a [`Hash32`], whose hex rules [`to_hex`] and [`from_hex`] apply. (Still
+/// the bare array so that this crate's callers, which pass on-chain `[u8; 32]` fields,
+/// keep compiling; becoming `Hash32` itself is their switch.)
 pub type Sha256 = [u8; 32];
 
 /// Hashing a buffer this large on an async worker thread would stall other tasks long
@@ -20,21 +24,17 @@ pub fn sha256(bytes: &[u8]) -> Sha256 {
 
 /// Lowercase hex, the form used as a blob's key and in URIs.
 pub fn to_hex(hash: &Sha256) -> String {
-    hex::encode(hash)
+    Hash32(*hash).to_hex()
 }
 
-/// Parses 64 hex digits (either case) into a hash.
+/// Parses 64 hex digits (either case: people paste hashes) into a hash.
 pub fn from_hex(s: &str) -> Result<Sha256, BlobError> {
-    let invalid = |reason: &str| BlobError::InvalidHex {
-        input: s.to_string(),
-        reason: reason.to_string(),
-    };
-    if s.len() != 64 {
-        return Err(invalid("expected 64 hex digits"));
-    }
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(s, &mut out).map_err(|e| invalid(&e.to_string()))?;
-    Ok(out)
+    Hash32::from_hex_any_case(s)
+        .map(|h| h.0)
+        .map_err(|e| BlobError::InvalidHex {
+            input: s.to_string(),
+            reason: e.to_string(),
+        })
 }
 
 /// Whether `name` is exactly a key this crate writes: 64 lowercase hex digits. Used to

@@ -1,33 +1,39 @@
 //! gpu-market-compute benchmark (`cargo bench -p gpu-market-compute`): every figure is
 //! printed next to a baseline measured in the same run, with the ratio.
 //!
-//! CPU: gemm-i8 vs the textbook triple loop and vs matrixmultiply's sgemm on the same
-//! values as f32 (exact for k <= 1024); gemm-f32 vs matrixmultiply sgemm single-threaded
-//! (one call) and multi-threaded (one single-threaded call per band of rows, one band
-//! per hardware thread: this workspace builds matrixmultiply without its own
-//! `threading` feature); commitment hashing (parallel Merkle over rows) vs one plain
-//! SHA-256 pass over the same bytes.
+//! CPU: gemm-f32 and gemm-i8 (`gemm::gemm_f32`, `gemm::gemm_i8`, the CPU executor's
+//! kernels) at each size in `--sizes` against matrixmultiply's sgemm over one band of
+//! rows per hardware thread (one single-threaded call per band; this workspace builds
+//! matrixmultiply without its own `threading` feature), gemm-i8 counted in int ops
+//! against the baseline's flops; Freivalds' check (one round, exact gemm-i8 and f32) as
+//! a fraction of our GEMM's time at each size in `--freivalds-sizes`; commitment hashing
+//! (parallel Merkle over rows) vs one plain SHA-256 pass over the same bytes. Each pair
+//! is timed alternately, `reps` rounds, and the medians are compared, so that load from
+//! other processes hits both alike.
 //!
 //! GPU (only when a usable GPU is detected, else one line saying why it was skipped):
 //! our gemm-i8 (cuBLAS path on an aligned shape, NVRTC kernel on an odd one) and
 //! gemm-f32 as fractions of raw cuBLAS measured on the aligned shape in the same run,
 //! and of the chip's datasheet peak.
 //!
-//! Options (flags or environment): `--size N` / GPU_MARKET_BENCH_SIZE (CPU GEMM side,
-//! default 512), `--hash-mib N` / GPU_MARKET_BENCH_HASH_MIB (default 64), `--gpu-size
-//! N` / GPU_MARKET_BENCH_GPU_SIZE (default 8192), `--reps N` / GPU_MARKET_BENCH_REPS
-//! (best of, default 5), `--output json` / GPU_MARKET_BENCH_OUTPUT=json.
+//! Options (flags or environment): `--sizes 512,1024,2048` / GPU_MARKET_BENCH_SIZES
+//! (CPU GEMM sides), `--freivalds-sizes 1024,2048,4096` /
+//! GPU_MARKET_BENCH_FREIVALDS_SIZES, `--hash-mib N` / GPU_MARKET_BENCH_HASH_MIB (default
+//! 64), `--gpu-size N` / GPU_MARKET_BENCH_GPU_SIZE (default 8192), `--reps N` /
+//! GPU_MARKET_BENCH_REPS (rounds, default 5; fewer above 2048), `--output json` /
+//! GPU_MARKET_BENCH_OUTPUT=json. An empty list skips that part.
 
 use gpu_market_compute::cuda::{self, CudaExecutor, Detection};
 use gpu_market_compute::exec::{Executor, Inputs};
 use gpu_market_compute::merkle::MerkleTree;
 use gpu_market_compute::spec::{self, random_f32_matrix, random_i8_matrix, Workload, WorkloadKind};
-use gpu_market_compute::{commit, gemm};
+use gpu_market_compute::{commit, gemm, verify};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
 struct Options {
-    size: usize,
+    sizes: Vec<usize>,
+    freivalds_sizes: Vec<usize>,
     hash_mib: usize,
     gpu_size: u32,
     reps: u32,
@@ -48,9 +54,27 @@ fn options() -> Options {
             .filter(|&v| v > 0)
             .unwrap_or(default)
     };
+    let list = |flag: &str, env: &str, default: &[usize]| -> Vec<usize> {
+        match get(flag, env) {
+            Some(v) => v
+                .split(',')
+                .filter_map(|x| x.trim().parse().ok())
+                .filter(|&x| x > 0)
+                .collect(),
+            None => default.to_vec(),
+        }
+    };
     Options {
-        size: num("--size", "GPU_MARKET_BENCH_SIZE", 512),
-        hash_mib: num("--hash-mib", "GPU_MARKET_BENCH_HASH_MIB", 64),
+        sizes: list("--sizes", "GPU_MARKET_BENCH_SIZES", &[512, 1024, 2048]),
+        freivalds_sizes: list(
+            "--freivalds-sizes",
+            "GPU_MARKET_BENCH_FREIVALDS_SIZES",
+            &[1024, 2048, 4096],
+        ),
+        // 0 skips the hashing figures.
+        hash_mib: get("--hash-mib", "GPU_MARKET_BENCH_HASH_MIB")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(64),
         gpu_size: num("--gpu-size", "GPU_MARKET_BENCH_GPU_SIZE", 8192) as u32,
         reps: num("--reps", "GPU_MARKET_BENCH_REPS", 5) as u32,
         json: get("--output", "GPU_MARKET_BENCH_OUTPUT").as_deref() == Some("json"),
@@ -111,19 +135,30 @@ fn best<T>(reps: u32, mut f: impl FnMut() -> T) -> Duration {
         .unwrap_or_default()
 }
 
-/// Best wall times of `f` and `g` over `reps` rounds, alternating them so that load
-/// from other processes hits both alike.
-fn best_pair<T, U>(
-    reps: u32,
-    mut f: impl FnMut() -> T,
-    mut g: impl FnMut() -> U,
-) -> (Duration, Duration) {
-    let (mut tf, mut tg) = (Duration::MAX, Duration::MAX);
+/// Median wall times of each closure over `reps` rounds; within a round the closures
+/// run one after another, so that load from other processes hits all of them alike.
+fn medians<const N: usize>(reps: u32, fs: &mut [&mut dyn FnMut(); N]) -> [Duration; N] {
+    let mut times: [Vec<Duration>; N] = std::array::from_fn(|_| Vec::new());
     for _ in 0..reps.max(1) {
-        tf = tf.min(best(1, &mut f));
-        tg = tg.min(best(1, &mut g));
+        for (f, t) in fs.iter_mut().zip(times.iter_mut()) {
+            let start = Instant::now();
+            f();
+            t.push(start.elapsed());
+        }
     }
-    (tf, tg)
+    times.map(|mut t| {
+        t.sort();
+        t[t.len() / 2]
+    })
+}
+
+/// Fewer rounds for big shapes: a 4096^3 GEMM takes about a second on two cores.
+fn reps_for(reps: u32, size: usize) -> u32 {
+    if size > 2048 {
+        reps.min(3)
+    } else {
+        reps
+    }
 }
 
 fn rate(ops: f64, t: Duration) -> f64 {
@@ -179,78 +214,53 @@ fn cpu_section(o: &Options, rep: &mut Report) {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let s = o.size;
-    let ops = 2.0 * (s * s * s) as f64;
     rep.note(format!(
-        "CPU: {threads} hardware threads, {} ({}); GEMM {s}x{s}x{s}, best of {}",
+        "CPU: {threads} hardware threads, {}; medians of {} rounds (fewer above 2048)",
         std::env::consts::ARCH,
-        if cfg!(target_feature = "avx2") {
-            "AVX2 build"
-        } else {
-            "baseline x86-64 build: SSE2"
-        },
         o.reps
     ));
+    let bands = format!("matrixmultiply sgemm, {threads} thread bands");
+    for &s in &o.sizes {
+        let ops = 2.0 * (s * s * s) as f64;
+        let af = gemm::f32s_from_le_bytes(&random_f32_matrix(3, s as u32, s as u32));
+        let bf = gemm::f32s_from_le_bytes(&random_f32_matrix(4, s as u32, s as u32));
+        let a8 = gemm::i8s_from_bytes(&random_i8_matrix(1, s as u32, s as u32));
+        let b8 = gemm::i8s_from_bytes(&random_i8_matrix(2, s as u32, s as u32));
+        let mut c = vec![0f32; s * s];
+        let [base, f32_t, i8_t] = medians(
+            reps_for(o.reps, s),
+            &mut [
+                &mut || mm_sgemm_bands(s, s, s, &af, &bf, &mut c, threads),
+                &mut || {
+                    std::hint::black_box(gemm::gemm_f32(s, s, s, &af, &bf).ok());
+                },
+                &mut || {
+                    std::hint::black_box(gemm::gemm_i8(s, s, s, &a8, &b8).ok());
+                },
+            ],
+        );
+        rep.figure(
+            &format!("gemm-f32 {s}^3 GFLOP/s"),
+            rate(ops, f32_t),
+            "GFLOP/s",
+            &bands,
+            rate(ops, base),
+        );
+        rep.figure(
+            &format!("gemm-i8 {s}^3 GOP/s (int ops)"),
+            rate(ops, i8_t),
+            "GOP/s",
+            &format!("{bands} (flops)"),
+            rate(ops, base),
+        );
+    }
+    for &s in &o.freivalds_sizes {
+        freivalds_figures(o, rep, s);
+    }
 
-    let a8 = gemm::i8s_from_bytes(&random_i8_matrix(1, s as u32, s as u32));
-    let b8 = gemm::i8s_from_bytes(&random_i8_matrix(2, s as u32, s as u32));
-    let (ours, naive) = best_pair(
-        o.reps.min(2),
-        || gemm::gemm_i8(s, s, s, &a8, &b8),
-        || gemm::gemm_i8_naive(s, s, s, &a8, &b8),
-    );
-    rep.figure(
-        "gemm-i8 ours GOP/s",
-        rate(ops, ours),
-        "GOP/s",
-        "textbook i-j-k loop, 1 thread",
-        rate(ops, naive),
-    );
-    let (af8, bf8): (Vec<f32>, Vec<f32>) = (
-        a8.iter().map(|&x| x as f32).collect(),
-        b8.iter().map(|&x| x as f32).collect(),
-    );
-    let mut c = vec![0f32; s * s];
-    let (ours, mm_mt) = best_pair(
-        o.reps,
-        || gemm::gemm_i8(s, s, s, &a8, &b8),
-        || mm_sgemm_bands(s, s, s, &af8, &bf8, &mut c, threads),
-    );
-    rep.figure(
-        "gemm-i8 ours GOP/s",
-        rate(ops, ours),
-        "GOP/s",
-        &format!("matrixmultiply sgemm, same values, {threads} bands"),
-        rate(ops, mm_mt),
-    );
-
-    let af = gemm::f32s_from_le_bytes(&random_f32_matrix(3, s as u32, s as u32));
-    let bf = gemm::f32s_from_le_bytes(&random_f32_matrix(4, s as u32, s as u32));
-    let (ours, mm_st) = best_pair(
-        o.reps,
-        || gemm::gemm_f32(s, s, s, &af, &bf),
-        || mm_sgemm(s, s, s, &af, &bf, &mut c),
-    );
-    rep.figure(
-        "gemm-f32 ours GFLOP/s",
-        rate(ops, ours),
-        "GFLOP/s",
-        "matrixmultiply sgemm, 1 thread",
-        rate(ops, mm_st),
-    );
-    let (ours, mm_mt) = best_pair(
-        o.reps,
-        || gemm::gemm_f32(s, s, s, &af, &bf),
-        || mm_sgemm_bands(s, s, s, &af, &bf, &mut c, threads),
-    );
-    rep.figure(
-        "gemm-f32 ours GFLOP/s",
-        rate(ops, ours),
-        "GFLOP/s",
-        &format!("matrixmultiply sgemm, {threads} thread bands"),
-        rate(ops, mm_mt),
-    );
-
+    if o.hash_mib == 0 {
+        return;
+    }
     // Commitment hashing: a C of 4 KiB rows (n = 1024 i32 columns).
     let bytes = random_i8_matrix(5, (o.hash_mib * 256) as u32, 4096);
     let w = Workload::GemmI8 {
@@ -258,10 +268,16 @@ fn cpu_section(o: &Options, rep: &mut Report) {
         n: 1024,
         k: 1,
     };
-    let (merkle, plain) = best_pair(
+    let [merkle, plain] = medians(
         o.reps,
-        || commit::result_root(&w, &bytes),
-        || spec::sha256(&bytes),
+        &mut [
+            &mut || {
+                std::hint::black_box(commit::result_root(&w, &bytes).ok());
+            },
+            &mut || {
+                std::hint::black_box(spec::sha256(&bytes));
+            },
+        ],
     );
     let gb = bytes.len() as f64;
     rep.figure(
@@ -276,6 +292,63 @@ fn cpu_section(o: &Options, rep: &mut Report) {
         "  (Merkle tree with all levels kept for proofs: {:.2} GB/s)",
         rate(gb, tree)
     ));
+}
+
+/// One round of each Freivalds check next to the GEMM it verifies, at side `s`.
+fn freivalds_figures(o: &Options, rep: &mut Report, s: usize) {
+    let reps = reps_for(o.reps, s);
+    let a8 = gemm::i8s_from_bytes(&random_i8_matrix(1, s as u32, s as u32));
+    let b8 = gemm::i8s_from_bytes(&random_i8_matrix(2, s as u32, s as u32));
+    let Ok(c8) = gemm::gemm_i8(s, s, s, &a8, &b8) else {
+        return;
+    };
+    let [check, product] = medians(
+        reps,
+        &mut [
+            &mut || {
+                let ok = verify::freivalds_i8(s, s, s, &a8, &b8, &c8, 1, 7);
+                assert!(ok.is_ok(), "an honest product must pass");
+            },
+            &mut || {
+                std::hint::black_box(gemm::gemm_i8(s, s, s, &a8, &b8).ok());
+            },
+        ],
+    );
+    rep.figure(
+        &format!("freivalds_i8 1 round, {s}^3, ms"),
+        ms(check),
+        "ms",
+        "gemm::gemm_i8 of the same shape",
+        ms(product),
+    );
+    let af = gemm::f32s_from_le_bytes(&random_f32_matrix(3, s as u32, s as u32));
+    let bf = gemm::f32s_from_le_bytes(&random_f32_matrix(4, s as u32, s as u32));
+    let Ok(cf) = gemm::gemm_f32(s, s, s, &af, &bf) else {
+        return;
+    };
+    let [check, product] = medians(
+        reps,
+        &mut [
+            &mut || {
+                let ok = verify::freivalds_f32(s, s, s, &af, &bf, &cf, 1e-5, 1, 7);
+                assert!(ok.is_ok(), "an honest product must pass");
+            },
+            &mut || {
+                std::hint::black_box(gemm::gemm_f32(s, s, s, &af, &bf).ok());
+            },
+        ],
+    );
+    rep.figure(
+        &format!("freivalds_f32 1 round, {s}^3, ms"),
+        ms(check),
+        "ms",
+        "gemm::gemm_f32 of the same shape",
+        ms(product),
+    );
+}
+
+fn ms(t: Duration) -> f64 {
+    t.as_secs_f64() * 1e3
 }
 
 /// Datasheet peaks, dense (NVIDIA quotes int8 "with sparsity": halved here).

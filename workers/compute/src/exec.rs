@@ -1,7 +1,7 @@
 //! Executors: a validated [`Workload`] and its input blobs go in, the output bytes and
 //! the device time come out. The worker holds one `Box<dyn Executor>` chosen by
-//! [`best_executor`]: the CUDA executor when a usable GPU exists, else the CPU one, with
-//! a sentence saying why it fell back. Both check input lengths themselves (a spec may
+//! [`crate::select::best_executor`]: the CUDA executor when a usable GPU exists, else
+//! the CPU one, with a sentence saying why it fell back. Both check input lengths themselves (a spec may
 //! have been validated against different blobs), and both produce gemm-i8 outputs that
 //! are byte-identical.
 
@@ -9,6 +9,10 @@ use crate::gemm::{self, GemmError};
 use crate::spec::{SpecError, Workload, WorkloadKind};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
+
+/// Moved to [`crate::select`] (which knows both executors, so this module and
+/// [`crate::cuda`] need not import each other); re-exported for existing callers.
+pub use crate::select::{best_executor, BestExecutor};
 
 /// Input name -> bytes.
 pub type Inputs = BTreeMap<String, Vec<u8>>;
@@ -263,34 +267,5 @@ impl Executor for CpuExecutor {
             bytes,
             device_time: start.elapsed(),
         })
-    }
-}
-
-/// The executor a worker should use, and why it is not a GPU when it is not.
-pub struct BestExecutor {
-    pub executor: Box<dyn Executor>,
-    /// `None` when `executor` is the CUDA one; otherwise a human-readable reason, e.g.
-    /// "no libcuda.so.1 found".
-    pub fallback_reason: Option<String>,
-}
-
-/// Probes for CUDA (never panics) and returns the CUDA executor on device 0 when usable,
-/// else the CPU executor plus the reason.
-pub fn best_executor() -> BestExecutor {
-    match crate::cuda::detect() {
-        crate::cuda::Detection::Available { .. } => match crate::cuda::CudaExecutor::new(0) {
-            Ok(cuda) => BestExecutor {
-                executor: Box::new(cuda),
-                fallback_reason: None,
-            },
-            Err(e) => BestExecutor {
-                executor: Box::new(CpuExecutor::new()),
-                fallback_reason: Some(format!("a GPU was found but could not be used: {e}")),
-            },
-        },
-        crate::cuda::Detection::Unavailable { reason } => BestExecutor {
-            executor: Box::new(CpuExecutor::new()),
-            fallback_reason: Some(reason),
-        },
     }
 }

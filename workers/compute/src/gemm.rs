@@ -1,19 +1,19 @@
-//! CPU GEMM kernels: row-major matrices go in, the product comes out. These are the
-//! CPU executor's workhorses and the reference the CUDA executor must match byte for
-//! byte on gemm-i8. Both are safe Rust (the crate keeps `unsafe` in the CUDA module),
-//! cache-blocked, parallel over row blocks with rayon, and written so that LLVM
-//! vectorizes the inner loop for the baseline x86-64 target (SSE2), which is what a
-//! binary built here and carried to another machine can assume.
+//! CPU GEMM: row-major matrices go in, the product comes out. These are the CPU
+//! executor's workhorses and the reference the CUDA executor must match byte for byte
+//! on gemm-i8. The arithmetic is faer's `matmul` (safe API; it picks AVX2/FMA or
+//! AVX-512 kernels at run time), one single-threaded call per band of rows, one band
+//! per thread of the current rayon pool (see [`for_each_band`] for why not faer's own
+//! parallelism). Chosen by measurement against ndarray's `general_mat_mul` (over
+//! matrixmultiply) and our former hand-written kernels; figures in `docs/benchmarks.md`.
 //!
-//! - [`gemm_i8`]: exact, computed with the f32 kernel on k slices of at most 1024 (all
-//!   partial sums are then integers below 2^24, exact in f32) and summed in i32; see
-//!   its doc for the argument.
-//! - [`gemm_f32`]: our own tiling (not matrixmultiply: its entry points are `unsafe`).
-//!   B is packed into panels of 8 columns and each 4 x 8 tile of C is accumulated as a
-//!   sum of outer products, vectorized along n (no reassociation of float sums needed).
-//!   Rounding differs from the naive loop only by blocking over k.
+//! - [`gemm_i8`]: exact, computed as f32 GEMMs on k slices of at most 1024 (all partial
+//!   sums are then integers below 2^24, exact in f32) and summed in i32; see its doc
+//!   for the argument.
+//! - [`gemm_f32`]: rounding differs from the naive loop by the library's blocking and
+//!   FMA, within the spec's `rel_tolerance` rule.
 
 use rayon::prelude::*;
+use std::cell::RefCell;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GemmError {
@@ -53,62 +53,93 @@ fn check_shape(
     Ok(c_len)
 }
 
-/// Rows of C per rayon task: enough work to amortize packing, small enough to balance.
-const ROW_BLOCK: usize = 32;
 /// Largest k slice whose i8 dot products are exact in f32: every partial sum of at most
 /// 1024 products of magnitude <= 2^14 is an integer of magnitude <= 2^24.
 const I8_EXACT_K: usize = 1024;
-/// Columns per packed B slice of gemm-i8 (1024 x 4096 f32 = 16 MiB, bounding the extra
-/// memory whatever n is).
-const I8_NC: usize = 4096;
+/// Rows and columns of C per gemm-i8 block: the f32 copies of one A block (1024 x 1024),
+/// one B slice (1024 x 2048) and one partial C (1024 x 2048) take 20 MiB per thread
+/// whatever the shape, instead of four times the job's inputs.
+const I8_MB: usize = 1024;
+const I8_NB: usize = 2048;
 
 /// Exact C (m x n, i32) = A (m x k, i8) · B (k x n, i8), all row-major.
 ///
-/// Computed with the f32 kernel on slices of at most [`I8_EXACT_K`] values of k: the
-/// i8 values, their products and every partial sum of a slice are integers of
-/// magnitude <= 2^24, which f32 represents exactly, so the f32 result of a slice is the
-/// exact integer whatever the summation order; slices are then added in i32. (SSE2,
-/// the portable x86-64 baseline, has no cheap i8 or i32 multiply; a `pmaddwd`-shaped
-/// integer kernel measured half this speed here.)
+/// Computed as f32 GEMMs on slices of at most [`I8_EXACT_K`] values of k: the i8
+/// values, their products and every partial sum of a slice are integers of magnitude
+/// <= 2^24, which f32 represents exactly, so the f32 result of a slice is the exact
+/// integer whatever the library's summation order or its use of FMA (a fused
+/// multiply-add of exact integers below 2^24 rounds nothing); slices are then added
+/// in i32.
 pub fn gemm_i8(m: usize, n: usize, k: usize, a: &[i8], b: &[i8]) -> Result<Vec<i32>, GemmError> {
     let c_len = check_shape(m, n, k, a.len(), b.len())?;
     let mut c = vec![0i32; c_len];
     if c_len == 0 || k == 0 {
         return Ok(c);
     }
-    for k0 in (0..k).step_by(I8_EXACT_K) {
-        let kc = I8_EXACT_K.min(k - k0);
-        for j0 in (0..n).step_by(I8_NC) {
-            let nc = I8_NC.min(n - j0);
-            let bp = pack_b(kc, nc, |kk, jj| b[(k0 + kk) * n + j0 + jj] as f32);
-            c.par_chunks_mut(ROW_BLOCK * n)
-                .enumerate()
-                .for_each(|(blk, c_blk)| {
-                    let rows = c_blk.len() / n;
-                    let r0 = blk * ROW_BLOCK;
-                    let mut af = Vec::with_capacity(rows * kc);
-                    for r in r0..r0 + rows {
-                        af.extend(a[r * k + k0..r * k + k0 + kc].iter().map(|&x| x as f32));
-                    }
-                    let mut part = vec![0f32; rows * nc];
-                    f32_row_block(&af, &bp, &mut part, rows, nc, kc);
-                    for (dst, src) in c_blk.chunks_exact_mut(n).zip(part.chunks_exact(nc)) {
-                        for (d, &s) in dst[j0..j0 + nc].iter_mut().zip(src) {
-                            // Exact: an integer of magnitude <= 2^24.
-                            *d += s as i32;
-                        }
-                    }
-                });
-        }
-    }
+    for_each_band(m, n, k, a, &mut c, |rows, a, c| {
+        gemm_i8_band(rows, n, k, a, b, c)
+    });
     Ok(c)
 }
 
-/// f32 register tile: 4 rows x 8 columns of C.
-const MR_F32: usize = 4;
-const NR_F32: usize = 8;
-/// k per cache block for f32 (a KC x 8 panel of B is 8 KiB).
-const KC_F32: usize = 256;
+thread_local! {
+    /// Each thread's f32 scratch for [`gemm_i8_band`] (A block, B slice, partial C),
+    /// kept between calls: a fresh allocation of this size is page-faulted in on every
+    /// GEMM. At most 20 MiB per thread (see [`I8_MB`]).
+    static I8_SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// One band of [`gemm_i8`] on the calling thread: `rows` rows of A and of C.
+fn gemm_i8_band(rows: usize, n: usize, k: usize, a: &[i8], b: &[i8], c: &mut [i32]) {
+    let (mb, nb, kb) = (I8_MB.min(rows), I8_NB.min(n), I8_EXACT_K.min(k));
+    I8_SCRATCH.with_borrow_mut(|scratch| {
+        // Nothing on this thread re-enters: the band runs no rayon task of its own.
+        scratch.resize(mb * kb + kb * nb + mb * nb, 0.0);
+        let (af, rest) = scratch.split_at_mut(mb * kb);
+        let (bf, part) = rest.split_at_mut(kb * nb);
+        for j0 in (0..n).step_by(nb) {
+            let nc = nb.min(n - j0);
+            for k0 in (0..k).step_by(kb) {
+                let kc = kb.min(k - k0);
+                let bf = &mut bf[..kc * nc];
+                widen(bf, nc, &b[k0 * n..], n, j0);
+                for i0 in (0..rows).step_by(mb) {
+                    let mc = mb.min(rows - i0);
+                    let af = &mut af[..mc * kc];
+                    widen(af, kc, &a[i0 * k..], k, k0);
+                    let part = &mut part[..mc * nc];
+                    sgemm_seq(mc, nc, kc, af, bf, part);
+                    let c_rows = c[i0 * n..(i0 + mc) * n].chunks_exact_mut(n);
+                    for (dst, src) in c_rows.zip(part.chunks_exact(nc)) {
+                        let dst = &mut dst[j0..j0 + nc];
+                        // Exact: integers of magnitude <= 2^24. The first slice stores
+                        // rather than adds: C is freshly allocated, and reading its
+                        // untouched pages before writing them faults each page twice.
+                        if k0 == 0 {
+                            for (d, &s) in dst.iter_mut().zip(src) {
+                                *d = s as i32;
+                            }
+                        } else {
+                            for (d, &s) in dst.iter_mut().zip(src) {
+                                *d += s as i32;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Fills `dst` (rows of `width`) with columns [col0, col0 + width) of the i8 matrix
+/// `src` (row stride `stride`) as f32.
+fn widen(dst: &mut [f32], width: usize, src: &[i8], stride: usize, col0: usize) {
+    for (d, row) in dst.chunks_exact_mut(width).zip(src.chunks(stride)) {
+        for (d, &x) in d.iter_mut().zip(&row[col0..col0 + width]) {
+            *d = x as f32;
+        }
+    }
+}
 
 /// C (m x n) = A (m x k) · B (k x n), f32, row-major.
 pub fn gemm_f32(m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Result<Vec<f32>, GemmError> {
@@ -117,96 +148,44 @@ pub fn gemm_f32(m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Result<Ve
     if c_len == 0 || k == 0 {
         return Ok(c);
     }
-    let bp = pack_b(k, n, |kk, j| b[kk * n + j]);
-    c.par_chunks_mut(ROW_BLOCK * n)
-        .enumerate()
-        .for_each(|(blk, c_blk)| {
-            let rows = c_blk.len() / n;
-            let r0 = blk * ROW_BLOCK;
-            f32_row_block(&a[r0 * k..(r0 + rows) * k], &bp, c_blk, rows, n, k);
-        });
+    for_each_band(m, n, k, a, &mut c, |rows, a, c| {
+        sgemm_seq(rows, n, k, a, b, c)
+    });
     Ok(c)
 }
 
-/// Packs a k x n matrix (element (kk, j) from `get`) into panels of [`NR_F32`]
-/// columns: panel p holds columns [8p, 8p+8) as k rows of 8 (zero-padded past n), so
-/// the micro-kernel streams one contiguous 8-float row per step of k.
-fn pack_b(k: usize, n: usize, get: impl Fn(usize, usize) -> f32 + Sync) -> Vec<f32> {
-    let panels = n.div_ceil(NR_F32);
-    let mut bp = vec![0f32; panels * k * NR_F32];
-    bp.par_chunks_mut(k * NR_F32)
-        .enumerate()
-        .for_each(|(p, panel)| {
-            let j0 = p * NR_F32;
-            let w = NR_F32.min(n - j0);
-            for (kk, dst) in panel.chunks_exact_mut(NR_F32).enumerate() {
-                for (jj, d) in dst[..w].iter_mut().enumerate() {
-                    *d = get(kk, j0 + jj);
-                }
-            }
-        });
-    bp
-}
-
-/// Rows of C (row stride n) += rows of A (row stride k) · packed B (k x n).
-fn f32_row_block(a: &[f32], bp: &[f32], c: &mut [f32], rows: usize, n: usize, k: usize) {
-    let panels = n.div_ceil(NR_F32);
-    for k0 in (0..k).step_by(KC_F32) {
-        let kc = KC_F32.min(k - k0);
-        for p in 0..panels {
-            let panel = &bp[(p * k + k0) * NR_F32..(p * k + k0 + kc) * NR_F32];
-            let j0 = p * NR_F32;
-            let w = NR_F32.min(n - j0);
-            let mut i = 0;
-            while i < rows {
-                let mr = MR_F32.min(rows - i);
-                let mut acc = [[0f32; NR_F32]; MR_F32];
-                if mr == MR_F32 {
-                    let ar: [&[f32]; MR_F32] =
-                        std::array::from_fn(|r| &a[(i + r) * k + k0..(i + r) * k + k0 + kc]);
-                    tile_f32(&mut acc, ar, panel);
-                } else {
-                    for (r, acc_row) in acc.iter_mut().enumerate().take(mr) {
-                        let ar = &a[(i + r) * k + k0..(i + r) * k + k0 + kc];
-                        for (x, brow) in ar.iter().zip(panel.chunks_exact(NR_F32)) {
-                            for (s, y) in acc_row.iter_mut().zip(brow) {
-                                *s += x * y;
-                            }
-                        }
-                    }
-                }
-                for (r, acc_row) in acc.iter().enumerate().take(mr) {
-                    let dst = &mut c[(i + r) * n + j0..(i + r) * n + j0 + w];
-                    for (d, s) in dst.iter_mut().zip(acc_row) {
-                        *d += s;
-                    }
-                }
-                i += mr;
-            }
-        }
-    }
-}
-
-/// MR x NR outer-product accumulation over one k block: per step, NR contiguous
-/// floats of the packed B panel times one broadcast element of each A row.
-#[inline]
-fn tile_f32<const MR: usize, const NR: usize>(
-    acc: &mut [[f32; NR]; MR],
-    a: [&[f32]; MR],
-    panel: &[f32],
+/// Runs `f(rows, a_band, c_band)` on one band of rows per thread of the current rayon
+/// pool. One fork and one join per GEMM: with finer-grained parallelism (the library's
+/// own) every synchronization point waits for the slowest thread, and on a machine
+/// shared with other work a thread that lost its core stalls the others for a
+/// scheduler time slice; independent bands only lose that thread's share.
+fn for_each_band<A: Sync, C: Send>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[A],
+    c: &mut [C],
+    f: impl Fn(usize, &[A], &mut [C]) + Sync,
 ) {
-    let len = panel.len() / NR;
-    let a = a.map(|row| &row[..len]);
-    let mut s = *acc;
-    for (t, brow) in panel.chunks_exact(NR).enumerate() {
-        for r in 0..MR {
-            let x = a[r][t];
-            for c in 0..NR {
-                s[r][c] += x * brow[c];
-            }
-        }
-    }
-    *acc = s;
+    let rows = m.div_ceil(rayon::current_num_threads().max(1)).max(1);
+    c.par_chunks_mut(rows * n)
+        .zip(a.par_chunks(rows * k))
+        .for_each(|(c, a)| f(c.len() / n, a, c));
+}
+
+/// C = A · B on the calling thread, for row-major slices of exactly m x k, k x n and
+/// m x n (faer asserts the shapes; every caller passes slices cut to them).
+fn sgemm_seq(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    use faer::linalg::matmul::matmul;
+    use faer::{Accum, MatMut, MatRef, Par};
+    matmul(
+        MatMut::from_row_major_slice_mut(c, m, n),
+        Accum::Replace,
+        MatRef::from_row_major_slice(a, m, k),
+        MatRef::from_row_major_slice(b, k, n),
+        1.0f32,
+        Par::Seq,
+    );
 }
 
 /// Textbook triple loop, i32 accumulation; the reference the tests compare against.

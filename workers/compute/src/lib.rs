@@ -6,7 +6,7 @@
 //! dispute stages on chain.
 //!
 //! Builds and runs without CUDA: cudarc is loaded dynamically and [`cuda::detect`]
-//! probes for the driver before anything calls into it; [`exec::best_executor`] falls
+//! probes for the driver before anything calls into it; [`select::best_executor`] falls
 //! back to the CPU and says why. `unsafe` code lives only in [`cuda`]. GPU tests and the
 //! GPU half of the benchmark are run on a GPU machine as described in [`cuda`] and
 //! `docs/benchmarks.md`.
@@ -16,12 +16,12 @@ pub mod cuda;
 pub mod exec;
 pub mod gemm;
 pub mod merkle;
+pub mod select;
 pub mod spec;
 pub mod verify;
 
 pub use commit::{gemm_input_roots, proof_for_element, result_root};
-pub use exec::{
-    best_executor, CpuExecutor, DeviceInfo, DeviceKind, ExecError, ExecOutput, Executor, Inputs,
-};
+pub use exec::{CpuExecutor, DeviceInfo, DeviceKind, ExecError, ExecOutput, Executor, Inputs};
 pub use merkle::{verify_proof, MerkleTree};
+pub use select::{best_executor, BestExecutor};
 pub use spec::{spec_hash, BlobRef, Hash32, JobSpec, KernelArg, SpecError, Workload, WorkloadKind};

@@ -71,29 +71,34 @@ fn reduce(x: u128) -> u64 {
     }
 }
 
-/// Σ v_t·w_t mod p for signed small v (|v| < 2^31) and w in [0, p). Positive and
-/// negative terms go to separate u128 sums, reduced every 2^30 terms so they cannot
-/// overflow (each term < 2^92).
-fn signed_dot_mod_p(v: impl Iterator<Item = i64>, w: &[u64]) -> u64 {
-    let (mut pos, mut neg) = (0u128, 0u128);
-    let (mut pos_r, mut neg_r) = (0u64, 0u64);
-    for (t, (x, &y)) in v.zip(w).enumerate() {
-        let term = x.unsigned_abs() as u128 * y as u128;
-        if x >= 0 {
-            pos += term;
-        } else {
-            neg += term;
-        }
-        if t % (1 << 30) == (1 << 30) - 1 {
-            pos_r = reduce(pos_r as u128 + reduce(pos) as u128);
-            neg_r = reduce(neg_r as u128 + reduce(neg) as u128);
-            pos = 0;
-            neg = 0;
-        }
+/// Added to every v of a dot product so that all terms are non-negative: any i32 plus
+/// 2^31 lies in [0, 2^32).
+const OFFSET: u64 = 1 << 31;
+/// Terms per u128 partial sum: each shifted term is below 2^32 · 2^61 = 2^93, so 2^30 of
+/// them stay below 2^123.
+const DOT_CHUNK: usize = 1 << 30;
+
+/// Σ v_t·w_t mod p for i8 or i32 v and w in [0, p), given `w_sum` = Σ w_t mod p.
+/// Computed as Σ (v_t + 2^31)·w_t − 2^31·Σ w_t: the shifted terms are non-negative,
+/// so the loop has no branch on the sign (random signs mispredict half the time and
+/// made a sign-split version several times slower).
+fn signed_dot_mod_p<T: Copy + Into<i64>>(v: &[T], w: &[u64], w_sum: u64) -> u64 {
+    let mut acc = 0u64;
+    for (v, w) in v.chunks(DOT_CHUNK).zip(w.chunks(DOT_CHUNK)) {
+        let s: u128 = v
+            .iter()
+            .zip(w)
+            .map(|(&x, &y)| (x.into() + OFFSET as i64) as u64 as u128 * y as u128)
+            .sum();
+        acc = reduce(acc as u128 + reduce(s) as u128);
     }
-    let pos = reduce(pos_r as u128 + reduce(pos) as u128);
-    let neg = reduce(neg_r as u128 + reduce(neg) as u128);
-    reduce(pos as u128 + (P61 - neg) as u128)
+    let shift = reduce(OFFSET as u128 * w_sum as u128);
+    reduce(acc as u128 + (P61 - shift) as u128)
+}
+
+/// Σ w_t mod p for w in [0, p) (at most 2^21 values: the sum stays below 2^82).
+fn sum_mod_p(w: &[u64]) -> u64 {
+    reduce(w.iter().map(|&x| x as u128).sum())
 }
 
 fn random_field_vector(rng: &mut SplitMix64, len: usize) -> Vec<u64> {
@@ -130,16 +135,18 @@ pub fn freivalds_i8(
     let mut rng = SplitMix64::new(seed);
     for round in 0..rounds {
         let r = random_field_vector(&mut rng, n);
+        let r_sum = sum_mod_p(&r);
         let br: Vec<u64> = if k == 0 {
             Vec::new()
         } else {
             b.par_chunks(n)
-                .map(|row| signed_dot_mod_p(row.iter().map(|&x| x as i64), &r))
+                .map(|row| signed_dot_mod_p(row, &r, r_sum))
                 .collect()
         };
+        let br_sum = sum_mod_p(&br);
         let bad = (0..m).into_par_iter().find_first(|&i| {
-            let abr = signed_dot_mod_p(a[i * k..(i + 1) * k].iter().map(|&x| x as i64), &br);
-            let cr = signed_dot_mod_p(c[i * n..(i + 1) * n].iter().map(|&x| x as i64), &r);
+            let abr = signed_dot_mod_p(&a[i * k..(i + 1) * k], &br, br_sum);
+            let cr = signed_dot_mod_p(&c[i * n..(i + 1) * n], &r, r_sum);
             abr != cr
         });
         if let Some(row) = bad {
@@ -233,4 +240,44 @@ pub fn freivalds_f32(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Σ v·w mod p the slow way: i128 products reduced one by one.
+    fn reference(v: &[i64], w: &[u64]) -> u64 {
+        let p = P61 as i128;
+        let s = v
+            .iter()
+            .zip(w)
+            .fold(0i128, |acc, (&x, &y)| (acc + x as i128 * y as i128 % p) % p);
+        ((s % p + p) % p) as u64
+    }
+
+    #[test]
+    fn shifted_dot_matches_reference_at_the_extremes() {
+        let w: Vec<u64> = vec![P61 - 1, 0, 1, P61 - 1, 12345, P61 / 2, P61 - 1];
+        let cases: [&[i32]; 4] = [
+            &[i32::MIN, i32::MAX, -1, i32::MIN, 0, 7, i32::MIN],
+            &[i32::MAX; 7],
+            &[0; 7],
+            &[-5, 3, -1, 2, -128, 127, 1],
+        ];
+        for v in cases {
+            let wide: Vec<i64> = v.iter().map(|&x| x as i64).collect();
+            assert_eq!(
+                signed_dot_mod_p(v, &w, sum_mod_p(&w)),
+                reference(&wide, &w),
+                "{v:?}"
+            );
+        }
+        let v8: Vec<i8> = vec![-128, 127, -1, -128, 0, 1, 127];
+        let wide: Vec<i64> = v8.iter().map(|&x| x as i64).collect();
+        assert_eq!(
+            signed_dot_mod_p(&v8, &w, sum_mod_p(&w)),
+            reference(&wide, &w)
+        );
+    }
 }
