@@ -23,6 +23,31 @@ pub enum LocalnetError {
     Chain(#[from] ClientError),
     #[error("the JSON-RPC server could not be set up: {0}")]
     Server(String),
+    /// The faucet would be open to the network: binding beyond loopback takes
+    /// `Access::beyond_loopback` (`gpumkt localnet --bind ADDR`).
+    #[error("refusing to serve on {addr}, which is not loopback: anyone who can reach it could spend the faucet; allow it explicitly (Access::beyond_loopback, `gpumkt localnet --bind`)")]
+    NotLoopback { addr: SocketAddr },
+    #[error("CORS origin {origin:?} is refused: {source}")]
+    CorsOrigin {
+        origin: String,
+        #[source]
+        source: OriginError,
+    },
+}
+
+/// Why an origin given for CORS is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OriginError {
+    #[error(
+        "`*` would let every web page use the node and its faucet; name the dashboard's origin"
+    )]
+    Wildcard,
+    #[error(
+        "`null` is the origin of sandboxed frames and local files, which any page can produce"
+    )]
+    Null,
+    #[error("an origin is http:// or https://, a host, an optional :port, and nothing after")]
+    Malformed,
 }
 
 pub(crate) type RpcResult<T> = Result<T, ErrorObjectOwned>;

@@ -32,6 +32,7 @@ use crate::encode;
 use crate::error::{self, invalid_params, RpcResult};
 use crate::node::{check_min_context_slot, Node, LAMPORTS_PER_SIGNATURE};
 use crate::params::{self, Args};
+use crate::sigverify;
 
 /// Most accounts per `getMultipleAccounts` (Agave's `MAX_MULTIPLE_ACCOUNTS`).
 const MAX_MULTIPLE_ACCOUNTS: usize = 100;
@@ -346,10 +347,11 @@ async fn send_transaction(node: Arc<Node>, args: Args) -> RpcResult<Value> {
     let config: RpcSendTransactionConfig = args.config(1)?;
     let tx = encode::transaction(data, config.encoding)?;
     check_min_context_slot(node.slot().await?, config.min_context_slot)?;
+    // Before anything else and whatever the client asked: `skipPreflight`
+    // skips the simulation, never the signatures (see `sigverify`).
+    sigverify::verify(&tx)?;
     let signature = tx.signatures[0];
     if !config.skip_preflight {
-        tx.verify()
-            .map_err(|_| error::custom(RpcCustomError::TransactionSignatureVerificationFailure))?;
         let sim = node.chain.simulate(&tx).await.map_err(error::chain)?;
         if let Some(err) = &sim.error {
             return Err(error::custom(
@@ -394,8 +396,7 @@ async fn simulate_transaction(node: Arc<Node>, args: Args) -> RpcResult<Value> {
         });
     }
     if config.sig_verify {
-        tx.verify()
-            .map_err(|_| error::custom(RpcCustomError::TransactionSignatureVerificationFailure))?;
+        sigverify::verify(&tx)?;
     }
     let sim = node.chain.simulate(&tx).await.map_err(error::chain)?;
     let accounts = match config.accounts {

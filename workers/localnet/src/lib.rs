@@ -48,24 +48,25 @@
 //! # Ok(()) }
 //! ```
 
+mod access;
 mod encode;
 mod error;
 mod http;
 mod node;
 mod params;
 mod pubsub;
+mod sigverify;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use access::Access;
+pub use error::{LocalnetError, OriginError};
+pub use gpu_market_client::chain::embedded::ClockMode;
 use gpu_market_client::chain::embedded::EmbeddedChain;
 use jsonrpsee::server::{Server, ServerConfig, ServerHandle};
 use solana_sdk::signature::Keypair;
-use tower_http::cors::CorsLayer;
-
-pub use error::LocalnetError;
-pub use gpu_market_client::chain::embedded::ClockMode;
 
 /// Solana's default RPC port; the websocket listens on the next one.
 pub const DEFAULT_RPC_PORT: u16 = 8899;
@@ -114,8 +115,19 @@ pub struct Localnet {
 
 impl Localnet {
     /// Binds both ports, starts the chain with the program deployed and the
-    /// faucet funded, and serves until stopped.
+    /// faucet funded, and serves until stopped: to this machine only (see
+    /// [`Access`]'s defaults).
     pub async fn start(config: LocalnetConfig) -> Result<Localnet, LocalnetError> {
+        Self::start_with(config, Access::default()).await
+    }
+
+    /// [`Localnet::start`], with browser origins beyond loopback pages, or
+    /// an address beyond loopback, allowed by `access`.
+    pub async fn start_with(
+        config: LocalnetConfig,
+        access: Access,
+    ) -> Result<Localnet, LocalnetError> {
+        let policy = Arc::new(access::Policy::new(&access, config.rpc_addr)?);
         // Ports first: a port in use should fail before the chain spends
         // time starting.
         let (rpc_listener, ws_listener) = bind(config.rpc_addr)?;
@@ -133,16 +145,25 @@ impl Localnet {
                 .max_connections(MAX_CONNECTIONS)
                 .max_response_body_size(MAX_RESPONSE_BYTES)
         };
-        // Browsers refuse cross-origin answers without CORS headers; Solana's
-        // RPC allows any origin, and a dashboard served elsewhere needs that.
+        // Browsers refuse cross-origin answers without CORS headers. Solana's
+        // RPC allows any origin; this node's faucet pays whoever asks, so only
+        // loopback pages and named origins get them (`access`), and the guard
+        // turns other origins away before a method runs. Websockets have no
+        // CORS: the guard is all that keeps other pages off the subscriptions.
+        let guard = access::GuardLayer(Arc::clone(&policy));
         let http = Server::builder()
             .set_config(base().http_only().build())
-            .set_http_middleware(tower::ServiceBuilder::new().layer(CorsLayer::permissive()))
+            .set_http_middleware(
+                tower::ServiceBuilder::new()
+                    .layer(access::cors(&policy))
+                    .layer(guard.clone()),
+            )
             .build_from_tcp(rpc_listener)
             .map_err(|e| server_err(&e))?
             .start(http_module);
         let ws = Server::builder()
             .set_config(base().ws_only().build())
+            .set_http_middleware(tower::ServiceBuilder::new().layer(guard))
             .build_from_tcp(ws_listener)
             .map_err(|e| server_err(&e))?
             .start(ws_module);

@@ -3,6 +3,7 @@
 //! against nodes bound to 127.0.0.1 on free ports. One binary, so the Solana
 //! stack is linked once.
 
+mod attacks;
 mod common;
 mod lifecycle;
 mod pubsub;
