@@ -120,27 +120,9 @@ pub enum JobState {
     Slashed,
 }
 
-/// Workload kinds; the numbers are part of the protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub enum WorkloadKind {
-    GemmI8 = 0,
-    GemmF32 = 1,
-    GemmBf16 = 2,
-    CudaKernel = 3,
-}
-
-impl WorkloadKind {
-    pub fn from_u8(v: u8) -> Option<Self> {
-        Some(match v {
-            0 => Self::GemmI8,
-            1 => Self::GemmF32,
-            2 => Self::GemmBf16,
-            3 => Self::CudaKernel,
-            _ => return None,
-        })
-    }
-}
+/// Workload kinds; the numbers are part of the protocol. Defined once, in
+/// gpu-market-types, for the program, the compute crate and the blob store alike.
+pub use gpu_market_types::WorkloadKind;
 
 /// What an expired claim turns into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
