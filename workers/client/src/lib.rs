@@ -4,12 +4,18 @@
 //! signed and sent by [`send::Sender`] over any [`chain::Chain`] (JSON-RPC to a
 //! real cluster, or the embedded in-process chain), and program failures come
 //! back as [`error::ClientError::Program`] carrying the program's error name.
+//! On top of that sit the roles' helpers: [`buyer`] (post a job, check its
+//! result), [`crank`], [`audit`], and [`bootstrap`] (mints and a market, for
+//! local chains, the demo and tests) with its [`conservation`] check.
 
 pub mod accounts;
 pub mod anchor_errors;
 pub mod audit;
+pub mod bootstrap;
+pub mod buyer;
 pub mod chain;
 pub mod config;
+pub mod conservation;
 pub mod crank;
 pub mod error;
 pub mod events;
