@@ -14,8 +14,19 @@ use std::sync::Mutex;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use gpu_market_client::send::SignedTx;
 use gpu_market_client::Pubkey;
+use gpu_market_compute::Hash32;
 use serde::{Deserialize, Serialize};
 use solana_sdk::transaction::Transaction;
+
+/// A computed and uploaded result: what a submission of it says. The root
+/// is journaled as 64 hex digits, as it always was.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Executed {
+    pub root: Hash32,
+    pub output_uri: String,
+    /// Metered device milliseconds (before the program's bound is applied).
+    pub gpu_ms: u64,
+}
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -28,11 +39,7 @@ pub enum Step {
     /// The claim landed.
     Claimed,
     /// The result is computed and uploaded.
-    Executed {
-        root: String,
-        output_uri: String,
-        gpu_ms: u64,
-    },
+    Executed(Executed),
     /// A submission was signed and is about to be sent.
     Submitting {
         tx: String,
@@ -95,13 +102,24 @@ struct Line {
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("journal {path}: {detail}")]
-    Io { path: PathBuf, detail: String },
-    #[error("journal {path} line {line} is corrupt: {detail}")]
+    #[error("journal {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("journal {path} line {line} is corrupt: {source}")]
     Corrupt {
         path: PathBuf,
         line: usize,
-        detail: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("journal {path} line {line} names no job address: {job:?}")]
+    BadJob {
+        path: PathBuf,
+        line: usize,
+        job: String,
     },
 }
 
@@ -114,9 +132,9 @@ impl Journal {
     /// Opens (creating) the journal and replays it: every job's steps in order.
     /// A torn final line (a crash mid-write) is dropped; corruption elsewhere is an error.
     pub fn open(path: &Path) -> Result<(Journal, BTreeMap<Pubkey, Vec<Step>>), JournalError> {
-        let io = |e: std::io::Error| JournalError::Io {
+        let io = |source: std::io::Error| JournalError::Io {
             path: path.to_path_buf(),
-            detail: e.to_string(),
+            source,
         };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(io)?;
@@ -147,18 +165,18 @@ impl Journal {
                 }
                 match serde_json::from_str::<Line>(text) {
                     Ok(line) => {
-                        let job: Pubkey = line.job.parse().map_err(|_| JournalError::Corrupt {
+                        let job: Pubkey = line.job.parse().map_err(|_| JournalError::BadJob {
                             path: path.to_path_buf(),
                             line: i + 1,
-                            detail: format!("bad job address {}", line.job),
+                            job: line.job.clone(),
                         })?;
                         history.entry(job).or_default().push(line.step);
                     }
-                    Err(e) => {
+                    Err(source) => {
                         return Err(JournalError::Corrupt {
                             path: path.to_path_buf(),
                             line: i + 1,
-                            detail: e.to_string(),
+                            source,
                         })
                     }
                 }
@@ -179,9 +197,9 @@ impl Journal {
     }
 
     fn write_raw(&self, text: &str) -> Result<(), JournalError> {
-        let io = |e: std::io::Error| JournalError::Io {
+        let io = |source: std::io::Error| JournalError::Io {
             path: self.path.clone(),
-            detail: e.to_string(),
+            source,
         };
         let mut f = self.file.lock().unwrap();
         f.write_all(text.as_bytes()).map_err(io)?;
@@ -235,6 +253,56 @@ mod tests {
         .unwrap();
         let (_, replay) = Journal::open(&path).unwrap();
         assert!(replay[&b].last().unwrap().is_done());
+    }
+
+    #[test]
+    fn lines_in_the_old_format_read_as_before_and_are_written_the_same() {
+        let job = Pubkey::new_unique();
+        let root = "ab".repeat(32);
+        let old = [
+            format!(
+                r#"{{"job":"{job}","step":"claiming","tx":"AQID","last_valid_block_height":77}}"#
+            ),
+            format!(r#"{{"job":"{job}","step":"claimed"}}"#),
+            format!(
+                r#"{{"job":"{job}","step":"executed","root":"{root}","output_uri":"file:///b/{root}","gpu_ms":12}}"#
+            ),
+            format!(
+                r#"{{"job":"{job}","step":"submitting","tx":"BAUG","last_valid_block_height":90}}"#
+            ),
+            format!(r#"{{"job":"{job}","step":"submitted"}}"#),
+            format!(r#"{{"job":"{job}","step":"done","outcome":"settled"}}"#),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.jsonl");
+        std::fs::write(&path, old.join("\n") + "\n").unwrap();
+        let (_, replay) = Journal::open(&path).unwrap();
+        let steps = &replay[&job];
+        assert_eq!(
+            steps[2],
+            Step::Executed(Executed {
+                root: Hash32([0xab; 32]),
+                output_uri: format!("file:///b/{root}"),
+                gpu_ms: 12,
+            })
+        );
+        assert_eq!(
+            steps[0],
+            Step::Claiming {
+                tx: "AQID".into(),
+                last_valid_block_height: 77
+            }
+        );
+        assert!(steps[5].is_done());
+        // Written back, every line is byte-identical to the old one.
+        for (step, line) in steps.iter().zip(&old) {
+            let again = serde_json::to_string(&Line {
+                job: job.to_string(),
+                step: step.clone(),
+            })
+            .unwrap();
+            assert_eq!(&again, line);
+        }
     }
 
     #[test]

@@ -4,19 +4,32 @@
 //! job's spec and inputs before risking a bond on it, claims, executes on the
 //! best executor it finds (CUDA, else CPU, and it says why), commits to the
 //! result with a Merkle root, uploads the output, and submits before the
-//! deadline. A crash journal ([`journal`]) lets a killed worker resume every
-//! job without double claims, double submissions or lost work. [`buyer`] holds
+//! deadline. How each job goes on from where it is, a crash at any point
+//! included, is a pure function ([`lifecycle::next`]) of what the worker
+//! journaled ([`journal`]), what the chain says and the time; while one job
+//! executes, the next ones are prepared ahead within a memory budget
+//! ([`prefetch`]), so the executor does not wait on downloads. [`buyer`] holds
 //! the other side: building specs, uploading inputs, posting, and verifying results.
 
-pub mod buyer;
+// The buyer's helpers moved to the SDK; re-exported while callers move over.
+pub use gpu_market_client::buyer;
+pub mod config;
+pub mod error;
+mod execute;
+mod fetch;
 pub mod journal;
+pub mod lifecycle;
 pub mod plan;
+pub mod prefetch;
+pub mod timing;
+mod transactions;
 pub mod worker;
 
-pub use worker::{FailPoint, Stats, Worker, WorkerConfig, WorkerError};
+pub use error::{JobError, PrepareError, WorkerError};
+pub use worker::{FailPoint, Stats, Worker, WorkerConfig};
 
 use gpu_market::state::GpuDescriptor;
-use gpu_market_compute::exec::{DeviceInfo, DeviceKind};
+use gpu_market_compute::exec::{DeviceInfo, DeviceKind, Executor};
 
 /// The on-chain descriptor for a device the executor drives.
 pub fn descriptor(device: &DeviceInfo, benchmark_gflops: u32) -> GpuDescriptor {
@@ -32,10 +45,11 @@ pub fn descriptor(device: &DeviceInfo, benchmark_gflops: u32) -> GpuDescriptor {
     }
 }
 
-/// Workload kinds an executor of this kind runs (CUDA C needs a GPU).
-pub fn supported_kinds(device: &DeviceInfo) -> Vec<u8> {
-    match device.kind {
-        DeviceKind::Cpu => vec![0, 1],
-        DeviceKind::Cuda => vec![0, 1, 3],
-    }
+/// Workload kind codes `executor` runs, as the executor itself reports them.
+pub fn supported_kinds(executor: &dyn Executor) -> Vec<u8> {
+    executor
+        .supported_kinds()
+        .into_iter()
+        .map(|kind| kind.code())
+        .collect()
 }

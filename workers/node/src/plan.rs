@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use gpu_market::state::{Job, JobState, Provider};
+use gpu_market::state::{Job, Provider};
 use gpu_market_client::crank::{self, CrankAction};
 use gpu_market_client::Pubkey;
 
@@ -28,13 +28,17 @@ pub struct Local {
     pub rejected: HashSet<Pubkey>,
     /// Workload kinds the executor runs.
     pub kinds: Vec<u8>,
-    /// Local cap on concurrent jobs (the on-chain `max_concurrent` also applies).
+    /// Local cap on jobs carried at once, claimed and not yet submitted (the
+    /// on-chain `max_concurrent` also applies, to jobs not yet finalized).
     pub max_concurrent: usize,
     pub price_floor: u64,
     /// A job is only claimed if at least this many seconds remain to submit it.
     pub min_time_to_submit: i64,
     pub crank: bool,
     pub accepting: bool,
+    /// No preparation overlapped with execution: claim (and so prepare) the
+    /// next job only once nothing runs, one at a time.
+    pub sequential: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,44 +73,53 @@ pub fn ineligible(job: &Job, s: &Snapshot, l: &Local) -> Option<&'static str> {
     None
 }
 
+/// The open jobs this worker could claim, best first: best paid, and among
+/// equals the one closest to its deadline. Claims take them from the front;
+/// preparation ahead of claiming ([`crate::prefetch`]) takes the next ones.
+pub fn candidates<'a>(s: &'a Snapshot, l: &Local) -> Vec<&'a (Pubkey, Job)> {
+    let mut open: Vec<&(Pubkey, Job)> = s
+        .jobs
+        .iter()
+        .filter(|(k, j)| j.claimable_at(s.now) && !l.rejected.contains(k) && !l.running.contains(k))
+        .filter(|(_, j)| ineligible(j, s, l).is_none())
+        .collect();
+    open.sort_by(|a, b| {
+        b.1.price
+            .cmp(&a.1.price)
+            .then(a.1.deadline.cmp(&b.1.deadline))
+    });
+    open
+}
+
 pub fn plan(s: &Snapshot, l: &Local) -> Vec<Action> {
     let mut actions = Vec::new();
     let me = s.provider_key;
 
     for (key, job) in &s.jobs {
-        if job.provider == me
-            && job.state == JobState::Claimed
-            && !l.running.contains(key)
-            && s.now <= job.submit_deadline
-        {
+        if job.provider == me && !l.running.contains(key) && job.submittable_at(s.now) {
             actions.push(Action::Resume(*key));
         }
     }
 
     if l.accepting {
-        let in_flight = (s.provider.active_jobs as usize).max(l.running.len());
-        let cap = l.max_concurrent.min(s.provider.max_concurrent as usize);
-        let mut slots = cap.saturating_sub(in_flight);
+        // Two caps: the local one on jobs this worker carries now, and the
+        // chain's on active jobs (whose bonds stay locked until finalized).
+        let local_slots = l.max_concurrent.saturating_sub(l.running.len());
+        let chain_slots =
+            (s.provider.max_concurrent as usize).saturating_sub(s.provider.active_jobs as usize);
+        let mut slots = local_slots.min(chain_slots);
+        if l.sequential {
+            // One job at a time: the next is prepared and claimed only once
+            // nothing runs.
+            slots = if l.running.is_empty() {
+                slots.min(1)
+            } else {
+                0
+            };
+        }
         let mut free = s.provider.free_stake();
         let min_ok = s.provider.active_stake() >= s.min_stake;
-        let mut open: Vec<&(Pubkey, Job)> = s
-            .jobs
-            .iter()
-            .filter(|(k, j)| {
-                j.state == JobState::Open
-                    && s.now <= j.deadline
-                    && !l.rejected.contains(k)
-                    && !l.running.contains(k)
-            })
-            .filter(|(_, j)| ineligible(j, s, l).is_none())
-            .collect();
-        // Best paid first; among equals, the one closest to its deadline.
-        open.sort_by(|a, b| {
-            b.1.price
-                .cmp(&a.1.price)
-                .then(a.1.deadline.cmp(&b.1.deadline))
-        });
-        for (key, job) in open {
+        for (key, job) in candidates(s, l) {
             if slots == 0 || !min_ok {
                 break;
             }
@@ -133,7 +146,7 @@ pub fn plan(s: &Snapshot, l: &Local) -> Vec<Action> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gpu_market::state::{GpuDescriptor, JobTerms, Reputation};
+    use gpu_market::state::{GpuDescriptor, JobState, JobTerms, Reputation};
 
     fn provider(stake: u64, active: u16) -> Provider {
         Provider {
@@ -193,6 +206,7 @@ mod tests {
             min_time_to_submit: 5,
             crank: false,
             accepting: true,
+            sequential: false,
         }
     }
 
@@ -255,6 +269,61 @@ mod tests {
         l.accepting = false;
         l.rejected.clear();
         assert!(plan(&s, &l).is_empty(), "a draining worker claims nothing");
+    }
+
+    #[test]
+    fn without_overlap_one_job_is_claimed_only_once_nothing_runs() {
+        let me = k(99);
+        let s = Snapshot {
+            now: 0,
+            provider_key: me,
+            provider: provider(10_000, 0),
+            min_stake: 0,
+            jobs: vec![
+                (k(1), job(JobState::Open, 100, 100, Pubkey::default(), 0)),
+                (k(2), job(JobState::Open, 300, 100, Pubkey::default(), 0)),
+                (k(3), job(JobState::Open, 200, 100, Pubkey::default(), 0)),
+            ],
+        };
+        let mut l = local();
+        let keys = |v: Vec<&(Pubkey, Job)>| v.into_iter().map(|(k, _)| *k).collect::<Vec<_>>();
+        assert_eq!(
+            keys(candidates(&s, &l)),
+            vec![k(2), k(3), k(1)],
+            "best paid first"
+        );
+        assert_eq!(plan(&s, &l), vec![Action::Claim(k(2)), Action::Claim(k(3))]);
+        l.sequential = true;
+        assert_eq!(plan(&s, &l), vec![Action::Claim(k(2))], "one at a time");
+        l.running.insert(k(2));
+        assert!(plan(&s, &l).is_empty(), "nothing while a job runs");
+        assert_eq!(
+            keys(candidates(&s, &l)),
+            vec![k(3), k(1)],
+            "running ones are not candidates"
+        );
+    }
+
+    #[test]
+    fn slots_are_bounded_by_the_local_and_the_chains_caps() {
+        let me = k(99);
+        let open = |i| (k(i), job(JobState::Open, 100, 100, Pubkey::default(), 0));
+        let mut s = Snapshot {
+            now: 0,
+            provider_key: me,
+            provider: provider(10_000, 3),
+            min_stake: 0,
+            jobs: vec![open(1), open(2), open(3)],
+        };
+        let mut l = local();
+        // Chain: 4 allowed, 3 active (submitted, not yet finalized) -> 1 slot.
+        assert_eq!(plan(&s, &l).len(), 1);
+        s.provider.active_jobs = 0;
+        assert_eq!(plan(&s, &l).len(), 2, "the local cap of 2");
+        l.running.insert(k(50));
+        assert_eq!(plan(&s, &l).len(), 1, "one carried locally");
+        l.running.insert(k(51));
+        assert!(plan(&s, &l).is_empty());
     }
 
     #[test]

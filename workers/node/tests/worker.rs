@@ -413,3 +413,126 @@ async fn a_worker_with_the_wrong_key_or_no_registration_refuses_to_start() {
     assert!(msg.contains("not registered"), "{msg}");
     let _ = s.w.chain.clock().await;
 }
+
+#[tokio::test]
+async fn a_journal_written_in_the_old_format_resumes() {
+    use gpu_market_worker::journal::{Journal, Step};
+    let s = setup().await;
+    let p = s.w.register_provider(h100(), 50_000).await;
+    let buyer_w = s.w.wallet(1_000_000, 0).await;
+    let job = s.post_gemm(&buyer_w, 1, 2_000).await;
+    let other = s.post_gemm(&buyer_w, 2, 1_000).await;
+
+    // A worker claims, computes and uploads, then dies before submitting.
+    let doomed = s
+        .worker(&p, "scratch.jsonl", Some(FailPoint::AfterExecuted))
+        .await;
+    doomed.claim(job).await.unwrap();
+    let _ = doomed.drain().await;
+    drop(doomed);
+    let (_, replay) = Journal::open(&s.dir.path().join("scratch.jsonl")).unwrap();
+    let (tx, lvbh) = match &replay[&job][0] {
+        Step::Claiming {
+            tx,
+            last_valid_block_height,
+        } => (tx.clone(), *last_valid_block_height),
+        other => panic!("first step {other:?}"),
+    };
+    let Step::Executed(executed) = &replay[&job][2] else {
+        panic!("third step {:?}", replay[&job][2]);
+    };
+
+    // The same facts, as the worker wrote them before results were typed.
+    let root_hex = hex::encode(executed.root.0);
+    let old = format!(
+        concat!(
+            "{{\"job\":\"{job}\",\"step\":\"claiming\",\"tx\":\"{tx}\",\"last_valid_block_height\":{lvbh}}}\n",
+            "{{\"job\":\"{job}\",\"step\":\"claimed\"}}\n",
+            "{{\"job\":\"{other}\",\"step\":\"done\",\"outcome\":\"lost the claim race\"}}\n",
+            "{{\"job\":\"{job}\",\"step\":\"executed\",\"root\":\"{root}\",\"output_uri\":\"{uri}\",\"gpu_ms\":{ms}}}\n",
+        ),
+        job = job,
+        other = other,
+        tx = tx,
+        lvbh = lvbh,
+        root = root_hex,
+        uri = executed.output_uri,
+        ms = executed.gpu_ms,
+    );
+    std::fs::write(s.dir.path().join("old.jsonl"), old).unwrap();
+
+    let revived = s.worker(&p, "old.jsonl", None).await;
+    revived.resume().await.unwrap();
+    assert!(revived.drain().await.is_empty());
+    let st = revived.stats();
+    assert_eq!(
+        (st.executed, st.claims_sent, st.submits_landed),
+        (0, 0, 1),
+        "the journaled result is submitted, nothing is claimed or computed again"
+    );
+    let j = s.w.job(&job).await;
+    assert_eq!(j.state, JobState::Submitted);
+    assert_eq!(hex::encode(j.result_root), root_hex);
+    assert_eq!(j.result_uri, executed.output_uri);
+    assert_eq!(
+        s.w.job(&other).await.state,
+        JobState::Open,
+        "a job the old journal gave up on is left alone by resume"
+    );
+}
+
+#[tokio::test]
+async fn queued_jobs_are_prepared_ahead_and_claimed_only_once_prepared() {
+    let s = setup().await;
+    let p = s.w.register_provider(h100(), 50_000).await;
+    let mut cfg = WorkerConfig::new(
+        s.w.market.market,
+        p.owner.pubkey(),
+        s.dir.path().join("w.jsonl"),
+    );
+    cfg.max_concurrent = 1;
+    let worker = Worker::new(
+        cfg,
+        s.w.sender.clone(),
+        p.worker.insecure_clone(),
+        Arc::new(CpuExecutor::with_threads(1)),
+        s.blobs.clone(),
+    )
+    .await
+    .unwrap();
+    let buyer_w = s.w.wallet(1_000_000, 0).await;
+    let best = s.post_gemm(&buyer_w, 1, 3_000).await;
+    let next = s.post_gemm(&buyer_w, 2, 2_000).await;
+    let last = s.post_gemm(&buyer_w, 3, 1_000).await;
+    // One slot: the best job is claimed, the next one prepared, not claimed.
+    worker.tick().await.unwrap();
+    assert!(worker.drain().await.is_empty());
+    let st = worker.stats();
+    assert_eq!((st.claims_landed, st.prefetched), (1, 1), "{st:?}");
+    assert_eq!(s.w.job(&best).await.state, JobState::Submitted);
+    assert_eq!(s.w.job(&next).await.state, JobState::Open);
+    assert_eq!(
+        s.w.provider(&p.key).await.active_jobs,
+        1,
+        "a bond only on the claimed job, none on the prepared one"
+    );
+    // The prepared job is claimed from memory: nothing is fetched for it again.
+    let prepares_before = worker
+        .timeline()
+        .iter()
+        .filter(|sp| sp.job == next && sp.phase == gpu_market_worker::timing::Phase::Prepare)
+        .count();
+    worker.tick().await.unwrap();
+    assert!(worker.drain().await.is_empty());
+    let prepares_after = worker
+        .timeline()
+        .iter()
+        .filter(|sp| sp.job == next && sp.phase == gpu_market_worker::timing::Phase::Prepare)
+        .count();
+    assert_eq!((prepares_before, prepares_after), (1, 1));
+    assert_eq!(s.w.job(&next).await.state, JobState::Submitted);
+    worker.tick().await.unwrap();
+    assert!(worker.drain().await.is_empty());
+    assert_eq!(s.w.job(&last).await.state, JobState::Submitted);
+    assert_eq!(worker.stats().submits_landed, 3);
+}
