@@ -149,25 +149,31 @@ impl F32Accumulator {
     pub fn absorb(&mut self, a: &[u8], b: &[u8]) -> Result<(), RulingError> {
         let len = check_chunk(self.next_index, a, b, 4)?;
         for (x, y) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
-            let x = u32::from_le_bytes([x[0], x[1], x[2], x[3]]);
-            let y = u32::from_le_bytes([y[0], y[1], y[2], y[3]]);
-            let (Some((nx, mx, sx)), Some((ny, my, sy))) = (decode(x), decode(y)) else {
-                self.nonfinite = true;
-                continue;
-            };
-            if mx == 0 || my == 0 {
-                continue;
-            }
-            let sum = if nx != ny {
-                &mut self.neg
-            } else {
-                &mut self.pos
-            };
-            // Cannot carry out of the top limb: at most MAX_K products below 2^554.
-            wide::add_shifted(sum, mx as u64 * my as u64, sx + sy);
+            self.add_product(
+                u32::from_le_bytes([x[0], x[1], x[2], x[3]]),
+                u32::from_le_bytes([y[0], y[1], y[2], y[3]]),
+            );
         }
         self.next_index += len;
         Ok(())
+    }
+
+    #[inline(always)]
+    fn add_product(&mut self, x: u32, y: u32) {
+        let (Some((nx, mx, sx)), Some((ny, my, sy))) = (decode(x), decode(y)) else {
+            self.nonfinite = true;
+            return;
+        };
+        if mx == 0 || my == 0 {
+            return;
+        }
+        let sum = if nx != ny {
+            &mut self.neg
+        } else {
+            &mut self.pos
+        };
+        // Cannot carry out of the top limb: at most MAX_K products below 2^554.
+        wide::add_shifted(sum, mx as u64 * my as u64, sx + sy);
     }
 
     /// The exact dot product: `(negative, |X|)` in units of `2^−298`.

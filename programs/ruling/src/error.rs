@@ -6,7 +6,9 @@ use crate::element::Tree;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RulingError {
-    #[error("chunk of A is {a} bytes and chunk of B {b}: they must cover the same elements")]
+    #[error(
+        "chunks of A ({a}) and of B ({b}) differ in length: they must cover the same elements"
+    )]
     ChunkMismatch { a: usize, b: usize },
     #[error("chunk of {len} bytes is not a whole number of {elem_bytes}-byte elements")]
     ChunkNotWhole { len: usize, elem_bytes: usize },
