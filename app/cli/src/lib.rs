@@ -8,7 +8,10 @@
 //! chain and parse its `--output json`.
 
 pub mod cmd;
+pub mod error;
 pub mod output;
+
+pub use error::CliError;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,7 +21,6 @@ use gpu_market_blobs::BlobStore;
 use gpu_market_client::chain::rpc::RpcChain;
 use gpu_market_client::chain::SharedChain;
 use gpu_market_client::config::{self, SolanaCliConfig};
-use gpu_market_client::error::ClientError;
 use gpu_market_client::send::{SendOptions, Sender};
 use gpu_market_client::Pubkey;
 use solana_sdk::signature::Keypair;
@@ -99,25 +101,6 @@ pub enum Command {
     /// Run a whole market on this machine: providers with workers, a buyer, an
     /// offline provider slashed by rule, and an auditor's report.
     Demo(cmd::demo::DemoArgs),
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error("{0}")]
-    Failed(String),
-}
-
-impl CliError {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            CliError::Usage(_) => 2,
-            _ => 1,
-        }
-    }
 }
 
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
@@ -248,16 +231,6 @@ impl Ctx {
             .map_err(|e| CliError::Usage(format!("blob store {:?}: {e}", self.blob_location)))?;
         Ok(self.blobs.get_or_init(|| b).clone())
     }
-
-    /// Turns "unreachable" into advice that names the URL.
-    pub fn explain(&self, e: ClientError) -> CliError {
-        match e {
-            ClientError::Unreachable { url, detail } => CliError::Failed(format!(
-                "cannot reach the cluster at {url} ({detail}); is a node running there? Start one with `gpumkt localnet`, or pass --url"
-            )),
-            other => CliError::Client(other),
-        }
-    }
 }
 
 /// Runs one parsed command, writing its output to `out`.
@@ -300,7 +273,7 @@ pub async fn run_with(ctx: &Ctx, command: Command, out: &mut dyn std::io::Write)
         Command::Demo(c) => cmd::demo::run(ctx, c, out).await,
     };
     r.map_err(|e| match e {
-        CliError::Client(c) => ctx.explain(c),
+        CliError::Client(c) => CliError::explained(c),
         other => other,
     })
 }

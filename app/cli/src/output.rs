@@ -19,7 +19,7 @@ pub fn emit<T: Serialize>(
             .and_then(|_| writeln!(out)),
         Format::Text => text(out),
     };
-    r.map_err(|e| CliError::Failed(format!("cannot write output: {e}")))
+    r.map_err(CliError::Output)
 }
 
 /// `key: value` lines with the values aligned.

@@ -144,9 +144,7 @@ pub async fn run(ctx: &Ctx, cmd: AuditCmd, out: &mut dyn Write) -> Result<()> {
             if r.ok {
                 Ok(())
             } else {
-                Err(CliError::Failed(format!(
-                    "market {market}: invariants violated"
-                )))
+                Err(CliError::InvariantsViolated { market })
             }
         }
     }

@@ -29,11 +29,7 @@ pub async fn run(ctx: &Ctx, cmd: BlobCmd, out: &mut dyn Write) -> Result<()> {
         BlobCmd::Put { file } => {
             let bytes = std::fs::read(&file)
                 .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
-            let r = ctx
-                .blobs()?
-                .put(&bytes)
-                .await
-                .map_err(|e| CliError::Failed(format!("blob store: {e}")))?;
+            let r = ctx.blobs()?.put(&bytes).await?;
             let v = json!({"uri": r.uri, "sha256": hex::encode(r.sha256), "len": r.len});
             emit(out, ctx.format, &v, |o| {
                 writeln!(
@@ -52,11 +48,11 @@ pub async fn run(ctx: &Ctx, cmd: BlobCmd, out: &mut dyn Write) -> Result<()> {
         } => {
             let sha = gpu_market_blobs::from_hex(&sha256)
                 .map_err(|e| CliError::Usage(format!("--sha256: {e}")))?;
-            let bytes = gpu_market_blobs::fetch(&uri, &sha)
-                .await
-                .map_err(|e| CliError::Failed(e.to_string()))?;
-            std::fs::write(&path, &bytes)
-                .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", path.display())))?;
+            let bytes = gpu_market_blobs::fetch(&uri, &sha).await?;
+            std::fs::write(&path, &bytes).map_err(|source| CliError::WriteFile {
+                path: path.clone(),
+                source,
+            })?;
             emit(
                 out,
                 ctx.format,

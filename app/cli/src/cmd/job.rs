@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
 use gpu_market::state::{JobRequirements, JobState};
+use gpu_market_client::buyer;
 use gpu_market_client::{accounts, ix, token, Pubkey};
 use gpu_market_compute::spec::{JobSpec, Workload};
-use gpu_market_worker::buyer;
 use serde_json::json;
 use solana_sdk::signature::Signer;
 
@@ -121,12 +121,12 @@ pub async fn run(ctx: &Ctx, cmd: JobCmd, out: &mut dyn Write) -> Result<()> {
             interval_ms,
         } => watch(ctx, job, timeout, interval_ms, out).await,
         JobCmd::Result { job, out: path } => {
-            let v = buyer::verify_result(&ctx.sender, &job)
-                .await
-                .map_err(buyer_err)?;
+            let v = buyer::verify_result(&ctx.sender, &job).await?;
             if let Some(p) = &path {
-                std::fs::write(p, &v.output)
-                    .map_err(|e| CliError::Failed(format!("cannot write {}: {e}", p.display())))?;
+                std::fs::write(p, &v.output).map_err(|source| CliError::WriteFile {
+                    path: p.clone(),
+                    source,
+                })?;
             }
             emit(out, ctx.format, &v, |o| {
                 writeln!(
@@ -148,10 +148,10 @@ pub async fn run(ctx: &Ctx, cmd: JobCmd, out: &mut dyn Write) -> Result<()> {
             if v.ok() {
                 Ok(())
             } else {
-                Err(CliError::Failed(format!(
-                    "job {job}'s result does not check out: challenge it before {}",
-                    fetch(ctx, &job).await?.challenge_deadline
-                )))
+                Err(CliError::ResultRejected {
+                    job,
+                    challenge_deadline: fetch(ctx, &job).await?.challenge_deadline,
+                })
             }
         }
         JobCmd::Cancel { job } => {
@@ -225,17 +225,10 @@ pub async fn run(ctx: &Ctx, cmd: JobCmd, out: &mut dyn Write) -> Result<()> {
     }
 }
 
-fn buyer_err(e: buyer::BuyerError) -> CliError {
-    match e {
-        buyer::BuyerError::Client(c) => CliError::Client(c),
-        other => CliError::Failed(other.to_string()),
-    }
-}
-
 async fn fetch(ctx: &Ctx, job: &Pubkey) -> Result<gpu_market::state::Job> {
-    accounts::fetch_job_opt(&*ctx.chain, job).await?.ok_or_else(|| {
-        CliError::Failed(format!("job {job} not found: settled jobs close their accounts (check the address, or `gpumkt audit stats`)"))
-    })
+    accounts::fetch_job_opt(&*ctx.chain, job)
+        .await?
+        .ok_or(CliError::JobNotFound { job: *job })
 }
 
 async fn post(ctx: &Ctx, a: PostArgs, out: &mut dyn Write) -> Result<()> {
@@ -292,9 +285,7 @@ async fn post(ctx: &Ctx, a: PostArgs, out: &mut dyn Write) -> Result<()> {
             workload
                 .validate()
                 .map_err(|e| CliError::Usage(format!("invalid workload: {e}")))?;
-            buyer::gemm_spec(&*blobs, workload, a.seed)
-                .await
-                .map_err(buyer_err)?
+            buyer::gemm_spec(&*blobs, workload, a.seed).await?
         }
         (None, None) => return Err(CliError::Usage("pass --workload or --spec".into())),
     };
@@ -321,8 +312,7 @@ async fn post(ctx: &Ctx, a: PostArgs, out: &mut dyn Write) -> Result<()> {
         now + a.deadline_in,
         req,
     )
-    .await
-    .map_err(buyer_err)?;
+    .await?;
     emit(out, ctx.format, &posted, |o| {
         writeln!(
             o,
@@ -364,11 +354,7 @@ async fn watch(
                 }
                 break;
             }
-            None => {
-                return Err(CliError::Failed(format!(
-                    "job {job} not found (never existed, or already settled)"
-                )))
-            }
+            None => return Err(CliError::JobNotFound { job }),
             Some(j) => {
                 if last != Some(j.state) {
                     last = Some(j.state);
@@ -423,10 +409,11 @@ async fn watch(
             }
         }
         if started.elapsed() > Duration::from_secs(timeout) {
-            return Err(CliError::Failed(format!(
-                "job {job} did not settle within {timeout} s (last state {:?})",
-                last.map(state_name)
-            )));
+            return Err(CliError::WatchTimeout {
+                job,
+                timeout_s: timeout,
+                last_state: last.map(state_name),
+            });
         }
         tokio::time::sleep(Duration::from_millis(interval_ms)).await;
     }
@@ -435,7 +422,7 @@ async fn watch(
             &mut *out,
             &json!({"job": job.to_string(), "transitions": transitions, "result": verified}),
         )
-        .map_err(|e| CliError::Failed(e.to_string()))?;
+        .map_err(|e| CliError::Output(e.into()))?;
         writeln!(out).ok();
     }
     Ok(())

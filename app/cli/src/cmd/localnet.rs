@@ -20,9 +20,14 @@ pub struct LocalnetArgs {
     /// JSON-RPC port; the websocket API listens on port + 1 (Solana's convention).
     #[arg(long, default_value_t = 8899)]
     pub port: u16,
-    /// Address to bind.
+    /// Address to bind. Anything but loopback lets whoever reaches it spend
+    /// the faucet and send transactions; the node then logs a warning.
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: std::net::IpAddr,
+    /// A browser origin (`scheme://host[:port]`) allowed to call the node
+    /// besides pages served on loopback, e.g. a hosted dashboard; repeatable.
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub cors_origin: Vec<String>,
     /// Write the faucet keypair here (it holds the genesis lamports).
     #[arg(long)]
     pub faucet_keypair: Option<PathBuf>,
@@ -36,12 +41,14 @@ pub async fn run(ctx: &Ctx, a: LocalnetArgs, out: &mut dyn Write) -> Result<()> 
         rpc_addr: SocketAddr::new(a.bind, a.port),
         clock: ClockMode::RealTime,
     };
-    let node = Localnet::start(config).await.map_err(|e| {
-        CliError::Failed(format!(
-            "localnet could not start on {}:{} (is the port taken?): {e}",
-            a.bind, a.port
-        ))
-    })?;
+    let addr = config.rpc_addr;
+    let access = gpu_market_localnet::Access {
+        cors_origins: a.cors_origin.clone(),
+        beyond_loopback: !a.bind.is_loopback(),
+    };
+    let node = Localnet::start_with(config, access)
+        .await
+        .map_err(|source| CliError::Localnet { addr, source })?;
     if let Some(path) = &a.faucet_keypair {
         gpu_market_client::config::write_keypair(&node.faucet, path)?;
     }

@@ -193,8 +193,8 @@ pub async fn run(ctx: &Ctx, cmd: ProviderCmd, out: &mut dyn Write) -> Result<()>
             let p = accounts::fetch_provider(&*ctx.chain, &key)
                 .await
                 .map_err(|e| match e {
-                    gpu_market_client::error::ClientError::AccountNotFound(k) => {
-                        CliError::Failed(format!("no provider at {k} in market {market}"))
+                    gpu_market_client::error::ClientError::AccountNotFound(provider) => {
+                        CliError::NoProvider { provider, market }
                     }
                     e => e.into(),
                 })?;

@@ -103,11 +103,7 @@ pub async fn run(ctx: &Ctx, cmd: TokenCmd, out: &mut dyn Write) -> Result<()> {
             ctx.chain
                 .request_airdrop(&to, lamports)
                 .await
-                .map_err(|e| {
-                    CliError::Failed(format!(
-                        "airdrop failed (only local chains and devnet have faucets): {e}"
-                    ))
-                })?;
+                .map_err(|source| CliError::Airdrop { to, source })?;
             emit(
                 out,
                 ctx.format,

@@ -1,0 +1,331 @@
+//! `gpumkt demo`: a whole market on one machine, in one command. An authority
+//! creates mints and a market; providers register and run real workers (GPU
+//! if present, CPU otherwise); a buyer posts a stream of jobs of each workload
+//! it can run and checks every result; one provider goes offline right after
+//! claiming a job, which then expires, its bond slashed by the market's rule,
+//! and another provider finishes it; a crank settles everything; an auditor
+//! recomputes the figures and checks the invariants from chain state.
+//!
+//! The scenario here is the script; [`setup`] sets the stage, [`actors`]
+//! holds the tasks that share one [`Env`] (new ones, a cheating provider and
+//! a challenger once disputes exist, are another task next to them), and
+//! [`report`] is the auditor's account of it.
+
+mod actors;
+mod error;
+mod report;
+mod setup;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use gpu_market::state::MarketParams;
+use gpu_market_client::audit;
+use gpu_market_client::chain::counting::CountingChain;
+use gpu_market_client::chain::SharedChain;
+use gpu_market_client::conservation::TokenAccounts;
+use gpu_market_client::send::Sender;
+use gpu_market_client::{accounts, token, Pubkey};
+use gpu_market_worker::FailPoint;
+use solana_sdk::signature::{Keypair, Signer};
+
+pub use actors::Env;
+pub use error::DemoError;
+pub use report::{print_report, DemoReport, Progress, ProviderReport, SlashReport};
+
+use crate::output::emit;
+use crate::{CliError, Ctx, Format, Result};
+
+#[derive(Args, Debug, Clone)]
+pub struct DemoArgs {
+    /// Jobs the buyer posts.
+    #[arg(long, default_value_t = 12)]
+    pub jobs: u32,
+    /// Providers, each running a worker (one of them goes offline).
+    #[arg(long, default_value_t = 3)]
+    pub providers: u32,
+    /// GEMM dimension (m = n = k).
+    #[arg(long, default_value_t = 96)]
+    pub size: u32,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 170)]
+    pub timeout: u64,
+    /// Keep the demo's blob store and journals here (default: a temporary directory).
+    #[arg(long)]
+    pub workdir: Option<PathBuf>,
+}
+
+impl Default for DemoArgs {
+    fn default() -> Self {
+        Self {
+            jobs: 12,
+            providers: 3,
+            size: 96,
+            timeout: 170,
+            workdir: None,
+        }
+    }
+}
+
+/// Market rules sized for a demo that runs in seconds: a claim must be
+/// submitted within 6 s, results can be challenged for 2 s.
+pub fn demo_params() -> MarketParams {
+    MarketParams {
+        fee_bps: 250,
+        min_stake: 1_000_000,
+        bond_bps: 5_000,
+        bond_min: 100_000,
+        claim_timeout: 6,
+        challenge_window: 2,
+        dispute_timeout: 1,
+        unstake_cooldown: 10,
+        challenger_bond: 100_000,
+        slash_buyer_bps: 5_000,
+        slash_reporter_bps: 1_000,
+        crank_bounty: 1_000,
+        score_fee_scale: 100_000,
+    }
+}
+
+/// What the buyer pays per job, payment-mint base units.
+const PRICE: u64 = 1_000_000;
+/// How often the scenario looks at the market while it waits.
+const POLL_EVERY: Duration = Duration::from_millis(500);
+
+/// Runs the scenario on `chain`, paying for everything from `funder`.
+/// `progress` is called about twice a second.
+pub async fn run_scenario(
+    chain: SharedChain,
+    funder: &Keypair,
+    a: &DemoArgs,
+    mut progress: impl FnMut(&Progress),
+) -> Result<DemoReport> {
+    if a.providers < 2 {
+        return Err(CliError::Usage(
+            "--providers must be at least 2 (one of them goes offline)".into(),
+        ));
+    }
+    if a.jobs < 2 {
+        return Err(CliError::Usage("--jobs must be at least 2".into()));
+    }
+    let started = Instant::now();
+    let counting = Arc::new(CountingChain::new(chain.clone()));
+    let chain: SharedChain = counting.clone();
+    let sender = Sender::new(chain.clone());
+    let tmp;
+    let workdir = match &a.workdir {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::tempdir().map_err(DemoError::TempDir)?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let location = workdir.join("blobs").display().to_string();
+    let blobs = gpu_market_blobs::open(&location)
+        .map_err(|source| DemoError::BlobStore { location, source })?;
+
+    // The stage: keys, lamports, the market, tokens, providers.
+    let cast = setup::Cast::new(a.providers);
+    setup::fund_lamports(&sender, funder, &cast).await?;
+    let tokens = TokenAccounts::new();
+    let market = setup::market(&sender, &cast, a.jobs, &tokens).await?;
+    let params = market.state.params;
+    let env = Arc::new(Env {
+        sender: sender.clone(),
+        market: market.keys,
+        blobs,
+        started,
+        posted: AtomicU64::new(0),
+        verified: AtomicU64::new(0),
+        rejected: AtomicU64::new(0),
+        tokens,
+    });
+    let executors = setup::Executors::detect(a.providers);
+    let executor_name = executors.next().device().name.clone();
+    let seats = setup::register_providers(&env, &cast, &executors).await?;
+    let offline_index = seats.len() - 1;
+    let offline_key = seats[offline_index].key;
+    let workloads = actors::workloads(a.size, executors.has_gpu());
+
+    // Act 1: the soon-offline provider claims the first job, then dies.
+    let first = actors::post_job(&env, &cast.buyer, &workloads[0], 0).await?;
+    let offline_worker = seats[offline_index]
+        .worker(&env, &workdir, Some(FailPoint::AfterClaimSent))
+        .await?;
+    // It is meant to crash: its errors are the point.
+    let _ = offline_worker.tick().await;
+    let _ = offline_worker.drain().await;
+    let first_job = accounts::fetch_job(&*chain, &first)
+        .await
+        .map_err(DemoError::chain("reading the first job"))?;
+    if first_job.provider != offline_key {
+        return Err(DemoError::OfflineMissedFirstJob {
+            provider: offline_key,
+            job: first,
+        }
+        .into());
+    }
+    let offline_bond = first_job.bond;
+    let mut worker_stats = BTreeMap::new();
+    worker_stats.insert(offline_index, offline_worker.stats());
+    drop(offline_worker);
+
+    // Act 2: the other providers' daemons, a crank, and the buyer's checker run
+    // while the buyer posts the rest.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut daemons = Vec::new();
+    for (i, seat) in seats.iter().enumerate().take(offline_index) {
+        let w = seat.worker(&env, &workdir, None).await?;
+        daemons.push((i, w.clone(), tokio::spawn(w.run(stop_rx.clone()))));
+    }
+    let crank_task =
+        actors::spawn_crank(env.clone(), cast.cranker.insecure_clone(), stop_rx.clone());
+    let checker = actors::spawn_checker(env.clone(), stop_rx.clone());
+    actors::post_stream(&env, &cast.buyer, &workloads, a.jobs).await?;
+
+    // Until every job is finalized. Meanwhile, note who picks up the abandoned job.
+    let deadline = started + Duration::from_secs(a.timeout);
+    let mut finished_by = None;
+    loop {
+        if finished_by.is_none() {
+            if let Ok(Some(j)) = accounts::fetch_job_opt(&*chain, &first).await {
+                if j.provider != Pubkey::default() && j.provider != offline_key {
+                    finished_by = Some(j.provider);
+                }
+            }
+        }
+        let p = actors::snapshot_progress(&env).await?;
+        progress(&p);
+        if p.settled(u64::from(a.jobs)) {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = stop_tx.send(true);
+            return Err(DemoError::NotSettled {
+                timeout_s: a.timeout,
+                progress: Box::new(p),
+            }
+            .into());
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+    let _ = stop_tx.send(true);
+    let cranker = crank_task.await.map_err(DemoError::CrankTask)?;
+    let _ = checker.await;
+    for (i, w, handle) in daemons {
+        let _ = handle.await;
+        worker_stats.insert(i, w.stats());
+    }
+
+    // The auditor's view.
+    let snap = audit::Snapshot::load(&*chain, &env.market.market)
+        .await
+        .map_err(DemoError::chain("auditing"))?;
+    let stats = audit::stats(&snap);
+    let invariants = audit::invariants(&snap);
+    let conservation = env
+        .tokens
+        .check(&*chain)
+        .await
+        .map_err(DemoError::chain("checking token conservation"))?;
+    let split = gpu_market::math::slash_split(
+        offline_bond,
+        params.slash_buyer_bps,
+        params.slash_reporter_bps,
+    )
+    .map_err(|source| DemoError::SlashSplit {
+        bond: offline_bond,
+        source,
+    })?;
+    let stake_mint = env.market.stake_mint;
+    let received = |owner: Pubkey| {
+        let chain = chain.clone();
+        async move {
+            token::balance(&*chain, &token::ata(&owner, &stake_mint))
+                .await
+                .map_err(DemoError::chain("reading slash shares"))
+        }
+    };
+    let offline = SlashReport {
+        provider: offline_key.to_string(),
+        job: first.to_string(),
+        bond: offline_bond,
+        expected_to_buyer: split.buyer,
+        expected_to_reporter: split.reporter,
+        expected_to_treasury: split.treasury,
+        buyer_received: received(cast.buyer.pubkey()).await?,
+        reporter_received: received(cranker.pubkey()).await?,
+        treasury_received: received(cast.authority.pubkey()).await?,
+        finished_by: finished_by.map(|k| k.to_string()),
+    };
+    let providers = seats
+        .iter()
+        .enumerate()
+        .map(|(i, seat)| {
+            let worker = worker_stats.get(&i).cloned().unwrap_or_default();
+            report::provider_report(&seat.name, &seat.key, i == offline_index, &stats, worker)
+        })
+        .collect();
+    Ok(DemoReport {
+        chain: chain.describe(),
+        market: env.market.market.to_string(),
+        executor: executor_name,
+        executor_note: executors.note.clone(),
+        workloads: workloads
+            .iter()
+            .map(|w| w.kind_name().to_string())
+            .collect(),
+        duration_s: started.elapsed().as_secs_f64(),
+        jobs_posted: env.posted.load(Ordering::SeqCst),
+        jobs_finalized: stats.jobs_completed,
+        results_verified: env.verified.load(Ordering::SeqCst),
+        results_rejected: env.rejected.load(Ordering::SeqCst),
+        transactions: counting.landed(),
+        offline: Some(offline),
+        providers,
+        market_stats: stats,
+        invariants,
+        conservation,
+    })
+}
+
+pub async fn run(ctx: &Ctx, a: DemoArgs, out: &mut dyn Write) -> Result<()> {
+    let funder = match &ctx.embedded {
+        Some(chain) => chain.faucet().insecure_clone(),
+        None => ctx.keypair()?.insecure_clone(),
+    };
+    let text = ctx.format == Format::Text;
+    if text {
+        writeln!(
+            out,
+            "gpu-market demo on {}: {} providers, {} jobs",
+            ctx.chain.describe(),
+            a.providers,
+            a.jobs
+        )
+        .ok();
+    }
+    let mut last = String::new();
+    let report = run_scenario(ctx.chain.clone(), &funder, &a, |p| {
+        if !text {
+            return;
+        }
+        let line = p.line();
+        if line != last {
+            let _ = writeln!(out, "[{:>5.1}s] {line}", p.elapsed_s);
+            last = line;
+        }
+    })
+    .await?;
+    emit(out, ctx.format, &report, |o| print_report(o, &report))?;
+    if report.ok() {
+        Ok(())
+    } else {
+        Err(DemoError::FailedCheck.into())
+    }
+}

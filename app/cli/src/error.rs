@@ -1,0 +1,129 @@
+//! What a command can fail with. Each failure carries the error underneath
+//! (the chain's, the blob store's, the buyer helpers', the demo's) and the
+//! key or path it concerns, so a program embedding the CLI can match on the
+//! cause; `main` prints the message as one line on stderr. Usage errors
+//! (something the user can fix by changing the command) exit with 2,
+//! everything else with 1.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use gpu_market_blobs::BlobError;
+use gpu_market_client::buyer::BuyerError;
+use gpu_market_client::error::ClientError;
+use gpu_market_client::Pubkey;
+use gpu_market_localnet::LocalnetError;
+
+use crate::cmd::demo::DemoError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A flag, argument or setting to change; the message says which and why.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The cluster did not answer (the chain error, with advice added).
+    #[error("cannot reach the cluster at {url} ({detail}); is a node running there? Start one with `gpumkt localnet`, or pass --url")]
+    Unreachable { url: String, detail: String },
+    #[error(transparent)]
+    Buyer(#[from] BuyerError),
+    #[error("blob store: {0}")]
+    Blob(#[from] BlobError),
+    /// Writing the command's output (stdout) failed.
+    #[error("cannot write output: {0}")]
+    Output(#[source] std::io::Error),
+    #[error("cannot write {}: {source}", path.display())]
+    WriteFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no provider at {provider} in market {market}")]
+    NoProvider { provider: Pubkey, market: Pubkey },
+    #[error("job {job} not found: settled jobs close their accounts (check the address, or `gpumkt audit stats`)")]
+    JobNotFound { job: Pubkey },
+    /// The buyer's check of a submitted result failed: the job is worth a challenge.
+    #[error("job {job}'s result does not check out: challenge it before {challenge_deadline}")]
+    ResultRejected {
+        job: Pubkey,
+        challenge_deadline: i64,
+    },
+    #[error("job {job} did not settle within {timeout_s} s (last state {})", last_state.unwrap_or("unknown"))]
+    WatchTimeout {
+        job: Pubkey,
+        timeout_s: u64,
+        last_state: Option<&'static str>,
+    },
+    #[error("market {market}: invariants violated")]
+    InvariantsViolated { market: Pubkey },
+    #[error("airdrop to {to} failed (only local chains and devnet have faucets): {source}")]
+    Airdrop {
+        to: Pubkey,
+        #[source]
+        source: ClientError,
+    },
+    #[error("localnet could not start on {addr} (is the port taken?): {source}")]
+    Localnet {
+        addr: SocketAddr,
+        #[source]
+        source: LocalnetError,
+    },
+    #[error("demo: {0}")]
+    Demo(#[from] DemoError),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+
+    /// A chain error with advice for the one the user can act on: a cluster
+    /// that does not answer is named with its URL.
+    pub fn explained(e: ClientError) -> CliError {
+        match e {
+            ClientError::Unreachable { url, detail } => CliError::Unreachable { url, detail },
+            other => CliError::Client(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_cluster_is_explained_and_other_chain_errors_kept() {
+        let e = CliError::explained(ClientError::Unreachable {
+            url: "http://127.0.0.1:9".into(),
+            detail: "connection refused".into(),
+        });
+        assert!(matches!(e, CliError::Unreachable { .. }), "{e:?}");
+        assert!(e.to_string().contains("gpumkt localnet"), "{e}");
+        let key = Pubkey::new_unique();
+        let e = CliError::explained(ClientError::AccountNotFound(key));
+        assert!(
+            matches!(e, CliError::Client(ClientError::AccountNotFound(k)) if k == key),
+            "{e:?}"
+        );
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(CliError::Usage("x".into()).exit_code(), 2);
+    }
+
+    #[test]
+    fn a_failed_write_names_the_path_and_keeps_the_io_error() {
+        let e = CliError::WriteFile {
+            path: "/nowhere/out.bin".into(),
+            source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        };
+        assert!(
+            e.to_string().starts_with("cannot write /nowhere/out.bin: "),
+            "{e}"
+        );
+        let source = std::error::Error::source(&e).unwrap();
+        assert!(source.downcast_ref::<std::io::Error>().is_some());
+    }
+}
