@@ -180,6 +180,48 @@ pub fn locate_i8_error(
     }))
 }
 
+/// Independent partial sums per f64 dot product: one running sum is a single chain of
+/// dependent additions (several cycles each); eight let them overlap and vectorize.
+const LANES: usize = 8;
+
+/// Σ f(x_t, y_t) in f64 over [`LANES`] partial sums, then added up.
+#[inline]
+fn lane_sum(x: &[f32], y: &[f64], f: impl Fn(f64, f64) -> f64) -> f64 {
+    let mut acc = [0f64; LANES];
+    let (xs, ys) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
+    let (xr, yr) = (xs.remainder(), ys.remainder());
+    for (xc, yc) in xs.zip(ys) {
+        for ((s, &a), &b) in acc.iter_mut().zip(xc).zip(yc) {
+            *s += f(a as f64, b);
+        }
+    }
+    let tail: f64 = xr.iter().zip(yr).map(|(&a, &b)| f(a as f64, b)).sum();
+    acc.iter().sum::<f64>() + tail
+}
+
+/// Σ x_t·y_t (x and y of equal length).
+fn dot(x: &[f32], y: &[f64]) -> f64 {
+    lane_sum(x, y, |a, b| a * b)
+}
+
+/// Σ |x_t|·y_t.
+fn abs_dot(x: &[f32], y: &[f64]) -> f64 {
+    lane_sum(x, y, |a, b| a.abs() * b)
+}
+
+/// Σ |x_t|.
+fn abs_sum(x: &[f32]) -> f64 {
+    let mut acc = [0f64; LANES];
+    let xs = x.chunks_exact(LANES);
+    let tail: f64 = xs.remainder().iter().map(|&a| (a as f64).abs()).sum();
+    for xc in xs {
+        for (s, &a) in acc.iter_mut().zip(xc) {
+            *s += (a as f64).abs();
+        }
+    }
+    acc.iter().sum::<f64>() + tail
+}
+
 /// Tolerance-based Freivalds check of an f32 product (rule in the module doc).
 #[allow(clippy::too_many_arguments)]
 pub fn freivalds_f32(
@@ -212,25 +254,12 @@ pub fn freivalds_f32(
         let (br, babs): (Vec<f64>, Vec<f64>) = b
             .par_chunks(n.max(1))
             .take(k)
-            .map(|row| {
-                row.iter().zip(&r).fold((0.0, 0.0), |(s, sa), (&x, &y)| {
-                    (s + x as f64 * y, sa + (x as f64).abs())
-                })
-            })
+            .map(|row| (dot(row, &r), abs_sum(row)))
             .unzip();
         let bad = (0..m).into_par_iter().find_first(|&i| {
             let a_row = &a[i * k..(i + 1) * k];
-            let (abr, scale) = a_row
-                .iter()
-                .zip(br.iter().zip(&babs))
-                .fold((0.0, 0.0), |(s, sa), (&x, (&y, &ya))| {
-                    (s + x as f64 * y, sa + (x as f64).abs() * ya)
-                });
-            let cr: f64 = c[i * n..(i + 1) * n]
-                .iter()
-                .zip(&r)
-                .map(|(&x, &y)| x as f64 * y)
-                .sum();
+            let (abr, scale) = (dot(a_row, &br), abs_dot(a_row, &babs));
+            let cr = dot(&c[i * n..(i + 1) * n], &r);
             // NaN anywhere makes the comparison false: rejected.
             let ok = (abr - cr).abs() <= tol * scale;
             !ok
@@ -254,6 +283,21 @@ mod tests {
             .zip(w)
             .fold(0i128, |acc, (&x, &y)| (acc + x as i128 * y as i128 % p) % p);
         ((s % p + p) % p) as u64
+    }
+
+    #[test]
+    fn lane_sums_match_a_plain_loop_at_every_remainder() {
+        for len in 0..=19 {
+            let x: Vec<f32> = (0..len).map(|i| i as f32 * 0.5 - 3.0).collect();
+            let y: Vec<f64> = (0..len).map(|i| 1.0 - i as f64 * 0.25).collect();
+            let plain: f64 = x.iter().zip(&y).map(|(&a, &b)| a as f64 * b).sum();
+            let plain_abs: f64 = x.iter().zip(&y).map(|(&a, &b)| (a as f64).abs() * b).sum();
+            let plain_sum: f64 = x.iter().map(|&a| (a as f64).abs()).sum();
+            // Exact: every value is a small multiple of 1/8, so no sum rounds.
+            assert_eq!(dot(&x, &y), plain, "{len}");
+            assert_eq!(abs_dot(&x, &y), plain_abs, "{len}");
+            assert_eq!(abs_sum(&x), plain_sum, "{len}");
+        }
     }
 
     #[test]
