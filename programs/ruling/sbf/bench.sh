@@ -21,5 +21,7 @@ cargo +nightly build --release --target bpfel-unknown-none --locked
 so="$here/target/bpfel-unknown-none/release/libgpu_market_ruling_sbf.so"
 
 cd bench
-[ -d node_modules ] || npm ci --no-audit --no-fund
+# `npm install`, not `npm ci`: npm 11 leaves litesvm's other-platform binaries out of
+# a lock written on Linux, and `npm ci` then refuses the lock as out of sync.
+[ -d node_modules ] || npm install --no-audit --no-fund
 node bench.mjs "$so"
