@@ -112,6 +112,11 @@ async fn a_transfer_from_the_faucet_without_its_signature_never_lands() {
             )
             .await;
             assert_eq!(
+                balance(url, &thief.pubkey()).await,
+                0,
+                "{what} (skipPreflight {skip_preflight}) landed: the faucet was robbed ({r})"
+            );
+            assert_eq!(
                 r["error"]["code"], -32003,
                 "{what} (skipPreflight {skip_preflight}) must be refused as a forged signature: {r}"
             );
