@@ -588,3 +588,78 @@ fn nonfinite_claims_are_wrong_unless_an_honest_order_can_overflow() {
         Ok(F32Verdict::NonFiniteAllowed)
     );
 }
+
+/// The whole ruling from compute's dispute material: a provider that changed one element
+/// of C and committed to the changed C passes the path checks (its root is what it
+/// submitted) and loses on the recomputation; the honest element of the same job is
+/// upheld. Chunks cross transactions through the account encoding.
+#[test]
+fn a_cheated_element_is_proven_wrong_end_to_end() {
+    let mut rng = SplitMix64::new(99);
+    for workload in [
+        Workload::GemmI8 { m: 9, n: 6, k: 700 },
+        Workload::GemmF32 {
+            m: 9,
+            n: 6,
+            k: 700,
+            rel_tolerance: 1e-5,
+        },
+    ] {
+        let (m, n, k) = workload.gemm_dims().unwrap();
+        let e = workload.gemm_input_elem_bytes().unwrap() as usize;
+        let (a, b, honest) = gemm_case(&workload, 1234);
+        let (row, col) = (4u32, 5u32);
+        let at = (row * n + col) as usize * 4;
+        let mut cheated = honest.clone();
+        match workload {
+            Workload::GemmI8 { .. } => {
+                let v = i32::from_le_bytes(cheated[at..at + 4].try_into().unwrap());
+                cheated[at..at + 4].copy_from_slice(&(v + 1).to_le_bytes());
+            }
+            _ => {
+                let v = f32::from_le_bytes(cheated[at..at + 4].try_into().unwrap());
+                cheated[at..at + 4].copy_from_slice(&(v + 0.1).to_le_bytes());
+            }
+        }
+        let dims = GemmDims {
+            m,
+            n,
+            k,
+            elem_bytes: e as u32,
+        };
+        for (c, want_wrong) in [(&honest, false), (&cheated, true)] {
+            let roots = roots_of(&workload, &a, &b, c);
+            let p = commit::proof_for_element(&workload, &a, &b, c, row, col).unwrap();
+            let claimed = check_element_paths::<Sha2>(&roots, &dims, &paths_of(&p)).unwrap();
+            let wrong = match workload {
+                Workload::GemmI8 { .. } => {
+                    let mut acc = I8Accumulator::new();
+                    for (s, t) in chunks(&mut rng, k as usize) {
+                        acc = I8Accumulator::from_bytes(&acc.to_bytes());
+                        acc.absorb(&p.a_row[s..t], &p.b_col[s..t]).unwrap();
+                    }
+                    acc.finish(k, i32::from_le_bytes(claimed))
+                        .unwrap()
+                        .is_wrong()
+                }
+                _ => {
+                    let mut acc = F32Accumulator::new();
+                    for (s, t) in chunks(&mut rng, k as usize) {
+                        acc = F32Accumulator::from_bytes(&acc.to_bytes());
+                        acc.absorb(&p.a_row[s * 4..t * 4], &p.b_col[s * 4..t * 4])
+                            .unwrap();
+                    }
+                    acc.finish(k, u32::from_le_bytes(claimed))
+                        .unwrap()
+                        .is_wrong()
+                }
+            };
+            assert_eq!(
+                wrong,
+                want_wrong,
+                "{} cheated={want_wrong}",
+                workload.kind_name()
+            );
+        }
+    }
+}
