@@ -1,15 +1,17 @@
 //! Shared fixtures for the integration suites: a [`World`] on the embedded
-//! chain with a market, funded wallets that it remembers (so token
+//! chain with a market (built by the SDK's shared bootstrap, as the demo's
+//! and the localnet tests' are), funded wallets that it remembers (so token
 //! conservation can be checked over every token account that exists), and
 //! helpers that drive each instruction and assert on named errors.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use gpu_market::state::{GpuDescriptor, Job, JobRequirements, MarketParams, Provider};
 use gpu_market::{JobPostArgs, JobSubmitArgs, ProviderRegisterArgs};
+use gpu_market_client::bootstrap::{self, MarketPlan};
 use gpu_market_client::chain::embedded::{ClockMode, EmbeddedChain};
 use gpu_market_client::chain::{Chain, SharedChain, TxOutcome};
+use gpu_market_client::conservation::TokenAccounts;
 use gpu_market_client::error::Result;
 use gpu_market_client::ix::{self, MarketKeys};
 use gpu_market_client::send::Sender;
@@ -81,7 +83,7 @@ pub struct World {
     pub market: MarketKeys,
     pub params: MarketParams,
     /// Every token account created in this world, by mint: conservation sums these.
-    token_accounts: Mutex<BTreeMap<Pubkey, Vec<Pubkey>>>,
+    tokens: TokenAccounts,
 }
 
 impl World {
@@ -113,62 +115,41 @@ impl World {
             .request_airdrop(&authority.pubkey(), 100_000_000_000)
             .await
             .unwrap();
-        let mut world = World {
+        let treasury = Keypair::new();
+        chain
+            .request_airdrop(&treasury.pubkey(), 10_000_000_000)
+            .await
+            .unwrap();
+        let tokens = TokenAccounts::new();
+        let plan = MarketPlan {
+            market_id: 1,
+            params,
+            treasury: treasury.pubkey(),
+            same_mint,
+        };
+        let market = bootstrap::create_market(&sender, &authority, &plan, &tokens)
+            .await
+            .expect("market bootstrap");
+        World {
             chain,
             sender,
             authority,
-            payment_mint: Pubkey::default(),
-            stake_mint: Pubkey::default(),
+            payment_mint: market.keys.payment_mint,
+            stake_mint: market.keys.stake_mint,
             treasury: Wallet {
-                key: Keypair::new(),
-                payment: Pubkey::default(),
-                stake: Pubkey::default(),
+                key: treasury,
+                payment: market.keys.fee_account,
+                stake: market.keys.slash_account,
             },
-            market: MarketKeys {
-                market: Pubkey::default(),
-                payment_mint: Pubkey::default(),
-                stake_mint: Pubkey::default(),
-                payment_vault: Pubkey::default(),
-                stake_vault: Pubkey::default(),
-                fee_account: Pubkey::default(),
-                slash_account: Pubkey::default(),
-            },
+            market: market.keys,
             params,
-            token_accounts: Mutex::new(BTreeMap::new()),
-        };
-        world.payment_mint = world.create_mint().await;
-        world.stake_mint = if same_mint {
-            world.payment_mint
-        } else {
-            world.create_mint().await
-        };
-        world.treasury = world.wallet(0, 0).await;
-        let create = ix::market_create(
-            world.authority.pubkey(),
-            1,
-            world.payment_mint,
-            world.stake_mint,
-            world.treasury.payment,
-            world.treasury.stake,
-            params,
-        );
-        world.send(&[create], &[]).await.expect("market_create");
-        let market_key = pda::market(&world.authority.pubkey(), 1);
-        let market = accounts::fetch_market(&*world.chain, &market_key)
-            .await
-            .unwrap();
-        world.market = MarketKeys::new(market_key, &market);
-        world.track(world.payment_mint, market.payment_vault);
-        world.track(world.stake_mint, market.stake_vault);
-        world
+            tokens,
+        }
     }
 
+    /// Records a token account for the conservation check.
     pub fn track(&self, mint: Pubkey, account: Pubkey) {
-        let mut t = self.token_accounts.lock().unwrap();
-        let v = t.entry(mint).or_default();
-        if !v.contains(&account) {
-            v.push(account);
-        }
+        self.tokens.track(mint, account);
     }
 
     /// Sends with the authority paying fees and `signers` signing too.
@@ -177,67 +158,33 @@ impl World {
     }
 
     pub async fn create_mint(&self) -> Pubkey {
-        let mint = Keypair::new();
-        let rent = self
-            .chain
-            .minimum_balance_for_rent_exemption(token::MINT_LEN)
+        bootstrap::create_mint(&self.sender, &self.authority)
             .await
-            .unwrap();
-        let ixs = token::create_mint(
-            &self.authority.pubkey(),
-            &mint.pubkey(),
-            &self.authority.pubkey(),
-            6,
-            rent,
-        );
-        self.send(&ixs, &[&mint]).await.expect("create mint");
-        mint.pubkey()
+            .expect("create mint")
     }
 
-    /// A wallet with 10 SOL, its two associated token accounts, and the given balances.
+    /// A wallet with 10 SOL, its associated token accounts, and the given balances.
     pub async fn wallet(&self, payment: u64, stake: u64) -> Wallet {
         let key = Keypair::new();
         self.chain
             .request_airdrop(&key.pubkey(), 10_000_000_000)
             .await
             .unwrap();
-        let pay_ata = token::ata(&key.pubkey(), &self.payment_mint);
-        let stake_ata = token::ata(&key.pubkey(), &self.stake_mint);
-        let mut ixs = vec![token::create_ata_idempotent(
-            &self.authority.pubkey(),
+        let (payment, stake) = bootstrap::fund(
+            &self.sender,
+            &self.authority,
+            &self.market,
+            &self.tokens,
             &key.pubkey(),
-            &self.payment_mint,
-        )];
-        if self.stake_mint != self.payment_mint {
-            ixs.push(token::create_ata_idempotent(
-                &self.authority.pubkey(),
-                &key.pubkey(),
-                &self.stake_mint,
-            ));
-        }
-        if payment > 0 {
-            ixs.push(token::mint_to(
-                &self.payment_mint,
-                &pay_ata,
-                &self.authority.pubkey(),
-                payment,
-            ));
-        }
-        if stake > 0 {
-            ixs.push(token::mint_to(
-                &self.stake_mint,
-                &stake_ata,
-                &self.authority.pubkey(),
-                stake,
-            ));
-        }
-        self.send(&ixs, &[]).await.expect("fund wallet");
-        self.track(self.payment_mint, pay_ata);
-        self.track(self.stake_mint, stake_ata);
+            payment,
+            stake,
+        )
+        .await
+        .expect("fund wallet");
         Wallet {
             key,
-            payment: pay_ata,
-            stake: stake_ata,
+            payment,
+            stake,
         }
     }
 
@@ -415,19 +362,17 @@ impl World {
     /// - every audit invariant holds (vaults hold exactly what is owed, and
     ///   provider counters add up to the market totals).
     pub async fn assert_conservation(&self) {
-        let tracked = self.token_accounts.lock().unwrap().clone();
-        for (mint, accounts) in tracked {
-            let supply = {
-                let a = self.chain.get_account(&mint).await.unwrap().unwrap();
-                token::decode_mint_supply(&mint, &a.data).unwrap()
-            };
-            let mut sum: u128 = 0;
-            for acc in &accounts {
-                if let Some(a) = self.chain.get_account(acc).await.unwrap() {
-                    sum += token::decode_token_account(acc, &a.data).unwrap().amount as u128;
-                }
-            }
-            assert_eq!(sum, supply as u128, "token conservation for mint {mint}");
+        let report = self
+            .tokens
+            .check(&*self.chain)
+            .await
+            .expect("token accounts readable");
+        for c in report {
+            assert!(
+                c.ok,
+                "token conservation for mint {}: supply {} but the {} accounts hold {}",
+                c.mint, c.supply, c.accounts, c.sum_of_accounts
+            );
         }
         let snap = audit::Snapshot::load(&*self.chain, &self.market.market)
             .await
@@ -487,21 +432,22 @@ impl World {
 impl World {
     /// Another market in this world (same mints and treasury), by id.
     pub async fn create_market(&self, market_id: u64, params: MarketParams) -> Result<MarketKeys> {
-        let create = ix::market_create(
-            self.authority.pubkey(),
+        let plan = MarketPlan {
             market_id,
+            params,
+            treasury: self.treasury.pubkey(),
+            same_mint: self.payment_mint == self.stake_mint,
+        };
+        let market = bootstrap::create_market_with_mints(
+            &self.sender,
+            &self.authority,
+            &plan,
             self.payment_mint,
             self.stake_mint,
-            self.treasury.payment,
-            self.treasury.stake,
-            params,
-        );
-        self.send(&[create], &[]).await?;
-        let key = pda::market(&self.authority.pubkey(), market_id);
-        let market = accounts::fetch_market(&*self.chain, &key).await?;
-        self.track(self.payment_mint, market.payment_vault);
-        self.track(self.stake_mint, market.stake_vault);
-        Ok(MarketKeys::new(key, &market))
+            &self.tokens,
+        )
+        .await?;
+        Ok(market.keys)
     }
 }
 

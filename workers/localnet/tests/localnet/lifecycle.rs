@@ -1,14 +1,18 @@
 //! The gpu-market job lifecycle written once against `SharedChain` and run
 //! on both implementations: the embedded chain directly, and `RpcChain`
-//! through the localnet. Same steps, same balances, same named errors.
+//! through the localnet. Same steps, same balances, same named errors. The
+//! market is built by the SDK's shared bootstrap (as the demo's and the test
+//! harness's are) and ends with the shared token-conservation check.
 
 use std::sync::Arc;
 
 use gpu_market::state::{JobRequirements, JobState};
 use gpu_market::{JobPostArgs, JobSubmitArgs, ProviderRegisterArgs};
+use gpu_market_client::bootstrap::{self, MarketPlan};
 use gpu_market_client::chain::embedded::{ClockMode, EmbeddedChain};
 use gpu_market_client::chain::rpc::RpcChain;
 use gpu_market_client::chain::SharedChain;
+use gpu_market_client::conservation::TokenAccounts;
 use gpu_market_client::ix::{self, MarketKeys};
 use gpu_market_client::send::Sender;
 use gpu_market_client::{accounts, pda, token, Pubkey};
@@ -36,9 +40,9 @@ struct Market {
     chain: SharedChain,
     sender: Sender,
     authority: Keypair,
-    payment_mint: Pubkey,
-    stake_mint: Pubkey,
     keys: MarketKeys,
+    /// Every token account made here: conservation is checked over them.
+    tokens: TokenAccounts,
 }
 
 impl Market {
@@ -48,39 +52,24 @@ impl Market {
             .request_airdrop(&authority.pubkey(), 100_000_000_000)
             .await
             .expect("airdrop to the authority");
-        let mut m = Market {
-            sender: Sender::new(chain.clone()),
-            chain,
-            authority,
-            payment_mint: Pubkey::default(),
-            stake_mint: Pubkey::default(),
-            keys: MarketKeys {
-                market: Pubkey::default(),
-                payment_mint: Pubkey::default(),
-                stake_mint: Pubkey::default(),
-                payment_vault: Pubkey::default(),
-                stake_vault: Pubkey::default(),
-                fee_account: Pubkey::default(),
-                slash_account: Pubkey::default(),
-            },
+        let sender = Sender::new(chain.clone());
+        let tokens = TokenAccounts::new();
+        let plan = MarketPlan {
+            market_id: 1,
+            params: default_params(),
+            treasury: Keypair::new().pubkey(),
+            same_mint: false,
         };
-        m.payment_mint = m.create_mint().await;
-        m.stake_mint = m.create_mint().await;
-        let treasury = m.wallet(0, 0).await;
-        let create = ix::market_create(
-            m.authority.pubkey(),
-            1,
-            m.payment_mint,
-            m.stake_mint,
-            treasury.payment,
-            treasury.stake,
-            default_params(),
-        );
-        m.send(&[create], &[]).await.expect("market_create");
-        let key = pda::market(&m.authority.pubkey(), 1);
-        let state = accounts::fetch_market(&*m.chain, &key).await.unwrap();
-        m.keys = MarketKeys::new(key, &state);
-        m
+        let market = bootstrap::create_market(&sender, &authority, &plan, &tokens)
+            .await
+            .expect("market bootstrap");
+        Market {
+            chain,
+            sender,
+            authority,
+            keys: market.keys,
+            tokens,
+        }
     }
 
     async fn send(
@@ -91,45 +80,36 @@ impl Market {
         self.sender.send(ixs, &self.authority, signers).await
     }
 
-    async fn create_mint(&self) -> Pubkey {
-        let mint = Keypair::new();
-        let rent = self
-            .chain
-            .minimum_balance_for_rent_exemption(token::MINT_LEN)
-            .await
-            .unwrap();
-        let a = self.authority.pubkey();
-        let ixs = token::create_mint(&a, &mint.pubkey(), &a, 6, rent);
-        self.send(&ixs, &[&mint]).await.expect("create mint");
-        mint.pubkey()
-    }
-
     async fn wallet(&self, payment: u64, stake: u64) -> Wallet {
         let key = Keypair::new();
         self.chain
             .request_airdrop(&key.pubkey(), 10_000_000_000)
             .await
             .unwrap();
-        let a = self.authority.pubkey();
-        let (pay, stk) = (
-            token::ata(&key.pubkey(), &self.payment_mint),
-            token::ata(&key.pubkey(), &self.stake_mint),
-        );
-        let mut ixs = vec![
-            token::create_ata_idempotent(&a, &key.pubkey(), &self.payment_mint),
-            token::create_ata_idempotent(&a, &key.pubkey(), &self.stake_mint),
-        ];
-        if payment > 0 {
-            ixs.push(token::mint_to(&self.payment_mint, &pay, &a, payment));
-        }
-        if stake > 0 {
-            ixs.push(token::mint_to(&self.stake_mint, &stk, &a, stake));
-        }
-        self.send(&ixs, &[]).await.expect("fund wallet");
+        let (payment, stake) = bootstrap::fund(
+            &self.sender,
+            &self.authority,
+            &self.keys,
+            &self.tokens,
+            &key.pubkey(),
+            payment,
+            stake,
+        )
+        .await
+        .expect("fund wallet");
         Wallet {
             key,
-            payment: pay,
-            stake: stk,
+            payment,
+            stake,
+        }
+    }
+
+    /// Every token of both mints is where the books say.
+    async fn assert_conservation(&self) {
+        let report = self.tokens.check(&*self.chain).await.unwrap();
+        assert_eq!(report.len(), 2, "both mints checked: {report:?}");
+        for c in report {
+            assert!(c.ok, "token conservation: {c:?}");
         }
     }
 
@@ -195,6 +175,7 @@ async fn lifecycle(chain: SharedChain, clock: Arc<EmbeddedChain>) {
     let buyer = m.wallet(100_000, 0).await;
     let cranker = m.wallet(0, 0).await;
     let treasury_before = m.balance(&m.keys.fee_account).await;
+    m.assert_conservation().await;
 
     let price = 10_000;
     let now = chain.clock().await.unwrap().unix_timestamp;
@@ -312,6 +293,7 @@ async fn lifecycle(chain: SharedChain, clock: Arc<EmbeddedChain>) {
         (market.totals.jobs_posted, market.totals.jobs_completed),
         (1, 1)
     );
+    m.assert_conservation().await;
 
     // The program stream told of the job's creation, changes and closure
     // (closure as `None`), in order.
