@@ -69,8 +69,15 @@ pub enum CliError {
         #[source]
         source: LocalnetError,
     },
+    /// Boxed: the demo's errors are the largest and the rarest.
     #[error("demo: {0}")]
-    Demo(#[from] DemoError),
+    Demo(#[source] Box<DemoError>),
+}
+
+impl From<DemoError> for CliError {
+    fn from(e: DemoError) -> Self {
+        CliError::Demo(Box::new(e))
+    }
 }
 
 impl CliError {

@@ -23,7 +23,8 @@ use crate::send::Sender;
 use crate::{accounts, pda, token, Pubkey};
 
 /// What went wrong on the buyer's side, with the job (or input) it concerns
-/// and the lower error that caused it.
+/// and the lower error that caused it. Blob errors are boxed: they are the
+/// largest, and every `Result` of this module carries this type.
 #[derive(Debug, thiserror::Error)]
 pub enum BuyerError {
     /// Inputs are generated for GEMM workloads only; other workloads bring
@@ -38,14 +39,14 @@ pub enum BuyerError {
     StoreInput {
         name: String,
         #[source]
-        source: BlobError,
+        source: Box<BlobError>,
     },
     /// Uploading the spec of job `job` failed (nothing was posted).
     #[error("storing the spec of job {job}: {source}")]
     StoreSpec {
         job: Pubkey,
         #[source]
-        source: BlobError,
+        source: Box<BlobError>,
     },
     /// The chain refused or did not take job `job`'s post.
     #[error("posting job {job}: {source}")]
@@ -72,7 +73,7 @@ pub enum BuyerError {
         job: Pubkey,
         what: String,
         #[source]
-        source: BlobError,
+        source: Box<BlobError>,
     },
     /// The spec stored for job `job` does not parse or is not usable.
     #[error("job {job}'s spec: {source}")]
@@ -140,7 +141,7 @@ pub async fn spec_with_inputs(
             .await
             .map_err(|source| BuyerError::StoreInput {
                 name: name.to_string(),
-                source,
+                source: Box::new(source),
             })?;
         refs.push(BlobRef {
             name: name.into(),
@@ -205,7 +206,10 @@ pub async fn post(
     let stored = blobs
         .put(&bytes)
         .await
-        .map_err(|source| BuyerError::StoreSpec { job, source })?;
+        .map_err(|source| BuyerError::StoreSpec {
+            job,
+            source: Box::new(source),
+        })?;
     let args = JobPostArgs {
         nonce,
         workload: spec.workload.kind_code(),
@@ -266,7 +270,7 @@ pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified
                 .map_err(|source| BuyerError::Fetch {
                     job: job_key,
                     what,
-                    source,
+                    source: Box::new(source),
                 })
         }
     };
@@ -395,7 +399,10 @@ mod tests {
         match &e {
             BuyerError::StoreInput { name, source } => {
                 assert_eq!(name, "a");
-                assert!(matches!(source, BlobError::Denied { .. }), "{source:?}");
+                assert!(
+                    matches!(source.as_ref(), BlobError::Denied { .. }),
+                    "{source:?}"
+                );
             }
             other => panic!("expected StoreInput, got {other:?}"),
         }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gpu_market::state::{JobRequirements, JobState, MarketParams};
+use gpu_market_client::buyer;
 use gpu_market_client::chain::counting::CountingChain;
 use gpu_market_client::chain::embedded::{ClockMode, EmbeddedChain};
 use gpu_market_client::chain::{Chain, SharedChain};
@@ -21,7 +22,7 @@ use gpu_market_client::{accounts, Pubkey};
 use gpu_market_compute::exec::CpuExecutor;
 use gpu_market_compute::spec::Workload;
 use gpu_market_tests::{default_params, h100, World};
-use gpu_market_worker::{buyer, Worker, WorkerConfig};
+use gpu_market_worker::{Worker, WorkerConfig};
 
 struct Run {
     workers: usize,

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use gpu_market::state::{JobRequirements, MarketParams};
 use gpu_market::ProviderUpdateArgs;
 use gpu_market_blobs::{BlobError, BlobRef, BlobStore, Sha256};
+use gpu_market_client::buyer;
 use gpu_market_client::chain::embedded::{ClockMode, EmbeddedChain};
 use gpu_market_client::chain::Chain;
 use gpu_market_client::ix;
@@ -26,7 +27,7 @@ use gpu_market_compute::exec::{CpuExecutor, Executor, Inputs};
 use gpu_market_compute::spec::{random_i8_matrix, Workload};
 use gpu_market_tests::{default_params, h100, World};
 use gpu_market_worker::timing::{covered, Phase, Span};
-use gpu_market_worker::{buyer, Worker, WorkerConfig};
+use gpu_market_worker::{Worker, WorkerConfig};
 
 /// A blob store whose reads take `delay` longer: what a remote store costs.
 struct SlowReads {

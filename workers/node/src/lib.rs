@@ -8,11 +8,10 @@
 //! included, is a pure function ([`lifecycle::next`]) of what the worker
 //! journaled ([`journal`]), what the chain says and the time; while one job
 //! executes, the next ones are prepared ahead within a memory budget
-//! ([`prefetch`]), so the executor does not wait on downloads. [`buyer`] holds
-//! the other side: building specs, uploading inputs, posting, and verifying results.
+//! ([`prefetch`]), so the executor does not wait on downloads. The other
+//! side (building specs, uploading inputs, posting, verifying results) is the
+//! SDK's `gpu_market_client::buyer`.
 
-// The buyer's helpers moved to the SDK; re-exported while callers move over.
-pub use gpu_market_client::buyer;
 pub mod config;
 pub mod error;
 mod execute;

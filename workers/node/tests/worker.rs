@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use gpu_market::state::{JobRequirements, JobState};
 use gpu_market_blobs::BlobStore;
+use gpu_market_client::buyer;
 use gpu_market_client::chain::Chain;
 use gpu_market_client::crank::crank_once;
 use gpu_market_client::{accounts, Pubkey};
 use gpu_market_compute::exec::CpuExecutor;
 use gpu_market_compute::spec::{JobSpec, Workload};
 use gpu_market_tests::*;
-use gpu_market_worker::buyer;
 use gpu_market_worker::{FailPoint, Worker, WorkerConfig, WorkerError};
 
 struct Setup {
