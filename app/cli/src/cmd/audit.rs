@@ -92,6 +92,11 @@ pub fn print_invariants(out: &mut dyn Write, r: &audit::InvariantReport) -> std:
     }
     writeln!(
         out,
+        "surplus (donated beyond what is owed): payment vault {}, stake vault {}",
+        r.surplus.payment_vault, r.surplus.stake_vault
+    )?;
+    writeln!(
+        out,
         "{}",
         if r.ok {
             "all invariants hold"
