@@ -36,7 +36,15 @@
 //! - `programSubscribe` without filters also reports an account closing (as
 //!   Solana's empty system-owned account), which a validator never sends;
 //! - valid JSON that is not a request gets jsonrpsee's -32700 (Parse error)
-//!   where a validator answers -32600 (Invalid request).
+//!   where a validator answers -32600 (Invalid request);
+//! - a transaction whose signatures do not verify is refused with -32003
+//!   even with `skipPreflight` (a validator answers with the signature and
+//!   drops the transaction in its sigverify stage; here the bank underneath
+//!   verifies none, see `sigverify`);
+//! - it serves this machine (see [`Access`]): loopback by default, CORS for
+//!   pages on loopback and named origins only (Solana's RPC allows any), and
+//!   403 for other origins and, when bound to loopback, for a `Host` that is
+//!   not a loopback name.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), gpu_market_localnet::LocalnetError> {
