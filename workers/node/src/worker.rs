@@ -434,12 +434,22 @@ impl Worker {
             match action {
                 lifecycle::Action::Idle => return Ok(()),
                 lifecycle::Action::Record(step) => {
-                    match step {
-                        Step::Claimed => self.bump(|s| s.claims_landed += 1),
-                        Step::Submitted => self.bump(|s| s.submits_landed += 1),
+                    let after = step.clone();
+                    self.record(&key, step)?;
+                    match after {
+                        // The claim may have landed after `job` was read: read it
+                        // again, once, rather than take a stale Open for a loss.
+                        Step::Claimed => {
+                            self.bump(|s| s.claims_landed += 1);
+                            job = accounts::fetch_job_opt(&*chain, &key).await?;
+                        }
+                        // The chain takes it from here.
+                        Step::Submitted => {
+                            self.bump(|s| s.submits_landed += 1);
+                            return Ok(());
+                        }
                         _ => {}
                     }
-                    self.record(&key, step)?;
                 }
                 lifecycle::Action::Resend => {
                     // `next` resends only what the last step carries.
