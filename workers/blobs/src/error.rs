@@ -3,7 +3,9 @@
 //! acts on differently: the blob is absent, its bytes are wrong, the store could not be
 //! reached, the store refused us, or the request itself was malformed.
 
-use crate::hash::{to_hex, Sha256};
+use gpu_market_types::Hash32;
+
+use crate::hash::to_hex;
 
 /// Errors from opening a store, storing a blob or fetching one. Messages state what was
 /// attempted and on which URI, so they can be shown to an operator as they are.
@@ -21,8 +23,8 @@ pub enum BlobError {
         to_hex(expected)
     )]
     HashMismatch {
-        expected: Sha256,
-        actual: Sha256,
+        expected: Hash32,
+        actual: Hash32,
         uri: String,
     },
 

@@ -7,34 +7,27 @@ use sha2::Digest;
 
 use crate::error::BlobError;
 
-/// A blob's SHA-256, the same 32 bytes a job's `spec_hash` or input hash holds on chain:
-/// the bytes of a [`Hash32`], whose hex rules [`to_hex`] and [`from_hex`] apply. (Still
-/// the bare array so that this crate's callers, which pass on-chain `[u8; 32]` fields,
-/// keep compiling; becoming `Hash32` itself is their switch.)
-pub type Sha256 = [u8; 32];
-
 /// Hashing a buffer this large on an async worker thread would stall other tasks long
 /// enough to matter (tens of milliseconds and up), so it is moved off when possible.
 const BLOCKING_HASH_THRESHOLD: usize = 1 << 20;
 
-/// SHA-256 of `bytes`.
-pub fn sha256(bytes: &[u8]) -> Sha256 {
-    sha2::Sha256::digest(bytes).into()
+/// SHA-256 of `bytes`, as the [`Hash32`] a job's `spec_hash` or input hash holds on
+/// chain.
+pub fn sha256(bytes: &[u8]) -> Hash32 {
+    Hash32(sha2::Sha256::digest(bytes).into())
 }
 
 /// Lowercase hex, the form used as a blob's key and in URIs.
-pub fn to_hex(hash: &Sha256) -> String {
-    Hash32(*hash).to_hex()
+pub fn to_hex(hash: &Hash32) -> String {
+    hash.to_hex()
 }
 
 /// Parses 64 hex digits (either case: people paste hashes) into a hash.
-pub fn from_hex(s: &str) -> Result<Sha256, BlobError> {
-    Hash32::from_hex_any_case(s)
-        .map(|h| h.0)
-        .map_err(|e| BlobError::InvalidHex {
-            input: s.to_string(),
-            reason: e.to_string(),
-        })
+pub fn from_hex(s: &str) -> Result<Hash32, BlobError> {
+    Hash32::from_hex_any_case(s).map_err(|e| BlobError::InvalidHex {
+        input: s.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// Whether `name` is exactly a key this crate writes: 64 lowercase hex digits. Used to
@@ -44,7 +37,7 @@ pub(crate) fn is_key(name: &str) -> bool {
 }
 
 /// `Ok` when `actual` is the hash the caller asked for.
-pub(crate) fn check(expected: &Sha256, actual: Sha256, uri: &str) -> Result<(), BlobError> {
+pub(crate) fn check(expected: &Hash32, actual: Hash32, uri: &str) -> Result<(), BlobError> {
     if actual == *expected {
         Ok(())
     } else {
@@ -59,7 +52,7 @@ pub(crate) fn check(expected: &Sha256, actual: Sha256, uri: &str) -> Result<(), 
 /// SHA-256 of a possibly large buffer from async code. On a multi-threaded runtime a
 /// large buffer is hashed under `block_in_place` so the other tasks on this worker move
 /// elsewhere; a current-thread runtime has nowhere to move them, so it hashes inline.
-pub(crate) fn sha256_async_safe(bytes: &[u8]) -> Sha256 {
+pub(crate) fn sha256_async_safe(bytes: &[u8]) -> Hash32 {
     if bytes.len() >= BLOCKING_HASH_THRESHOLD && on_multi_thread_runtime() {
         tokio::task::block_in_place(|| sha256(bytes))
     } else {

@@ -8,7 +8,9 @@ use object_store::path::Path;
 use url::Url;
 
 use crate::error::BlobError;
-use crate::hash::{is_key, Sha256};
+use gpu_market_types::Hash32;
+
+use crate::hash::is_key;
 use crate::options::BlobOptions;
 use crate::{remote, BlobRef, BlobStore};
 
@@ -75,7 +77,7 @@ impl BlobStore for HttpBlobStore {
         remote::put(&self.store, Path::from(key), uri, hash, bytes).await
     }
 
-    async fn get(&self, uri: &str, sha256: &Sha256) -> Result<Vec<u8>, BlobError> {
+    async fn get(&self, uri: &str, sha256: &Hash32) -> Result<Vec<u8>, BlobError> {
         match self.own_key(uri) {
             Some(key) => {
                 let path = Path::from(key);
@@ -87,7 +89,7 @@ impl BlobStore for HttpBlobStore {
         }
     }
 
-    async fn exists(&self, sha256: &Sha256) -> Result<bool, BlobError> {
+    async fn exists(&self, sha256: &Hash32) -> Result<bool, BlobError> {
         let key = crate::to_hex(sha256);
         let uri = self.uri_for(&key);
         remote::exists(&self.store, &Path::from(key), &uri).await
@@ -97,7 +99,7 @@ impl BlobStore for HttpBlobStore {
 /// Fetches any `http(s)://` URI and verifies it.
 pub(crate) async fn fetch(
     uri: &str,
-    sha256: &Sha256,
+    sha256: &Hash32,
     options: &BlobOptions,
 ) -> Result<Vec<u8>, BlobError> {
     let url = parse_http_url(uri)?;

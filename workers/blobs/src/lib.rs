@@ -29,7 +29,8 @@ pub mod uri;
 use std::sync::Arc;
 
 pub use error::BlobError;
-pub use hash::{from_hex, sha256, to_hex, Sha256};
+pub use gpu_market_types::Hash32;
+pub use hash::{from_hex, sha256, to_hex};
 pub use http::HttpBlobStore;
 pub use local::LocalBlobStore;
 pub use options::{BlobOptions, DEFAULT_MAX_BLOB_SIZE};
@@ -41,7 +42,7 @@ pub use uri::uri_sha256;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct BlobRef {
     pub uri: String,
-    pub sha256: Sha256,
+    pub sha256: Hash32,
     /// Length in bytes.
     pub len: u64,
 }
@@ -60,11 +61,11 @@ pub trait BlobStore: Send + Sync {
     /// Fetches the blob at `uri` and verifies it against `sha256`
     /// ([`BlobError::HashMismatch`] otherwise). URIs of other stores are fetched as
     /// [`fetch`] would, under this store's limits.
-    async fn get(&self, uri: &str, sha256: &Sha256) -> Result<Vec<u8>, BlobError>;
+    async fn get(&self, uri: &str, sha256: &Hash32) -> Result<Vec<u8>, BlobError>;
 
     /// Whether this store holds something under `sha256`'s key. Says nothing about
     /// whether that content is intact; `get` checks that.
-    async fn exists(&self, sha256: &Sha256) -> Result<bool, BlobError>;
+    async fn exists(&self, sha256: &Hash32) -> Result<bool, BlobError>;
 }
 
 /// Opens the store at `location` with default [`BlobOptions`]:
@@ -113,14 +114,14 @@ pub fn open_with(location: &str, options: &BlobOptions) -> Result<Arc<dyn BlobSt
 /// without a configured store, and verifies it against `sha256`: what a worker or
 /// auditor uses on the URIs a job spec names. `s3://` takes its endpoint and
 /// credentials from the standard AWS environment variables.
-pub async fn fetch(uri: &str, sha256: &Sha256) -> Result<Vec<u8>, BlobError> {
+pub async fn fetch(uri: &str, sha256: &Hash32) -> Result<Vec<u8>, BlobError> {
     fetch_with(uri, sha256, &BlobOptions::default()).await
 }
 
 /// [`fetch`] with explicit limits and retry behaviour.
 pub async fn fetch_with(
     uri: &str,
-    sha256: &Sha256,
+    sha256: &Hash32,
     options: &BlobOptions,
 ) -> Result<Vec<u8>, BlobError> {
     let scheme = uri
@@ -142,7 +143,7 @@ pub(crate) fn hash_for_put(
     bytes: &[u8],
     options: &BlobOptions,
     store: &impl std::fmt::Display,
-) -> Result<(Sha256, String), BlobError> {
+) -> Result<(Hash32, String), BlobError> {
     if bytes.len() as u64 > options.max_blob_size {
         return Err(BlobError::TooLarge {
             uri: store.to_string(),

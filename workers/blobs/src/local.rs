@@ -11,11 +11,12 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use gpu_market_types::Hash32;
 use sha2::Digest;
 use url::Url;
 
 use crate::error::BlobError;
-use crate::hash::{blocking, check, Sha256};
+use crate::hash::{blocking, check};
 use crate::options::BlobOptions;
 use crate::{BlobRef, BlobStore};
 
@@ -61,7 +62,7 @@ impl LocalBlobStore {
 
     /// Whether the file at `path` already holds exactly `bytes` (by length, then hash,
     /// streamed so a large blob is not read into memory a second time).
-    fn holds(path: &Path, bytes: &[u8], hash: &Sha256) -> bool {
+    fn holds(path: &Path, bytes: &[u8], hash: &Hash32) -> bool {
         let Ok(file) = File::open(path) else {
             return false;
         };
@@ -127,13 +128,13 @@ impl BlobStore for LocalBlobStore {
         })
     }
 
-    async fn get(&self, uri: &str, sha256: &Sha256) -> Result<Vec<u8>, BlobError> {
+    async fn get(&self, uri: &str, sha256: &Hash32) -> Result<Vec<u8>, BlobError> {
         // Any file:// URI is read the same way, in this directory or not; other schemes
         // are fetched with this store's limits.
         crate::fetch_with(uri, sha256, &self.options).await
     }
 
-    async fn exists(&self, sha256: &Sha256) -> Result<bool, BlobError> {
+    async fn exists(&self, sha256: &Hash32) -> Result<bool, BlobError> {
         let path = self.path_for(&crate::to_hex(sha256));
         match std::fs::metadata(&path) {
             Ok(m) => Ok(m.is_file()),
@@ -165,7 +166,7 @@ pub(crate) fn file_path(uri: &str) -> Result<PathBuf, BlobError> {
 /// Reads the file a `file://` URI names and verifies it.
 pub(crate) async fn fetch(
     uri: &str,
-    sha256: &Sha256,
+    sha256: &Hash32,
     options: &BlobOptions,
 ) -> Result<Vec<u8>, BlobError> {
     let path = file_path(uri)?;
@@ -177,7 +178,7 @@ pub(crate) async fn fetch(
 fn read_verified(
     path: &Path,
     uri: &str,
-    expected: &Sha256,
+    expected: &Hash32,
     max: u64,
 ) -> Result<Vec<u8>, BlobError> {
     let io = |e: std::io::Error| match e.kind() {
@@ -220,7 +221,7 @@ enum Stream {
 
 /// Hashes everything `file` yields, passing each chunk to `sink`, and stops once more
 /// than `max` bytes have come (the file may have grown since its length was checked).
-fn hash_stream(mut file: File, max: u64, mut sink: impl FnMut(&[u8])) -> Result<Sha256, Stream> {
+fn hash_stream(mut file: File, max: u64, mut sink: impl FnMut(&[u8])) -> Result<Hash32, Stream> {
     let mut hasher = sha2::Sha256::new();
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut total = 0u64;
@@ -238,5 +239,5 @@ fn hash_stream(mut file: File, max: u64, mut sink: impl FnMut(&[u8])) -> Result<
         hasher.update(&chunk[..n]);
         sink(&chunk[..n]);
     }
-    Ok(hasher.finalize().into())
+    Ok(Hash32(hasher.finalize().into()))
 }

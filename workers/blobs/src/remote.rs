@@ -9,7 +9,9 @@ use object_store::{GetOptions, ObjectStore, ObjectStoreExt, PutPayload};
 use sha2::Digest;
 
 use crate::error::BlobError;
-use crate::hash::{check, Sha256};
+use gpu_market_types::Hash32;
+
+use crate::hash::check;
 use crate::BlobRef;
 
 /// Most we reserve up front from an announced length: the length is the server's word,
@@ -22,7 +24,7 @@ pub(crate) async fn put(
     store: &dyn ObjectStore,
     path: Path,
     uri: String,
-    sha256: Sha256,
+    sha256: Hash32,
     bytes: &[u8],
 ) -> Result<BlobRef, BlobError> {
     // object_store needs an owned payload; the copy is the price of an API that takes
@@ -46,7 +48,7 @@ pub(crate) async fn get_verified(
     store: &dyn ObjectStore,
     path: &Path,
     uri: &str,
-    expected: &Sha256,
+    expected: &Hash32,
     max: u64,
 ) -> Result<Vec<u8>, BlobError> {
     let result = store
@@ -80,7 +82,7 @@ pub(crate) async fn get_verified(
         hasher.update(&chunk);
         buf.extend_from_slice(&chunk);
     }
-    check(expected, hasher.finalize().into(), uri)?;
+    check(expected, Hash32(hasher.finalize().into()), uri)?;
     tracing::debug!(uri = %uri, len = buf.len(), "blob fetched and verified");
     Ok(buf)
 }

@@ -10,7 +10,9 @@ use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path;
 
 use crate::error::BlobError;
-use crate::hash::{is_key, Sha256};
+use gpu_market_types::Hash32;
+
+use crate::hash::is_key;
 use crate::options::BlobOptions;
 use crate::{remote, BlobRef, BlobStore};
 
@@ -211,7 +213,7 @@ impl BlobStore for S3BlobStore {
         remote::put(&self.store, path, uri, hash, bytes).await
     }
 
-    async fn get(&self, uri: &str, sha256: &Sha256) -> Result<Vec<u8>, BlobError> {
+    async fn get(&self, uri: &str, sha256: &Hash32) -> Result<Vec<u8>, BlobError> {
         match self.own_key(uri) {
             Some(key) => {
                 let path = self.path_for(key)?;
@@ -222,7 +224,7 @@ impl BlobStore for S3BlobStore {
         }
     }
 
-    async fn exists(&self, sha256: &Sha256) -> Result<bool, BlobError> {
+    async fn exists(&self, sha256: &Hash32) -> Result<bool, BlobError> {
         let key = crate::to_hex(sha256);
         let uri = self.uri_for(&key);
         remote::exists(&self.store, &self.path_for(&key)?, &uri).await
@@ -232,7 +234,7 @@ impl BlobStore for S3BlobStore {
 /// Fetches `s3://bucket/key` with settings from the environment, and verifies it.
 pub(crate) async fn fetch(
     uri: &str,
-    sha256: &Sha256,
+    sha256: &Hash32,
     options: &BlobOptions,
 ) -> Result<Vec<u8>, BlobError> {
     let (bucket, key) = split_s3_uri(uri)?;

@@ -3,19 +3,14 @@
 //! URI names can be read back from the URI alone (a worker checking that a
 //! journaled output is still stored, a buyer locating a result's blob).
 
-use crate::hash::Sha256;
+use gpu_market_types::Hash32;
 
 /// The SHA-256 a content-addressed blob URI ends in (`.../<64 hex digits>`), or
 /// `None` when its last segment is not a hash. Says nothing about whether the
 /// blob exists or is intact.
-pub fn uri_sha256(uri: &str) -> Option<Sha256> {
+pub fn uri_sha256(uri: &str) -> Option<Hash32> {
     let tail = uri.rsplit('/').next()?;
-    if tail.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(tail, &mut out).ok()?;
-    Some(out)
+    Hash32::from_hex_any_case(tail).ok()
 }
 
 #[cfg(test)]

@@ -146,7 +146,7 @@ pub async fn spec_with_inputs(
         refs.push(BlobRef {
             name: name.into(),
             uri: r.uri,
-            sha256: Hash32(r.sha256),
+            sha256: r.sha256,
             len: r.len,
         });
     }
@@ -213,7 +213,7 @@ pub async fn post(
     let args = JobPostArgs {
         nonce,
         workload: spec.workload.kind_code(),
-        spec_hash: stored.sha256,
+        spec_hash: stored.sha256.0,
         spec_uri: stored.uri.clone(),
         requirements,
         price,
@@ -262,7 +262,7 @@ impl Verified {
 /// root, and for GEMM the product against the inputs with Freivalds' test.
 pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified> {
     let job_key = *job_key;
-    let fetch = |what: &str, uri: String, sha: [u8; 32]| {
+    let fetch = |what: &str, uri: String, sha: Hash32| {
         let what = what.to_string();
         async move {
             gpu_market_blobs::fetch(&uri, &sha)
@@ -284,7 +284,7 @@ pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified
     if job.result_root == [0; 32] {
         return Err(BuyerError::NoResult(job_key));
     }
-    let spec_bytes = fetch("spec", job.spec_uri.clone(), job.spec_hash).await?;
+    let spec_bytes = fetch("spec", job.spec_uri.clone(), Hash32(job.spec_hash)).await?;
     let spec = JobSpec::from_bytes(&spec_bytes).map_err(|source| BuyerError::JobSpec {
         job: job_key,
         source,
@@ -308,8 +308,8 @@ pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified
                     .ok_or(BuyerError::MissingInput { job: job_key, name })
             };
             let (a, b) = (input("a")?, input("b")?);
-            let a = fetch("input a", a.uri, a.sha256.0).await?;
-            let b = fetch("input b", b.uri, b.sha256.0).await?;
+            let a = fetch("input a", a.uri, a.sha256).await?;
+            let b = fetch("input b", b.uri, b.sha256).await?;
             let (m, n, k) = (m as usize, n as usize, k as usize);
             let r = match w {
                 Workload::GemmI8 { .. } => verify::freivalds_i8(
@@ -384,10 +384,10 @@ mod tests {
                 detail: "read-only".into(),
             })
         }
-        async fn get(&self, uri: &str, _sha256: &[u8; 32]) -> Result<Vec<u8>, BlobError> {
+        async fn get(&self, uri: &str, _sha256: &Hash32) -> Result<Vec<u8>, BlobError> {
             Err(BlobError::NotFound { uri: uri.into() })
         }
-        async fn exists(&self, _sha256: &[u8; 32]) -> Result<bool, BlobError> {
+        async fn exists(&self, _sha256: &Hash32) -> Result<bool, BlobError> {
             Ok(false)
         }
     }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use gpu_market::state::{JobRequirements, MarketParams};
 use gpu_market::ProviderUpdateArgs;
-use gpu_market_blobs::{BlobError, BlobRef, BlobStore, Sha256};
+use gpu_market_blobs::{BlobError, BlobRef, BlobStore, Hash32};
 use gpu_market_client::buyer;
 use gpu_market_client::chain::embedded::{ClockMode, EmbeddedChain};
 use gpu_market_client::chain::Chain;
@@ -43,11 +43,11 @@ impl BlobStore for SlowReads {
     async fn put(&self, bytes: &[u8]) -> Result<BlobRef, BlobError> {
         self.inner.put(bytes).await
     }
-    async fn get(&self, uri: &str, sha256: &Sha256) -> Result<Vec<u8>, BlobError> {
+    async fn get(&self, uri: &str, sha256: &Hash32) -> Result<Vec<u8>, BlobError> {
         tokio::time::sleep(self.delay).await;
         self.inner.get(uri, sha256).await
     }
-    async fn exists(&self, sha256: &Sha256) -> Result<bool, BlobError> {
+    async fn exists(&self, sha256: &Hash32) -> Result<bool, BlobError> {
         self.inner.exists(sha256).await
     }
 }

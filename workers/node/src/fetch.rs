@@ -7,7 +7,7 @@ use std::time::Instant;
 use gpu_market::state::Job;
 use gpu_market_client::Pubkey;
 use gpu_market_compute::exec::{check_inputs, Inputs};
-use gpu_market_compute::spec::JobSpec;
+use gpu_market_compute::spec::{Hash32, JobSpec};
 
 use crate::error::PrepareError;
 use crate::timing::Phase;
@@ -44,7 +44,10 @@ impl Worker {
         budget: Option<u64>,
     ) -> Result<Option<Prepared>, PrepareError> {
         let start = Instant::now();
-        let spec_bytes = self.blobs.get(&job.spec_uri, &job.spec_hash).await?;
+        let spec_bytes = self
+            .blobs
+            .get(&job.spec_uri, &Hash32(job.spec_hash))
+            .await?;
         let spec = JobSpec::from_bytes(&spec_bytes)?;
         if spec.workload.kind_code() != job.workload {
             return Err(PrepareError::KindMismatch {
@@ -78,7 +81,7 @@ impl Worker {
         for input in &spec.inputs {
             let bytes = self
                 .blobs
-                .get(&input.uri, &input.sha256.0)
+                .get(&input.uri, &input.sha256)
                 .await
                 .map_err(|source| PrepareError::InputUnavailable {
                     name: input.name.clone(),

@@ -337,7 +337,7 @@ async fn jobs_the_worker_cannot_run_are_never_claimed() {
     let mismatched = {
         let mut args = s.w.post_args(1, 1_000, s.w.now().await + 3_600);
         args.workload = 1;
-        args.spec_hash = stored.sha256;
+        args.spec_hash = stored.sha256.0;
         args.spec_uri = stored.uri.clone();
         let (ix, job) =
             gpu_market_client::ix::job_post(&s.w.market, buyer_w.pubkey(), buyer_w.payment, args);
@@ -358,7 +358,7 @@ async fn jobs_the_worker_cannot_run_are_never_claimed() {
     let garbage = {
         let stored = s.blobs.put(b"not a spec").await.unwrap();
         let mut args = s.w.post_args(3, 1_000, s.w.now().await + 3_600);
-        args.spec_hash = stored.sha256;
+        args.spec_hash = stored.sha256.0;
         args.spec_uri = stored.uri;
         let (ix, job) =
             gpu_market_client::ix::job_post(&s.w.market, buyer_w.pubkey(), buyer_w.payment, args);
