@@ -10,10 +10,6 @@ use crate::spec::{SpecError, Workload, WorkloadKind};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// Moved to [`crate::select`] (which knows both executors, so this module and
-/// [`crate::cuda`] need not import each other); re-exported for existing callers.
-pub use crate::select::{best_executor, BestExecutor};
-
 /// Input name -> bytes.
 pub type Inputs = BTreeMap<String, Vec<u8>>;
 

@@ -135,11 +135,11 @@ fn workload_kind_codes() {
     assert_eq!(kernel_spec().workload.kind_code(), 3);
     assert_eq!(kernel_spec().workload.kind_name(), "cuda-kernel");
     for code in 0..=3u8 {
-        let kind = WorkloadKind::from_code(code).unwrap();
+        let kind = WorkloadKind::from_u8(code).unwrap();
         assert_eq!(kind.code(), code);
     }
-    assert_eq!(WorkloadKind::from_code(2), Some(WorkloadKind::GemmBf16));
-    assert_eq!(WorkloadKind::from_code(4), None);
+    assert_eq!(WorkloadKind::from_u8(2), Some(WorkloadKind::GemmBf16));
+    assert_eq!(WorkloadKind::from_u8(4), None);
     let f32w = Workload::GemmF32 {
         m: 1,
         n: 1,
@@ -1074,7 +1074,7 @@ fn detection_without_gpu_falls_back_to_cpu() {
     match cuda::detect() {
         Detection::Unavailable { reason } => {
             assert!(!reason.is_empty());
-            let best = exec::best_executor();
+            let best = gpu_market_compute::best_executor();
             assert_eq!(best.executor.device().kind, DeviceKind::Cpu);
             let why = best.fallback_reason.expect("a fallback reason");
             assert!(!why.is_empty());
@@ -1084,7 +1084,7 @@ fn detection_without_gpu_falls_back_to_cpu() {
         Detection::Available { devices, .. } => {
             // Running on a GPU machine: then best_executor must pick CUDA.
             assert!(!devices.is_empty());
-            let best = exec::best_executor();
+            let best = gpu_market_compute::best_executor();
             assert_eq!(best.executor.device().kind, DeviceKind::Cuda);
         }
     }

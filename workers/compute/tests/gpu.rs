@@ -48,7 +48,7 @@ fn detection_reports_the_device() {
         assert!(d.sm_count > 0);
         assert!(d.compute_capability >= 50);
     }
-    let best = gpu_market_compute::exec::best_executor();
+    let best = gpu_market_compute::best_executor();
     assert_eq!(
         best.executor.device().kind,
         DeviceKind::Cuda,

@@ -174,7 +174,7 @@ async fn main() {
         cfg.heartbeat_every = Duration::from_secs(s.max(1));
     }
 
-    let best = gpu_market_compute::exec::best_executor();
+    let best = gpu_market_compute::best_executor();
     match &best.fallback_reason {
         None => tracing::info!(device = %best.executor.device().name, "running jobs on the GPU"),
         Some(reason) => tracing::warn!(%reason, "no usable GPU: running jobs on the CPU executor"),

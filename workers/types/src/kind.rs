@@ -35,11 +35,6 @@ impl WorkloadKind {
         })
     }
 
-    /// Same as [`Self::from_u8`]; the name the compute crate's callers know.
-    pub fn from_code(v: u8) -> Option<Self> {
-        Self::from_u8(v)
-    }
-
     /// The protocol number.
     pub fn code(self) -> u8 {
         self as u8
@@ -117,7 +112,6 @@ mod tests {
         ];
         for (code, name, kind) in expected {
             assert_eq!(WorkloadKind::from_u8(code), Some(kind));
-            assert_eq!(WorkloadKind::from_code(code), Some(kind));
             assert_eq!(kind.code(), code);
             assert_eq!(kind.name(), name);
             assert_eq!(WorkloadKind::from_name(name), Some(kind));

@@ -86,7 +86,7 @@ pub fn state_name(s: gpu_market::state::JobState) -> &'static str {
 }
 
 pub fn workload_name(code: u8) -> &'static str {
-    gpu_market_compute::spec::WorkloadKind::from_code(code)
+    gpu_market_compute::spec::WorkloadKind::from_u8(code)
         .map(|k| k.name())
         .unwrap_or("unknown")
 }

@@ -98,7 +98,7 @@ impl GpuArgs {
 
     fn resolve(&self) -> GpuDescriptor {
         self.explicit().unwrap_or_else(|| {
-            let best = gpu_market_compute::exec::best_executor();
+            let best = gpu_market_compute::best_executor();
             let gflops = gpu_market_worker::worker::measure_gflops(&*best.executor);
             gpu_market_worker::descriptor(best.executor.device(), gflops)
         })

@@ -151,7 +151,7 @@ pub(super) struct Executors {
 
 impl Executors {
     pub fn detect(providers: u32) -> Self {
-        let best = gpu_market_compute::exec::best_executor();
+        let best = gpu_market_compute::best_executor();
         let gpu = (best.executor.device().kind == DeviceKind::Cuda)
             .then(|| Arc::from(best.executor) as Arc<dyn Executor>);
         let cpu_threads = std::thread::available_parallelism()
