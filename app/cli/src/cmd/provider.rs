@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use clap::{Args, Subcommand};
-use gpu_market::state::GpuDescriptor;
+use gpu_market::errors::MarketError;
+use gpu_market::state::{GpuDescriptor, Provider};
 use gpu_market::{ProviderRegisterArgs, ProviderUpdateArgs};
 use gpu_market_client::{accounts, ix, pda, token, Pubkey};
 use serde_json::json;
@@ -235,11 +236,7 @@ pub async fn run(ctx: &Ctx, cmd: ProviderCmd, out: &mut dyn Write) -> Result<()>
     }
 }
 
-async fn require_registered(
-    ctx: &Ctx,
-    market: &Pubkey,
-    owner: &Pubkey,
-) -> Result<gpu_market::state::Provider> {
+async fn require_registered(ctx: &Ctx, market: &Pubkey, owner: &Pubkey) -> Result<Provider> {
     let key = pda::provider(market, owner);
     accounts::fetch_provider(&*ctx.chain, &key).await.map_err(|e| match e {
         gpu_market_client::error::ClientError::AccountNotFound(_) => {
@@ -261,11 +258,16 @@ fn done(ctx: &Ctx, out: &mut dyn Write, what: &str, amount: u64, sig: &str) -> R
 async fn register(ctx: &Ctx, a: RegisterArgs, out: &mut dyn Write) -> Result<()> {
     let (m, market) = market_keys(ctx).await?;
     let me = ctx.keypair()?.pubkey();
-    if a.stake < market.params.min_stake {
-        return Err(CliError::Usage(format!(
-            "--stake {} is below the market's minimum stake {}",
-            a.stake, market.params.min_stake
-        )));
+    // The program's own rule, so the CLI refuses exactly what the program would.
+    match Provider::check_register_stake(a.stake, market.params.min_stake) {
+        Ok(()) => {}
+        Err(MarketError::StakeBelowMinimum) => {
+            return Err(CliError::Usage(format!(
+                "--stake {} is below the market's minimum stake {}",
+                a.stake, market.params.min_stake
+            )))
+        }
+        Err(e) => return Err(CliError::Usage(format!("--stake {}: {e}", a.stake))),
     }
     let key = pda::provider(&m.market, &me);
     if ctx.chain.get_account(&key).await?.is_some() {

@@ -132,6 +132,23 @@ impl Reputation {
 }
 
 impl Provider {
+    /// The stake rule `provider_register` applies, in its order: at least the
+    /// market's minimum (a provider that could not lock a single bond has no
+    /// business here), and not zero. The handler calls this, and so does the
+    /// CLI before it sends a registration the program would refuse.
+    pub fn check_register_stake(
+        stake: u64,
+        min_stake: u64,
+    ) -> core::result::Result<(), MarketError> {
+        if stake < min_stake {
+            return Err(MarketError::StakeBelowMinimum);
+        }
+        if stake == 0 {
+            return Err(MarketError::AmountZero);
+        }
+        Ok(())
+    }
+
     pub fn free_stake(&self) -> u64 {
         self.stake
             .saturating_sub(self.locked)
@@ -335,6 +352,28 @@ mod tests {
             }
             _ => false,
         }
+    }
+
+    #[test]
+    fn register_stake_is_refused_below_the_minimum_and_at_zero() {
+        let min = 1_000;
+        assert_eq!(
+            Provider::check_register_stake(min - 1, min),
+            Err(MarketError::StakeBelowMinimum)
+        );
+        assert_eq!(Provider::check_register_stake(min, min), Ok(()));
+        assert_eq!(Provider::check_register_stake(min + 1, min), Ok(()));
+        // The minimum is checked first: a zero stake in a market that asks for
+        // one names the minimum.
+        assert_eq!(
+            Provider::check_register_stake(0, min),
+            Err(MarketError::StakeBelowMinimum)
+        );
+        assert_eq!(
+            Provider::check_register_stake(0, 0),
+            Err(MarketError::AmountZero)
+        );
+        assert_eq!(Provider::check_register_stake(1, 0), Ok(()));
     }
 
     #[test]

@@ -54,12 +54,7 @@ pub struct ProviderRegister<'info> {
 
 impl ProviderRegister<'_> {
     pub fn validate(&self, args: &ProviderRegisterArgs) -> Result<()> {
-        // A provider that could not lock a single bond has no business here.
-        require!(
-            args.stake >= self.market.params.min_stake,
-            MarketError::StakeBelowMinimum
-        );
-        require!(args.stake > 0, MarketError::AmountZero);
+        Provider::check_register_stake(args.stake, self.market.params.min_stake)?;
         args.gpu.validate()?;
         require!(args.max_concurrent > 0, MarketError::InvalidConcurrency);
         Ok(())
