@@ -282,7 +282,13 @@ impl Worker {
         for action in &actions {
             match *action {
                 Action::Claim(key) => self.try_claim(key, jobs[&key]).await?,
-                Action::Resume(key) => self.spawn_drive(key, Some(jobs[&key].clone()), None).await,
+                Action::Resume(key) => {
+                    // Read again: the snapshot is from before this tick's plan, and a
+                    // task carrying this job may have submitted it and stopped since;
+                    // a stale `Claimed` would have the result submitted twice.
+                    let job = accounts::fetch_job_opt(&*self.sender.chain, &key).await?;
+                    self.spawn_drive(key, job, None).await
+                }
                 Action::Crank(c) => {
                     if providers.is_none() {
                         providers = Some(
