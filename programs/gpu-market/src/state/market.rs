@@ -111,7 +111,7 @@ impl MarketParams {
 }
 
 /// Running totals. `escrow_outstanding` and `stake_total` are what the vaults
-/// owe; the invariant `vault balance == owed` is checked by `gpumkt audit invariants`.
+/// owe; `gpumkt audit invariants` checks `vault balance >= owed` (any excess is a donation).
 #[derive(
     AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, Default, PartialEq, Eq,
 )]
