@@ -188,7 +188,9 @@ pub fn verify_proof(
     verify_proof_hash(root, leaf_count, index, &leaf_hash(leaf_data), proof)
 }
 
-/// [`verify_proof`] for a leaf already hashed with [`leaf_hash`].
+/// [`verify_proof`] for a leaf already hashed with [`leaf_hash`]. The walk up the tree
+/// is the on-chain ruling's own (`gpu_market_ruling::merkle::verify_hash`), so an
+/// auditor's check and the program's can never disagree.
 pub fn verify_proof_hash(
     root: &[u8; 32],
     leaf_count: u64,
@@ -196,25 +198,7 @@ pub fn verify_proof_hash(
     leaf_hash: &[u8; 32],
     proof: &[[u8; 32]],
 ) -> bool {
-    if index >= leaf_count {
-        return false;
-    }
-    let (mut h, mut i, mut n) = (*leaf_hash, index, leaf_count);
-    let mut siblings = proof.iter();
-    while n > 1 {
-        if i % 2 == 1 {
-            match siblings.next() {
-                Some(s) => h = node_hash(s, &h),
-                None => return false,
-            }
-        } else if i + 1 < n {
-            match siblings.next() {
-                Some(s) => h = node_hash(&h, s),
-                None => return false,
-            }
-        }
-        i /= 2;
-        n = n.div_ceil(2);
-    }
-    siblings.next().is_none() && h == *root
+    gpu_market_ruling::merkle::verify_hash::<gpu_market_ruling::hash::Sha2>(
+        root, leaf_count, index, leaf_hash, proof,
+    )
 }
