@@ -6,7 +6,11 @@
 
 use std::sync::Arc;
 
-use gpu_market::state::{GpuDescriptor, Job, JobRequirements, MarketParams, Provider};
+pub mod dispute;
+
+use gpu_market::state::{
+    GemmCommitment, GpuDescriptor, Job, JobRequirements, MarketParams, Provider,
+};
 use gpu_market::{JobPostArgs, JobSubmitArgs, ProviderRegisterArgs};
 use gpu_market_client::bootstrap::{self, MarketPlan};
 use gpu_market_client::chain::embedded::{ClockMode, EmbeddedChain};
@@ -37,6 +41,18 @@ pub fn default_params() -> MarketParams {
         slash_reporter_bps: 1_000,
         crank_bounty: 10,
         score_fee_scale: 1_000,
+    }
+}
+
+/// A gemm-i8 commitment for jobs whose results are never disputed: a 1 x 1 x 1 shape and
+/// roots no input hashes to. Dispute tests post real ones (`tests/tests/disputes.rs`).
+pub fn placeholder_gemm() -> GemmCommitment {
+    GemmCommitment {
+        m: 1,
+        n: 1,
+        k: 1,
+        a_root: [0xA1; 32],
+        b_root: [0xB1; 32],
     }
 }
 
@@ -277,6 +293,7 @@ impl World {
             requirements: JobRequirements::default(),
             price,
             deadline,
+            gemm: Some(placeholder_gemm()),
         }
     }
 

@@ -472,6 +472,22 @@ async fn every_market_error_is_reachable_and_named() {
     w.chain.set_account(&w.market.market, honest).await;
     w.assert_conservation().await;
 
+    // Disputes: challenges, proof staging, the ruling and its settlement.
+    w.send(
+        &[ix::market_set_paused(
+            w.authority.pubkey(),
+            w.market.market,
+            false,
+        )],
+        &[],
+    )
+    .await
+    .unwrap();
+    for name in gpu_market_tests::dispute::provoke_dispute_errors(&w).await {
+        hits.0.insert(name.to_string());
+    }
+    w.assert_conservation().await;
+
     let all: BTreeSet<String> = MarketError::ALL.iter().map(|e| e.name()).collect();
     let missing: Vec<_> = all.difference(&hits.0).collect();
     assert!(

@@ -37,3 +37,13 @@ pub const EXPIRY_PENALTY_WEIGHT: u64 = 3;
 pub const DISPUTE_PENALTY_WEIGHT: u64 = 5;
 /// Metered GPU time is in milliseconds; one second of wall clock grants this much per GPU.
 pub const MS_PER_SECOND: u64 = 1_000;
+/// `Dispute` PDA: `[DISPUTE_SEED, market, id (u64 LE)]`, id the market's dispute count.
+pub const DISPUTE_SEED: &[u8] = b"dispute";
+/// `ProofBuffer` PDA: `[PROOF_SEED, dispute, tree (u8)]`.
+pub const PROOF_SEED: &[u8] = b"proof";
+/// Largest m, n or k of a disputable GEMM: `gpu_market_ruling::MAX_K` (2^21).
+pub const MAX_GEMM_DIM: u32 = gpu_market_ruling::MAX_K;
+/// Largest committed leaf (a row of A or C, a column of B) a ruling stages: the verifying
+/// transaction hashes it whole with `sol_sha256` (about 0.5 CU a byte, measured in
+/// `programs/ruling/sbf`), so 1 MiB keeps the check near 0.55M of 1.4M CU.
+pub const MAX_PROOF_LEAF_BYTES: u64 = 1 << 20;

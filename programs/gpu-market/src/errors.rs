@@ -103,6 +103,42 @@ pub enum MarketError {
     ProviderJobsInvariant,
     #[msg("market invariant broken: more jobs closed than posted, escrow that disagrees with the live jobs, or payments before any completion")]
     MarketTotalsInvariant,
+    #[msg("a gemm job must record its shape and input roots (gemm commitment) at post")]
+    GemmCommitmentMissing,
+    #[msg("only gemm-i8 and gemm-f32 jobs carry a gemm commitment")]
+    GemmCommitmentUnexpected,
+    #[msg("gemm dimensions must be positive, at most MAX_GEMM_DIM, and each committed leaf at most MAX_PROOF_LEAF_BYTES")]
+    GemmShapeInvalid,
+    #[msg("a dispute of this job is already open: settle it first")]
+    DisputeAlreadyOpen,
+    #[msg("the challenge window has closed")]
+    ChallengeWindowClosed,
+    #[msg("the chain rules on gemm-i8 and gemm-f32 results only")]
+    DisputeUnsupportedWorkload,
+    #[msg("the dispute's response deadline has passed: no more staging")]
+    DisputeWindowClosed,
+    #[msg("the dispute is neither complete nor past its response deadline")]
+    DisputeNotReady,
+    #[msg("the staged dispute data cannot be ruled on (corrupted accumulator)")]
+    RulingInputInvalid,
+    #[msg("the proof buffer's length is not the committed leaf's length")]
+    ProofLengthMismatch,
+    #[msg("the write does not fit inside the proof buffer")]
+    ProofWriteOutOfBounds,
+    #[msg("this leaf is already verified: its bytes are frozen")]
+    ProofAlreadyVerified,
+    #[msg("the staged leaf and path do not lead to the committed root")]
+    ProofPathInvalid,
+    #[msg("the rows and column must be verified first")]
+    ProofNotVerified,
+    #[msg("the proof buffer's dispute is still open")]
+    ProofBufferInUse,
+    #[msg("the account is not this job's dispute, or the buffer not this dispute's")]
+    WrongDispute,
+    #[msg("the account is not this dispute's challenger or its recorded token account")]
+    WrongChallenger,
+    #[msg("the dot product is already fully absorbed")]
+    NothingToAbsorb,
 }
 
 impl MarketError {
@@ -157,6 +193,24 @@ impl MarketError {
         MarketError::ProviderStakeInvariant,
         MarketError::ProviderJobsInvariant,
         MarketError::MarketTotalsInvariant,
+        MarketError::GemmCommitmentMissing,
+        MarketError::GemmCommitmentUnexpected,
+        MarketError::GemmShapeInvalid,
+        MarketError::DisputeAlreadyOpen,
+        MarketError::ChallengeWindowClosed,
+        MarketError::DisputeUnsupportedWorkload,
+        MarketError::DisputeWindowClosed,
+        MarketError::DisputeNotReady,
+        MarketError::RulingInputInvalid,
+        MarketError::ProofLengthMismatch,
+        MarketError::ProofWriteOutOfBounds,
+        MarketError::ProofAlreadyVerified,
+        MarketError::ProofPathInvalid,
+        MarketError::ProofNotVerified,
+        MarketError::ProofBufferInUse,
+        MarketError::WrongDispute,
+        MarketError::WrongChallenger,
+        MarketError::NothingToAbsorb,
     ];
 
     /// The variant with this error number (6000 + position), if any.

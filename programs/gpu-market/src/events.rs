@@ -202,3 +202,53 @@ pub struct JobRefunded {
     pub cranker: Pubkey,
     pub timestamp: i64,
 }
+
+/// A result was challenged: the job is `Disputed` until `dispute_settle`.
+#[event]
+pub struct JobChallenged {
+    pub job: Pubkey,
+    pub dispute: Pubkey,
+    pub provider: Pubkey,
+    pub challenger: Pubkey,
+    /// The disputed element C[row][col].
+    pub row: u32,
+    pub col: u32,
+    /// Challenger bond deposited, payment-mint units.
+    pub bond: u64,
+    /// Provider stake locked beside the job's bond, stake-mint units.
+    pub stake_locked: u64,
+    pub respond_deadline: i64,
+    pub timestamp: i64,
+}
+
+/// A staged leaf's Merkle path was verified (`tree`: 0 = row of A, 1 = column of B,
+/// 2 = row of C).
+#[event]
+pub struct ProofVerified {
+    pub dispute: Pubkey,
+    pub job: Pubkey,
+    pub tree: u8,
+    pub timestamp: i64,
+}
+
+/// A dispute settled by rule. `outcome` is `DisputeOutcome` as u8 (0 provider wrong,
+/// 1 provider silent, 2 challenger wrong, 3 challenger incomplete). Slash amounts are
+/// stake-mint units; refund, bounty and bond amounts payment-mint units.
+#[event]
+pub struct DisputeSettled {
+    pub dispute: Pubkey,
+    pub job: Pubkey,
+    pub provider: Pubkey,
+    pub challenger: Pubkey,
+    pub outcome: u8,
+    pub slashed: u64,
+    pub to_buyer: u64,
+    pub to_challenger: u64,
+    pub to_treasury: u64,
+    pub refunded: u64,
+    pub bond_to_provider: u64,
+    pub bond_to_treasury: u64,
+    pub bounty: u64,
+    pub settler: Pubkey,
+    pub timestamp: i64,
+}

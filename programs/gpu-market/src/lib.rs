@@ -4,7 +4,9 @@
 //! vaults, and moves them only by rule: jobs are claimed against a bond,
 //! submitted with a Merkle commitment to their result, finalized by anyone
 //! after the challenge window, and expired by anyone past their deadline with
-//! the bond slashed by the market's frozen split. Reputation and market totals
+//! the bond slashed by the market's frozen split. A GEMM result can be challenged
+//! within its window and is then ruled on by the chain itself: three Merkle paths and
+//! the disputed dot product, recomputed (exactly for i8, within a proven bound for f32). Reputation and market totals
 //! are counters on-chain, so anyone can recompute the market's figures.
 //! See docs/design.md.
 
@@ -117,5 +119,41 @@ pub mod gpu_market {
     /// Refunds an unclaimed job past its deadline (anyone, earns the bounty).
     pub fn job_expire_unclaimed(ctx: Context<JobExpireUnclaimed>) -> Result<()> {
         JobExpireUnclaimed::handle(ctx)
+    }
+
+    /// Disputes one output element of a submitted GEMM result, posting the challenger
+    /// bond (anyone, within the challenge window).
+    pub fn job_challenge(ctx: Context<JobChallenge>, args: JobChallengeArgs) -> Result<()> {
+        JobChallenge::handle(ctx, args)
+    }
+
+    /// Opens a proof buffer for one leaf of an open dispute (anyone; pays its rent).
+    pub fn proof_open(ctx: Context<ProofOpen>, tree: ProofTree) -> Result<()> {
+        ProofOpen::handle(ctx, tree)
+    }
+
+    /// Writes bytes of the staged leaf (the buffer's payer).
+    pub fn proof_write(ctx: Context<ProofWrite>, args: ProofWriteArgs) -> Result<()> {
+        ProofWrite::handle(ctx, args)
+    }
+
+    /// Verifies a staged leaf's Merkle path against its committed root (anyone).
+    pub fn proof_verify(ctx: Context<ProofVerify>, args: ProofVerifyArgs) -> Result<()> {
+        ProofVerify::handle(ctx, args)
+    }
+
+    /// Absorbs the next elements of the disputed dot product (anyone).
+    pub fn dispute_absorb(ctx: Context<DisputeAbsorb>, count: u32) -> Result<()> {
+        DisputeAbsorb::handle(ctx, count)
+    }
+
+    /// Settles a dispute by the ruling, or by default past its response deadline (anyone).
+    pub fn dispute_settle(ctx: Context<DisputeSettle>) -> Result<()> {
+        DisputeSettle::handle(ctx)
+    }
+
+    /// Closes a settled dispute's proof buffer, rent back to its payer (anyone).
+    pub fn proof_close(ctx: Context<ProofClose>) -> Result<()> {
+        ProofClose::handle(ctx)
     }
 }

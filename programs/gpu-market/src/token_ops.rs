@@ -6,6 +6,7 @@ use anchor_lang::prelude::*;
 use anchor_spl::token::{self, Token, TokenAccount, Transfer};
 
 use crate::constants::MARKET_SEED;
+use crate::errors::MarketError;
 use crate::state::Market;
 
 /// Moves `amount` from a wallet's token account into a vault, signed by the wallet.
@@ -41,6 +42,19 @@ pub fn pay_from_vault<'info>(
     to: &Account<'info, TokenAccount>,
     amount: u64,
 ) -> Result<()> {
+    pay_from_vault_to(token_program, market, vault, to.to_account_info(), amount)
+}
+
+/// [`pay_from_vault`] to an account the caller checked some other way: a recorded
+/// address, or one checked with [`expect_token_account`] only on the branch that pays it
+/// (so that a closed destination blocks only the payment it would receive).
+pub fn pay_from_vault_to<'info>(
+    token_program: &Program<'info, Token>,
+    market: &Account<'info, Market>,
+    vault: &Account<'info, TokenAccount>,
+    to: AccountInfo<'info>,
+    amount: u64,
+) -> Result<()> {
     if amount == 0 {
         return Ok(());
     }
@@ -56,11 +70,22 @@ pub fn pay_from_vault<'info>(
             token_program.key(),
             Transfer {
                 from: vault.to_account_info(),
-                to: to.to_account_info(),
+                to,
                 authority: market.to_account_info(),
             },
             &[seeds],
         ),
         amount,
     )
+}
+
+/// Checks that `info` is an SPL Token account of `mint` owned by `owner`, with the
+/// named errors the account constraints use.
+pub fn expect_token_account(info: &AccountInfo<'_>, mint: &Pubkey, owner: &Pubkey) -> Result<()> {
+    require_keys_eq!(*info.owner, anchor_spl::token::ID, MarketError::WrongMint);
+    let data = info.try_borrow_data()?;
+    let account = TokenAccount::try_deserialize(&mut &data[..])?;
+    require_keys_eq!(account.mint, *mint, MarketError::WrongMint);
+    require_keys_eq!(account.owner, *owner, MarketError::WrongTokenOwner);
+    Ok(())
 }

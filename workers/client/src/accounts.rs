@@ -4,7 +4,7 @@
 
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::{AccountDeserialize, Discriminator};
-use gpu_market::state::{Job, JobState, Market, Provider};
+use gpu_market::state::{Dispute, Job, JobState, Market, Provider};
 use gpu_market::ID;
 
 use crate::chain::{Chain, Filter};
@@ -110,6 +110,15 @@ pub async fn list_markets(chain: &dyn Chain) -> Result<Vec<(Pubkey, Market)>> {
 
 pub async fn list_providers(chain: &dyn Chain, market: &Pubkey) -> Result<Vec<(Pubkey, Provider)>> {
     scan(chain, vec![pubkey_at(offsets::MARKET, market)], "provider").await
+}
+
+/// Open disputes of a market (settlement closes them).
+pub async fn list_disputes(chain: &dyn Chain, market: &Pubkey) -> Result<Vec<(Pubkey, Dispute)>> {
+    scan(chain, vec![pubkey_at(offsets::MARKET, market)], "dispute").await
+}
+
+pub async fn fetch_dispute(chain: &dyn Chain, key: &Pubkey) -> Result<Dispute> {
+    fetch(chain, key, "dispute").await
 }
 
 /// Live jobs of a market, optionally only those in `state`.

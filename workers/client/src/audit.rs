@@ -10,7 +10,7 @@
 //! which the program never pays out to anyone.
 
 use anchor_lang::prelude::Pubkey;
-use gpu_market::state::{Job, JobState, Market, Provider};
+use gpu_market::state::{Dispute, Job, JobState, Market, Provider};
 use serde::Serialize;
 
 use crate::accounts;
@@ -24,6 +24,8 @@ pub struct Snapshot {
     pub market: Market,
     pub providers: Vec<(Pubkey, Provider)>,
     pub jobs: Vec<(Pubkey, Job)>,
+    /// Open disputes (each holds a challenger bond and locks provider stake).
+    pub disputes: Vec<(Pubkey, Dispute)>,
     pub payment_vault_balance: u64,
     pub stake_vault_balance: u64,
     pub unix_timestamp: i64,
@@ -35,6 +37,7 @@ impl Snapshot {
         let market = accounts::fetch_market(chain, market_key).await?;
         let providers = accounts::list_providers(chain, market_key).await?;
         let jobs = accounts::list_jobs(chain, market_key, None).await?;
+        let disputes = accounts::list_disputes(chain, market_key).await?;
         let vaults = chain
             .get_multiple_accounts(&[market.payment_vault, market.stake_vault])
             .await?;
@@ -52,6 +55,7 @@ impl Snapshot {
             market,
             providers,
             jobs,
+            disputes,
             payment_vault_balance,
             stake_vault_balance,
             unix_timestamp: clock.unix_timestamp,
@@ -131,6 +135,9 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
         })
         .map(|(_, j)| j.bond as u128)
         .sum();
+    let dispute_stake: u128 = s.disputes.iter().map(|(_, d)| d.stake_locked as u128).sum();
+    let dispute_bonds: u128 = s.disputes.iter().map(|(_, d)| d.bond as u128).sum();
+    let payment_owed = t.escrow_outstanding as u128 + t.challenger_bonds_outstanding as u128;
     let check =
         |name: &'static str, relation: Relation, expected: u128, actual: u128| InvariantCheck {
             name,
@@ -142,10 +149,15 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
     let c = |name, expected, actual| check(name, Relation::Equal, expected, actual);
     let checks = vec![
         check(
-            "payment vault balance >= market escrow outstanding",
+            "payment vault balance >= market escrow outstanding + challenger bonds outstanding",
             Relation::Covers,
-            t.escrow_outstanding as u128,
+            payment_owed,
             s.payment_vault_balance as u128,
+        ),
+        c(
+            "market challenger bonds outstanding == sum of open disputes' bonds",
+            dispute_bonds,
+            t.challenger_bonds_outstanding as u128,
         ),
         c(
             "market escrow outstanding == sum of live jobs' escrow",
@@ -164,8 +176,8 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
             t.stake_total as u128,
         ),
         c(
-            "sum of providers' locked bonds == bonds of claimed jobs",
-            bonds_on_jobs,
+            "sum of providers' locked stake == bonds of claimed jobs + stake locked by open disputes",
+            bonds_on_jobs + dispute_stake,
             sum(|p| p.locked) as u128,
         ),
         c(
@@ -194,6 +206,11 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
             sum(|p| p.reputation.expired) as u128,
         ),
         c(
+            "sum of providers' disputes lost == market jobs slashed",
+            t.jobs_slashed as u128,
+            sum(|p| p.reputation.disputes_lost) as u128,
+        ),
+        c(
             "registered providers == provider accounts",
             t.providers as u128,
             s.providers.len() as u128,
@@ -204,7 +221,7 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
         ok: checks.iter().all(|c| c.ok),
         checks,
         surplus: VaultSurplus {
-            payment_vault: s.payment_vault_balance.saturating_sub(t.escrow_outstanding),
+            payment_vault: (s.payment_vault_balance as u128).saturating_sub(payment_owed) as u64,
             stake_vault: s.stake_vault_balance.saturating_sub(t.stake_total),
         },
     }
@@ -364,6 +381,7 @@ mod tests {
             market,
             providers: vec![(Pubkey::new_unique(), provider)],
             jobs: vec![(Pubkey::new_unique(), job)],
+            disputes: vec![],
             unix_timestamp: 0,
             slot: 0,
         }

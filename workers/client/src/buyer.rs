@@ -8,7 +8,7 @@
 //! compute crate (specs, commitments, Freivalds) and the blob store, neither
 //! of which depends on Solana or on this crate.
 
-use gpu_market::state::{Job, JobRequirements};
+use gpu_market::state::{GemmCommitment, Job, JobRequirements};
 use gpu_market::JobPostArgs;
 use gpu_market_blobs::{BlobError, BlobStore};
 use gpu_market_compute::commit::{result_root, CommitError};
@@ -187,6 +187,44 @@ pub struct Posted {
     pub signature: String,
 }
 
+/// What a GEMM job records at post so that the chain can rule on it: its shape and the
+/// roots over the rows of A and the columns of B, computed from the inputs in the store
+/// (the bytes providers will fetch). `None` for other workloads.
+pub async fn gemm_commitment(
+    blobs: &dyn BlobStore,
+    job: Pubkey,
+    spec: &JobSpec,
+) -> Result<Option<GemmCommitment>> {
+    let Some((m, n, k)) = spec.workload.gemm_dims() else {
+        return Ok(None);
+    };
+    let mut inputs = Vec::with_capacity(2);
+    for name in ["a", "b"] {
+        let r = spec
+            .input(name)
+            .ok_or(BuyerError::MissingInput { job, name })?;
+        let bytes = blobs
+            .get(&r.uri, &r.sha256)
+            .await
+            .map_err(|source| BuyerError::Fetch {
+                job,
+                what: format!("input {name}"),
+                source: Box::new(source),
+            })?;
+        inputs.push(bytes);
+    }
+    let roots =
+        gpu_market_compute::commit::gemm_input_roots(&spec.workload, &inputs[0], &inputs[1])
+            .map_err(|source| BuyerError::Commit { job, source })?;
+    Ok(Some(GemmCommitment {
+        m,
+        n,
+        k,
+        a_root: roots.a_root.0,
+        b_root: roots.b_root.0,
+    }))
+}
+
 /// Uploads the spec and posts the job, paying escrow from the buyer's
 /// associated payment-token account.
 #[allow(clippy::too_many_arguments)]
@@ -210,6 +248,7 @@ pub async fn post(
             job,
             source: Box::new(source),
         })?;
+    let gemm = gemm_commitment(blobs, job, spec).await?;
     let args = JobPostArgs {
         nonce,
         workload: spec.workload.kind_code(),
@@ -218,6 +257,7 @@ pub async fn post(
         requirements,
         price,
         deadline,
+        gemm,
     };
     let pay = token::ata(&buyer.pubkey(), &market.payment_mint);
     let (ix, job) = ix::job_post(market, buyer.pubkey(), pay, args);

@@ -3,10 +3,11 @@
 
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::{InstructionData, ToAccountMetas};
-use gpu_market::state::{GpuDescriptor, Job, Market, MarketParams, Provider};
+use gpu_market::state::{Dispute, GpuDescriptor, Job, Market, MarketParams, ProofTree, Provider};
 use gpu_market::{accounts as acc, instruction as data, ID};
 use gpu_market::{
-    JobPostArgs, JobSubmitArgs, MarketCreateArgs, ProviderRegisterArgs, ProviderUpdateArgs,
+    JobChallengeArgs, JobPostArgs, JobSubmitArgs, MarketCreateArgs, ProofVerifyArgs,
+    ProofWriteArgs, ProviderRegisterArgs, ProviderUpdateArgs,
 };
 use solana_sdk::instruction::Instruction;
 
@@ -335,5 +336,158 @@ pub fn job_expire_unclaimed(
             token_program: TOKEN_PROGRAM_ID,
         },
         data::JobExpireUnclaimed {},
+    )
+}
+
+/// Challenges C[row][col] of a submitted job; `next_dispute_id` is the market's
+/// `totals.jobs_disputed` (the new dispute's address depends on it).
+#[allow(clippy::too_many_arguments)]
+pub fn job_challenge(
+    m: &MarketKeys,
+    job_key: Pubkey,
+    job: &Job,
+    next_dispute_id: u64,
+    challenger: Pubkey,
+    challenger_payment_account: Pubkey,
+    challenger_stake_account: Pubkey,
+    row: u32,
+    col: u32,
+) -> Instruction {
+    build(
+        acc::JobChallenge {
+            challenger,
+            market: m.market,
+            job: job_key,
+            provider: job.provider,
+            dispute: pda::dispute(&m.market, next_dispute_id),
+            challenger_payment_account,
+            challenger_stake_account,
+            payment_vault: m.payment_vault,
+            token_program: TOKEN_PROGRAM_ID,
+            system_program: SYSTEM_PROGRAM_ID,
+        },
+        data::JobChallenge {
+            args: JobChallengeArgs { row, col },
+        },
+    )
+}
+
+pub fn proof_open(payer: Pubkey, job_key: Pubkey, dispute: Pubkey, tree: ProofTree) -> Instruction {
+    build(
+        acc::ProofOpen {
+            payer,
+            job: job_key,
+            dispute,
+            buffer: pda::proof_buffer(&dispute, tree),
+            system_program: SYSTEM_PROGRAM_ID,
+        },
+        data::ProofOpen { tree },
+    )
+}
+
+pub fn proof_write(
+    payer: Pubkey,
+    dispute: Pubkey,
+    tree: ProofTree,
+    offset: u32,
+    bytes: Vec<u8>,
+) -> Instruction {
+    build(
+        acc::ProofWrite {
+            payer,
+            dispute,
+            buffer: pda::proof_buffer(&dispute, tree),
+            system_program: SYSTEM_PROGRAM_ID,
+        },
+        data::ProofWrite {
+            args: ProofWriteArgs {
+                offset,
+                data: bytes,
+            },
+        },
+    )
+}
+
+pub fn proof_verify(
+    job_key: Pubkey,
+    dispute: Pubkey,
+    tree: ProofTree,
+    path: Vec<[u8; 32]>,
+) -> Instruction {
+    build(
+        acc::ProofVerify {
+            job: job_key,
+            dispute,
+            buffer: pda::proof_buffer(&dispute, tree),
+        },
+        data::ProofVerify {
+            args: ProofVerifyArgs { path },
+        },
+    )
+}
+
+pub fn dispute_absorb(job_key: Pubkey, dispute: Pubkey, count: u32) -> Instruction {
+    build(
+        acc::DisputeAbsorb {
+            job: job_key,
+            dispute,
+            a_buffer: pda::proof_buffer(&dispute, ProofTree::A),
+            b_buffer: pda::proof_buffer(&dispute, ProofTree::B),
+        },
+        data::DisputeAbsorb { count },
+    )
+}
+
+/// The token accounts a settlement may pay, beyond those the accounts themselves record.
+#[derive(Clone, Copy, Debug)]
+pub struct SettleAccounts {
+    pub settler: Pubkey,
+    pub settler_payment_account: Pubkey,
+    pub buyer_payment_account: Pubkey,
+    pub buyer_stake_account: Pubkey,
+}
+
+pub fn dispute_settle(
+    m: &MarketKeys,
+    job_key: Pubkey,
+    job: &Job,
+    provider: &Provider,
+    dispute_key: Pubkey,
+    dispute: &Dispute,
+    s: &SettleAccounts,
+) -> Instruction {
+    build(
+        acc::DisputeSettle {
+            settler: s.settler,
+            market: m.market,
+            job: job_key,
+            buyer: job.buyer,
+            provider: job.provider,
+            dispute: dispute_key,
+            challenger: dispute.challenger,
+            challenger_payment_account: dispute.challenger_payment_account,
+            challenger_stake_account: dispute.challenger_stake_account,
+            buyer_payment_account: s.buyer_payment_account,
+            buyer_stake_account: s.buyer_stake_account,
+            payout_account: provider.payout_account,
+            fee_account: m.fee_account,
+            slash_account: m.slash_account,
+            settler_payment_account: s.settler_payment_account,
+            payment_vault: m.payment_vault,
+            stake_vault: m.stake_vault,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        data::DisputeSettle {},
+    )
+}
+
+pub fn proof_close(payer: Pubkey, dispute: Pubkey, tree: ProofTree) -> Instruction {
+    build(
+        acc::ProofClose {
+            payer,
+            dispute,
+            buffer: pda::proof_buffer(&dispute, tree),
+        },
+        data::ProofClose {},
     )
 }

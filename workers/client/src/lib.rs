@@ -5,7 +5,7 @@
 //! real cluster, or the embedded in-process chain), and program failures come
 //! back as [`error::ClientError::Program`] carrying the program's error name.
 //! On top of that sit the roles' helpers: [`buyer`] (post a job, check its
-//! result), [`crank`], [`audit`], and [`bootstrap`] (mints and a market, for
+//! result), [`dispute`] (challenge, stage proofs, settle), [`crank`], [`audit`], and [`bootstrap`] (mints and a market, for
 //! local chains, the demo and tests) with its [`conservation`] check.
 
 pub mod accounts;
@@ -17,6 +17,7 @@ pub mod chain;
 pub mod config;
 pub mod conservation;
 pub mod crank;
+pub mod dispute;
 pub mod error;
 pub mod events;
 pub mod ix;

@@ -36,3 +36,12 @@ pub fn job(market: &Pubkey, buyer: &Pubkey, nonce: u64) -> Pubkey {
     )
     .0
 }
+
+/// The market's dispute number `id` (its `totals.jobs_disputed` when it was opened).
+pub fn dispute(market: &Pubkey, id: u64) -> Pubkey {
+    Pubkey::find_program_address(&[DISPUTE_SEED, market.as_ref(), &id.to_le_bytes()], &ID).0
+}
+
+pub fn proof_buffer(dispute: &Pubkey, tree: gpu_market::state::ProofTree) -> Pubkey {
+    Pubkey::find_program_address(&[PROOF_SEED, dispute.as_ref(), &[tree.seed()]], &ID).0
+}

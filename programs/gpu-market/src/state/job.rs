@@ -6,7 +6,10 @@
 //! Open -> Refunded                                     (deadline passed unclaimed)
 //! Claimed -> Open | Refunded                           (submit deadline missed: bond slashed;
 //!                                                       reopened while the job deadline holds)
-//! Submitted -> Disputed -> Finalized | Slashed         (reserved for disputes)
+//! Submitted -> Disputed -> Submitted                   (challenge upheld the result)
+//! Submitted -> Disputed -> Slashed                     (result proven wrong or not defended;
+//!                                                       bond and stake slashed, escrow
+//!                                                       refunded, account closed)
 //! ```
 //!
 //! Deadlines follow one convention: at the deadline second an action is still
@@ -62,6 +65,10 @@ pub struct Job {
     pub gpu_ms: u64,
     /// Number of claims so far (reopened jobs are claimed again).
     pub attempts: u16,
+    /// What a ruling over a GEMM output element checks against (zero for other workloads).
+    pub gemm: GemmCommitment,
+    /// The open dispute while `Disputed` (default otherwise).
+    pub dispute: Pubkey,
     pub bump: u8,
     #[max_len(MAX_URI_LEN)]
     pub spec_uri: String,
@@ -80,6 +87,22 @@ pub struct JobRequirements {
     pub min_gpu_count: u16,
 }
 
+/// A GEMM job's shape and input commitments, recorded at post so that the chain can rule
+/// on one output element: `a_root` over the rows of A (m leaves of `k * e` bytes), `b_root`
+/// over the columns of B (n leaves of `k * e` bytes), e = 1 for gemm-i8 and 4 for gemm-f32,
+/// as `gpu_market_compute::commit` builds them. Workers refuse a job whose commitment
+/// disagrees with its spec's inputs.
+#[derive(
+    AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq, Default,
+)]
+pub struct GemmCommitment {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub a_root: [u8; 32],
+    pub b_root: [u8; 32],
+}
+
 /// The market's rules a job was posted under, frozen for its lifetime.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
 pub struct JobTerms {
@@ -91,6 +114,10 @@ pub struct JobTerms {
     pub challenge_window: i64,
     pub slash_buyer_bps: u16,
     pub slash_reporter_bps: u16,
+    /// Bond a challenger of this job posts, payment-mint units.
+    pub challenger_bond: u64,
+    /// Seconds the parties of a dispute have to stage and verify their proofs.
+    pub dispute_timeout: i64,
 }
 
 impl From<&MarketParams> for JobTerms {
@@ -104,6 +131,8 @@ impl From<&MarketParams> for JobTerms {
             challenge_window: p.challenge_window,
             slash_buyer_bps: p.slash_buyer_bps,
             slash_reporter_bps: p.slash_reporter_bps,
+            challenger_bond: p.challenger_bond,
+            dispute_timeout: p.dispute_timeout,
         }
     }
 }
@@ -225,6 +254,38 @@ impl Job {
     pub fn unclaimed_lapsed_at(&self, now: i64) -> bool {
         self.check_lapse_at(now).is_ok()
     }
+
+    /// Anyone may challenge: a submitted GEMM result (the workloads the chain can rule
+    /// on), no dispute open, and the challenge window not closed.
+    pub fn check_challenge_at(&self, now: i64) -> Result<()> {
+        require!(
+            self.state != JobState::Disputed,
+            MarketError::DisputeAlreadyOpen
+        );
+        require!(
+            self.state == JobState::Submitted,
+            MarketError::JobNotSubmitted
+        );
+        require!(
+            on_time(now, self.challenge_deadline),
+            MarketError::ChallengeWindowClosed
+        );
+        require!(
+            self.workload_kind()
+                .and_then(crate::state::gemm_elem_bytes)
+                .is_some(),
+            MarketError::DisputeUnsupportedWorkload
+        );
+        Ok(())
+    }
+
+    pub fn challengeable_at(&self, now: i64) -> bool {
+        self.check_challenge_at(now).is_ok()
+    }
+
+    pub fn workload_kind(&self) -> Option<WorkloadKind> {
+        WorkloadKind::from_u8(self.workload)
+    }
 }
 
 impl Job {
@@ -269,6 +330,27 @@ impl Job {
     pub fn finalize(&mut self, now: i64) -> Result<()> {
         self.check_finalize_at(now)?;
         self.state = JobState::Finalized;
+        Ok(())
+    }
+
+    /// A challenge opens `dispute`: finalization waits for its settlement.
+    pub fn challenge(&mut self, dispute: Pubkey, now: i64) -> Result<()> {
+        self.check_challenge_at(now)?;
+        self.state = JobState::Disputed;
+        self.dispute = dispute;
+        Ok(())
+    }
+
+    /// A settled dispute: the provider lost (the job is slashed and closes) or won (the
+    /// result stands and the job is finalizable again once its challenge window closes).
+    pub fn end_dispute(&mut self, provider_loses: bool) -> Result<()> {
+        require!(self.state == JobState::Disputed, MarketError::WrongDispute);
+        self.state = if provider_loses {
+            JobState::Slashed
+        } else {
+            JobState::Submitted
+        };
+        self.dispute = Pubkey::default();
         Ok(())
     }
 
@@ -327,6 +409,8 @@ impl Job {
                 challenge_window: 30,
                 slash_buyer_bps: 5_000,
                 slash_reporter_bps: 1_000,
+                challenger_bond: 500,
+                dispute_timeout: 30,
             },
             state: JobState::Open,
             provider: Pubkey::default(),
@@ -341,6 +425,8 @@ impl Job {
             result_uri: String::new(),
             gpu_ms: 0,
             attempts: 0,
+            gemm: GemmCommitment::default(),
+            dispute: Pubkey::default(),
             bump: 255,
         }
     }

@@ -139,6 +139,12 @@ pub struct MarketTotals {
     pub escrow_outstanding: u64,
     /// Stake-mint units the stake vault owes to providers.
     pub stake_total: u64,
+    /// Jobs whose provider lost a dispute (closed: bond and stake slashed, escrow refunded).
+    pub jobs_slashed: u64,
+    /// Payment-mint units the payment vault holds as bonds of open disputes.
+    pub challenger_bonds_outstanding: u64,
+    /// Challenger bonds lost to upheld results (paid to providers and the treasury).
+    pub challenger_bonds_forfeited: u64,
 }
 
 impl MarketTotals {
@@ -181,6 +187,32 @@ impl MarketTotals {
         Ok(())
     }
 
+    /// A challenge opened: its bond enters the payment vault.
+    pub fn on_challenge(&mut self, bond: u64) -> Result<()> {
+        self.jobs_disputed = math::add(self.jobs_disputed, 1)?;
+        self.challenger_bonds_outstanding = math::add(self.challenger_bonds_outstanding, bond)?;
+        Ok(())
+    }
+
+    /// A dispute settled: its bond leaves the vault (back to the challenger, or to the
+    /// provider and treasury when `forfeited`).
+    pub fn on_dispute_settled(&mut self, bond: u64, forfeited: bool) -> Result<()> {
+        self.challenger_bonds_outstanding = math::sub(self.challenger_bonds_outstanding, bond)?;
+        if forfeited {
+            self.challenger_bonds_forfeited = math::add(self.challenger_bonds_forfeited, bond)?;
+        }
+        Ok(())
+    }
+
+    /// A provider lost a dispute: `amount` of stake slashed, the job's escrow refunded,
+    /// the job closed.
+    pub fn on_dispute_slash(&mut self, amount: u64, escrow: u64) -> Result<()> {
+        self.jobs_slashed = math::add(self.jobs_slashed, 1)?;
+        self.slashed = math::add(self.slashed, amount)?;
+        self.release_escrow(escrow)?;
+        self.on_unstake(amount)
+    }
+
     pub fn on_slash(&mut self, amount: u64) -> Result<()> {
         self.jobs_expired = math::add(self.jobs_expired, 1)?;
         self.slashed = math::add(self.slashed, amount)?;
@@ -189,12 +221,13 @@ impl MarketTotals {
 }
 
 impl MarketTotals {
-    /// Jobs posted and not yet closed (finalized, cancelled or refunded).
+    /// Jobs posted and not yet closed (finalized, cancelled, refunded or slashed).
     /// `None` when more jobs closed than were posted, which the invariant forbids.
     pub fn live_jobs(&self) -> Option<u64> {
         let closed = (self.jobs_completed as u128)
             .saturating_add(self.jobs_cancelled as u128)
-            .saturating_add(self.jobs_refunded as u128);
+            .saturating_add(self.jobs_refunded as u128)
+            .saturating_add(self.jobs_slashed as u128);
         u64::try_from((self.jobs_posted as u128).checked_sub(closed)?).ok()
     }
 
@@ -202,8 +235,8 @@ impl MarketTotals {
     /// jobs and providers need other accounts; the auditor checks those).
     /// Every handler that changes the market checks it last.
     ///
-    /// - Every job closes once, as completed, cancelled or refunded:
-    ///   `completed + cancelled + refunded <= posted`.
+    /// - Every job closes once, as completed, cancelled, refunded or slashed:
+    ///   `completed + cancelled + refunded + slashed <= posted`.
     /// - Every live job holds a positive escrow (prices are positive), and a
     ///   closed job holds none: `escrow_outstanding >= live jobs`, and
     ///   `escrow_outstanding == 0` when no job is live.

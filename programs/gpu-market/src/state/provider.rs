@@ -307,6 +307,41 @@ impl Provider {
         Ok(())
     }
 
+    /// A challenge of one of this provider's results: the second half of what a lost
+    /// dispute slashes, `min(bond, free stake)`, is locked beside the job's bond, so the
+    /// slash is there to take however the provider moves its stake meanwhile. Returns it.
+    pub fn lock_dispute_stake(&mut self, job_bond: u64) -> Result<u64> {
+        let extra = job_bond.min(self.free_stake());
+        self.locked = math::add(self.locked, extra)?;
+        Ok(extra)
+    }
+
+    /// A dispute the provider won: the extra stake is free again (the job's bond stays
+    /// locked until the job is finalized).
+    pub fn release_dispute_stake(&mut self, extra: u64) -> Result<()> {
+        self.locked = math::sub(self.locked, extra)?;
+        Ok(())
+    }
+
+    /// A dispute the provider lost: the job's bond and the extra stake leave its stake
+    /// for good; the job ends. Returns the amount slashed.
+    pub fn record_dispute_lost(
+        &mut self,
+        bond: u64,
+        extra: u64,
+        score_fee_scale: u64,
+    ) -> Result<u64> {
+        self.end_job(bond)?;
+        self.release_dispute_stake(extra)?;
+        let slashed = math::add(bond, extra)?;
+        self.stake = math::sub(self.stake, slashed)?;
+        let r = &mut self.reputation;
+        r.disputes_lost = math::add(r.disputes_lost, 1)?;
+        r.slashed = math::add(r.slashed, slashed)?;
+        r.rescore(score_fee_scale);
+        Ok(slashed)
+    }
+
     pub fn heartbeat(&mut self, now: i64, slot: u64) {
         self.last_heartbeat = now;
         self.last_heartbeat_slot = slot;

@@ -191,6 +191,13 @@ async fn lifecycle(chain: SharedChain, clock: Arc<EmbeddedChain>) {
             requirements: JobRequirements::default(),
             price,
             deadline: now + 600,
+            gemm: Some(gpu_market::state::GemmCommitment {
+                m: 1,
+                n: 1,
+                k: 1,
+                a_root: [0xA1; 32],
+                b_root: [0xB1; 32],
+            }),
         },
     );
     m.send(&[post], &[&buyer.key]).await.expect("job_post");

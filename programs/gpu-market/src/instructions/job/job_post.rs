@@ -8,7 +8,9 @@ use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::JobPosted;
 use crate::math;
-use crate::state::{Job, JobRequirements, JobState, JobTerms, Market, WorkloadKind};
+use crate::state::{
+    gemm_elem_bytes, GemmCommitment, Job, JobRequirements, JobState, JobTerms, Market, WorkloadKind,
+};
 use crate::token_ops;
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
@@ -23,6 +25,9 @@ pub struct JobPostArgs {
     pub price: u64,
     /// Unix seconds: last second the job may be claimed or its result submitted.
     pub deadline: i64,
+    /// For gemm-i8 and gemm-f32 (required there, refused elsewhere): the shape and input
+    /// roots a dispute's ruling checks against.
+    pub gemm: Option<GemmCommitment>,
 }
 
 #[derive(Accounts)]
@@ -61,11 +66,8 @@ impl JobPost<'_> {
             MarketError::DeadlineTooFar
         );
         require!(args.spec_uri.len() <= MAX_URI_LEN, MarketError::UriTooLong);
-        require!(
-            WorkloadKind::from_u8(args.workload).is_some(),
-            MarketError::UnknownWorkload
-        );
-        Ok(())
+        let kind = WorkloadKind::from_u8(args.workload).ok_or(MarketError::UnknownWorkload)?;
+        check_gemm_commitment(kind, args.gemm.as_ref())
     }
 
     pub fn handle(ctx: Context<Self>, args: JobPostArgs) -> Result<()> {
@@ -106,6 +108,8 @@ impl JobPost<'_> {
             result_uri: String::new(),
             gpu_ms: 0,
             attempts: 0,
+            gemm: args.gemm.unwrap_or_default(),
+            dispute: Pubkey::default(),
             bump: ctx.bumps.job,
         });
         a.market.invariant()?;
@@ -123,4 +127,23 @@ impl JobPost<'_> {
         });
         Ok(())
     }
+}
+
+/// A job the chain can rule on must say what it would rule against: a GEMM job records
+/// its shape and input roots, within the sizes a ruling can stage (every committed leaf
+/// fits one verifying transaction); other workloads record none.
+pub fn check_gemm_commitment(kind: WorkloadKind, gemm: Option<&GemmCommitment>) -> Result<()> {
+    let Some(elem) = gemm_elem_bytes(kind) else {
+        require!(gemm.is_none(), MarketError::GemmCommitmentUnexpected);
+        return Ok(());
+    };
+    let g = gemm.ok_or(MarketError::GemmCommitmentMissing)?;
+    let dims_ok = [g.m, g.n, g.k].iter().all(|&d| d > 0 && d <= MAX_GEMM_DIM);
+    let input_leaf = (g.k as u64).saturating_mul(elem as u64);
+    let output_leaf = (g.n as u64).saturating_mul(4);
+    require!(
+        dims_ok && input_leaf <= MAX_PROOF_LEAF_BYTES && output_leaf <= MAX_PROOF_LEAF_BYTES,
+        MarketError::GemmShapeInvalid
+    );
+    Ok(())
 }

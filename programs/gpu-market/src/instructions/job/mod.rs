@@ -2,6 +2,7 @@
 //! anyone settles (finalize, expire) once the chain's clock says it is due.
 
 pub mod job_cancel;
+pub mod job_challenge;
 pub mod job_claim;
 pub mod job_expire;
 pub mod job_expire_unclaimed;
@@ -10,6 +11,7 @@ pub mod job_post;
 pub mod job_submit;
 
 pub use job_cancel::*;
+pub use job_challenge::*;
 pub use job_claim::*;
 pub use job_expire::*;
 pub use job_expire_unclaimed::*;

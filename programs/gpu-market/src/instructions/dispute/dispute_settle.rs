@@ -1,0 +1,191 @@
+//! Anyone settles a dispute by rule. Complete (all three leaves verified, the dot product
+//! absorbed), the ruling decides; incomplete after the response deadline, whoever did not
+//! finish its part loses (`Dispute::outcome_at`).
+//!
+//! - The provider loses (result wrong, or its row of C never verified): the job's bond and
+//!   the stake locked beside it are slashed and split by the job's frozen terms (buyer,
+//!   reporter = the challenger, treasury); the buyer gets the price back and the settler
+//!   the crank bounty; the challenger gets its bond back; the job is `Slashed` and closed.
+//! - The challenger loses: its bond goes to the provider (the buyer and reporter shares of
+//!   the same split) and the treasury (the rest); the extra stake is unlocked and the job
+//!   is `Submitted` again, finalizable once its challenge window has closed.
+//!
+//! The dispute account closes either way (rent to the challenger). Destinations that only
+//! one outcome pays are checked on that outcome's branch only, so a party that closes its
+//! own token account can block only its own payment, never the other side's settlement.
+
+use anchor_lang::prelude::*;
+use anchor_spl::token::{Token, TokenAccount};
+
+use crate::errors::MarketError;
+use crate::events::{DisputeSettled, ProviderSlashed};
+use crate::math;
+use crate::state::{Dispute, Job, Market, Provider};
+use crate::token_ops::{expect_token_account, pay_from_vault_to};
+
+#[derive(Accounts)]
+pub struct DisputeSettle<'info> {
+    pub settler: Signer<'info>,
+    #[account(mut)]
+    pub market: Box<Account<'info, Market>>,
+    #[account(
+        mut,
+        has_one = market @ MarketError::WrongMarket,
+        has_one = buyer @ MarketError::WrongBuyer,
+        constraint = job.dispute == dispute.key() @ MarketError::WrongDispute,
+        constraint = job.provider == provider.key() @ MarketError::WrongProvider
+    )]
+    pub job: Box<Account<'info, Job>>,
+    /// CHECK: receives the job account's rent when the job closes; `has_one = buyer` pins it.
+    #[account(mut, dup)]
+    pub buyer: UncheckedAccount<'info>,
+    #[account(mut, has_one = market @ MarketError::WrongMarket)]
+    pub provider: Box<Account<'info, Provider>>,
+    #[account(
+        mut,
+        has_one = job @ MarketError::WrongDispute,
+        has_one = challenger @ MarketError::WrongChallenger,
+        close = challenger
+    )]
+    pub dispute: Box<Account<'info, Dispute>>,
+    /// CHECK: receives the dispute account's rent; `has_one = challenger` pins it.
+    #[account(mut, dup)]
+    pub challenger: UncheckedAccount<'info>,
+    /// CHECK: the payment-mint account recorded (and checked) at the challenge.
+    #[account(mut, dup, address = dispute.challenger_payment_account @ MarketError::WrongChallenger)]
+    pub challenger_payment_account: UncheckedAccount<'info>,
+    /// CHECK: the stake-mint account recorded (and checked) at the challenge.
+    #[account(mut, dup, address = dispute.challenger_stake_account @ MarketError::WrongChallenger)]
+    pub challenger_stake_account: UncheckedAccount<'info>,
+    /// CHECK: the buyer's payment-mint account (the refund); checked when the provider loses.
+    #[account(mut, dup)]
+    pub buyer_payment_account: UncheckedAccount<'info>,
+    /// CHECK: the buyer's stake-mint account (its share of the slash); checked when the
+    /// provider loses.
+    #[account(mut, dup)]
+    pub buyer_stake_account: UncheckedAccount<'info>,
+    /// CHECK: the provider's payout account (the forfeited challenger bond), by address.
+    #[account(mut, dup, address = provider.payout_account @ MarketError::WrongPayoutAccount)]
+    pub payout_account: UncheckedAccount<'info>,
+    /// CHECK: the market's fee account, by address.
+    #[account(mut, dup, address = market.fee_account @ MarketError::WrongTreasuryAccount)]
+    pub fee_account: UncheckedAccount<'info>,
+    /// CHECK: the market's slash account, by address.
+    #[account(mut, dup, address = market.slash_account @ MarketError::WrongTreasuryAccount)]
+    pub slash_account: UncheckedAccount<'info>,
+    /// CHECK: the settler's payment-mint account (the crank bounty); checked when paid.
+    #[account(mut, dup)]
+    pub settler_payment_account: UncheckedAccount<'info>,
+    #[account(mut, address = market.payment_vault @ MarketError::WrongVault)]
+    pub payment_vault: Box<Account<'info, TokenAccount>>,
+    #[account(mut, address = market.stake_vault @ MarketError::WrongVault)]
+    pub stake_vault: Box<Account<'info, TokenAccount>>,
+    pub token_program: Program<'info, Token>,
+}
+
+impl DisputeSettle<'_> {
+    pub fn handle(ctx: Context<Self>) -> Result<()> {
+        let now = Clock::get()?.unix_timestamp;
+        let a = &mut *ctx.accounts;
+        let outcome = a.dispute.outcome_at(&a.job, now)?;
+        let bond = a.dispute.bond;
+        let terms = a.job.terms;
+        let mut event = DisputeSettled {
+            dispute: a.dispute.key(),
+            job: a.job.key(),
+            provider: a.provider.key(),
+            challenger: a.dispute.challenger,
+            outcome: outcome as u8,
+            slashed: 0,
+            to_buyer: 0,
+            to_challenger: 0,
+            to_treasury: 0,
+            refunded: 0,
+            bond_to_provider: 0,
+            bond_to_treasury: 0,
+            bounty: 0,
+            settler: a.settler.key(),
+            timestamp: now,
+        };
+        if outcome.provider_loses() {
+            let slashed = a.provider.record_dispute_lost(
+                a.job.bond,
+                a.dispute.stake_locked,
+                a.market.params.score_fee_scale,
+            )?;
+            let split =
+                math::slash_split(slashed, terms.slash_buyer_bps, terms.slash_reporter_bps)?;
+            let escrow = a.job.escrow;
+            let bounty = terms.crank_bounty;
+            let refund = math::sub(escrow, bounty)?;
+            a.market.totals.on_dispute_slash(slashed, escrow)?;
+            a.market.totals.bounties_paid = math::add(a.market.totals.bounties_paid, bounty)?;
+            a.market.totals.on_dispute_settled(bond, false)?;
+            let (payment_mint, stake_mint, buyer) =
+                (a.market.payment_mint, a.market.stake_mint, a.job.buyer);
+            expect_token_account(&a.buyer_stake_account, &stake_mint, &buyer)?;
+            expect_token_account(&a.buyer_payment_account, &payment_mint, &buyer)?;
+            let stake_payments = [
+                (a.buyer_stake_account.to_account_info(), split.buyer),
+                (a.challenger_stake_account.to_account_info(), split.reporter),
+                (a.slash_account.to_account_info(), split.treasury),
+            ];
+            for (to, amount) in stake_payments {
+                pay_from_vault_to(&a.token_program, &a.market, &a.stake_vault, to, amount)?;
+            }
+            if bounty > 0 {
+                expect_token_account(&a.settler_payment_account, &payment_mint, &a.settler.key())?;
+            }
+            let payments = [
+                (a.buyer_payment_account.to_account_info(), refund),
+                (a.settler_payment_account.to_account_info(), bounty),
+                (a.challenger_payment_account.to_account_info(), bond),
+            ];
+            for (to, amount) in payments {
+                pay_from_vault_to(&a.token_program, &a.market, &a.payment_vault, to, amount)?;
+            }
+            a.job.end_dispute(true)?;
+            a.job.close(a.buyer.to_account_info())?;
+            crate::emit_event!(ProviderSlashed {
+                market: a.market.key(),
+                provider: a.provider.key(),
+                job: a.job.key(),
+                amount: slashed,
+                to_buyer: split.buyer,
+                to_reporter: split.reporter,
+                to_treasury: split.treasury,
+                reporter: a.dispute.challenger,
+                stake_after: a.provider.stake,
+                score_after: a.provider.reputation.score,
+                timestamp: now,
+            });
+            event.slashed = slashed;
+            event.to_buyer = split.buyer;
+            event.to_challenger = split.reporter;
+            event.to_treasury = split.treasury;
+            event.refunded = refund;
+            event.bounty = bounty;
+        } else {
+            a.provider.release_dispute_stake(a.dispute.stake_locked)?;
+            // The same split as a slash: the wronged party (here the provider) takes the
+            // buyer and reporter shares, the treasury the rest.
+            let split = math::slash_split(bond, terms.slash_buyer_bps, terms.slash_reporter_bps)?;
+            let to_provider = math::add(split.buyer, split.reporter)?;
+            a.market.totals.on_dispute_settled(bond, true)?;
+            let payments = [
+                (a.payout_account.to_account_info(), to_provider),
+                (a.fee_account.to_account_info(), split.treasury),
+            ];
+            for (to, amount) in payments {
+                pay_from_vault_to(&a.token_program, &a.market, &a.payment_vault, to, amount)?;
+            }
+            a.job.end_dispute(false)?;
+            event.bond_to_provider = to_provider;
+            event.bond_to_treasury = split.treasury;
+        }
+        a.provider.invariant()?;
+        a.market.invariant()?;
+        crate::emit_event!(event);
+        Ok(())
+    }
+}
