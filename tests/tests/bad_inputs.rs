@@ -1456,3 +1456,454 @@ async fn bad_input_matrix() {
         "every instruction is in the matrix"
     );
 }
+
+/// The matrix for the dispute instructions: each case differs from a valid instruction in
+/// one account (a missing signature, another dispute's or job's account, a token account
+/// of the wrong mint or owner, a substituted destination, a wrong token program, a forged
+/// account of another type), and each section ends with the unmodified instruction.
+#[tokio::test]
+async fn dispute_bad_input_matrix() {
+    use gpu_market::state::{Dispute, ProofBuffer, ProofTree};
+    use gpu_market_client::ix::SettleAccounts;
+    use gpu_market_tests::dispute::Gemm;
+
+    let m = Matrix::new().await;
+    let w = &m.w;
+    let eve = m.eve.key.insecure_clone();
+    let eve_pk = m.eve.pubkey();
+    let a = w.market;
+    let m2 = w.create_market(2, default_params()).await.unwrap();
+
+    // A cheater's job, and a second disputed job whose accounts stand in for "another".
+    let mut gemm = Gemm::i8(2, 3, 6, 21);
+    let v = i32::from_le_bytes(gemm.output(1, 1));
+    gemm.set_output(1, 1, (v + 3).to_le_bytes());
+    let case = w.submitted_gemm(gemm, 1).await;
+    let other = w.submitted_gemm(Gemm::i8(2, 3, 6, 22), 2).await;
+    let ch = w.wallet(100_000, 0).await;
+    let other_dispute = w.challenge(&other, &ch, 0, 0).await.unwrap();
+
+    // ---- job_challenge
+    let n = "job_challenge";
+    let next = w.market_state().await.totals.jobs_disputed;
+    let job = w.job(&case.job).await;
+    let challenge = || {
+        ix::job_challenge(
+            &a,
+            case.job,
+            &job,
+            next,
+            ch.pubkey(),
+            ch.payment,
+            ch.stake,
+            1,
+            1,
+        )
+    };
+    m.case(
+        n,
+        "missing signature",
+        unsign(challenge(), ch.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "provider of another job",
+        swap(challenge(), case.provider.key, other.provider.key),
+        &[&ch.key],
+        "WrongProvider",
+    )
+    .await;
+    m.case(
+        n,
+        "dispute address of another id",
+        swap(
+            challenge(),
+            pda::dispute(&a.market, next),
+            pda::dispute(&a.market, next + 1),
+        ),
+        &[&ch.key],
+        "ConstraintSeeds",
+    )
+    .await;
+    m.case(
+        n,
+        "bond account of the stake mint",
+        swap(challenge(), ch.payment, ch.stake),
+        &[&ch.key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "bond account owned by another wallet",
+        swap(challenge(), ch.payment, m.eve.payment),
+        &[&ch.key],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "reporter account of the payment mint",
+        swap(challenge(), ch.stake, ch.payment),
+        &[&ch.key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "vault of another market",
+        swap(challenge(), a.payment_vault, m2.payment_vault),
+        &[&ch.key],
+        "WrongVault",
+    )
+    .await;
+    m.case(
+        n,
+        "wrong token program",
+        swap(challenge(), token::TOKEN_PROGRAM_ID, FAKE_TOKEN_PROGRAM),
+        &[&ch.key],
+        "InvalidProgramId",
+    )
+    .await;
+    let foreign_job = m.foreign_copy(&case.job).await;
+    m.case(
+        n,
+        "job owned by another program",
+        swap(challenge(), case.job, foreign_job),
+        &[&ch.key],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    let job_cosplay = m.cosplay(&case.job, Provider::DISCRIMINATOR).await;
+    m.case(
+        n,
+        "forged job (provider discriminator)",
+        swap(challenge(), case.job, job_cosplay),
+        &[&ch.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, challenge(), &[&ch.key]).await;
+    let dispute = pda::dispute(&a.market, next);
+
+    // ---- proof_open
+    let n = "proof_open";
+    let open = |tree| ix::proof_open(ch.pubkey(), case.job, dispute, tree);
+    m.case(
+        n,
+        "missing signature",
+        unsign(open(ProofTree::A), ch.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "dispute of another job",
+        swap(open(ProofTree::A), dispute, other_dispute),
+        &[&ch.key],
+        // The buffer's address is derived from this dispute: the seeds no longer match.
+        "ConstraintSeeds",
+    )
+    .await;
+    m.case(
+        n,
+        "buffer address of another tree",
+        swap(
+            open(ProofTree::A),
+            pda::proof_buffer(&dispute, ProofTree::A),
+            pda::proof_buffer(&dispute, ProofTree::B),
+        ),
+        &[&ch.key],
+        "ConstraintSeeds",
+    )
+    .await;
+    let dispute_cosplay = m.cosplay(&other_dispute, Job::DISCRIMINATOR).await;
+    m.case(
+        n,
+        "forged dispute (job discriminator)",
+        swap(open(ProofTree::A), dispute, dispute_cosplay),
+        &[&ch.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, open(ProofTree::A), &[&ch.key]).await;
+    m.valid(n, open(ProofTree::B), &[&ch.key]).await;
+
+    // ---- proof_write
+    let n = "proof_write";
+    let proof = case.gemm.proof(1, 1);
+    let write = |tree, bytes: &[u8]| ix::proof_write(ch.pubkey(), dispute, tree, 0, bytes.to_vec());
+    m.case(
+        n,
+        "another wallet writes",
+        swap(write(ProofTree::A, &proof.a_row), ch.pubkey(), eve_pk),
+        &[&eve],
+        "Unauthorized",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(write(ProofTree::A, &proof.a_row), ch.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "dispute of another job",
+        swap(write(ProofTree::A, &proof.a_row), dispute, other_dispute),
+        &[&ch.key],
+        "WrongDispute",
+    )
+    .await;
+    m.valid(n, write(ProofTree::A, &proof.a_row), &[&ch.key])
+        .await;
+    m.valid(n, write(ProofTree::B, &proof.b_col), &[&ch.key])
+        .await;
+
+    // ---- proof_verify
+    let n = "proof_verify";
+    let verify = |tree, path: &[[u8; 32]]| ix::proof_verify(case.job, dispute, tree, path.to_vec());
+    m.case(
+        n,
+        "dispute of another job",
+        swap(verify(ProofTree::A, &proof.a_proof), dispute, other_dispute),
+        &[],
+        "WrongDispute",
+    )
+    .await;
+    let other_open = ix::proof_open(ch.pubkey(), other.job, other_dispute, ProofTree::A);
+    w.send(&[other_open], &[&ch.key]).await.unwrap();
+    m.case(
+        n,
+        "buffer of another dispute",
+        swap(
+            verify(ProofTree::A, &proof.a_proof),
+            pda::proof_buffer(&dispute, ProofTree::A),
+            pda::proof_buffer(&other_dispute, ProofTree::A),
+        ),
+        &[],
+        "WrongDispute",
+    )
+    .await;
+    let buffer_cosplay = m
+        .cosplay(
+            &pda::proof_buffer(&dispute, ProofTree::A),
+            Dispute::DISCRIMINATOR,
+        )
+        .await;
+    m.case(
+        n,
+        "forged buffer (dispute discriminator)",
+        swap(
+            verify(ProofTree::A, &proof.a_proof),
+            pda::proof_buffer(&dispute, ProofTree::A),
+            buffer_cosplay,
+        ),
+        &[],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.valid(n, verify(ProofTree::A, &proof.a_proof), &[]).await;
+    m.valid(n, verify(ProofTree::B, &proof.b_proof), &[]).await;
+
+    // ---- dispute_absorb
+    let n = "dispute_absorb";
+    let absorb = || ix::dispute_absorb(case.job, dispute, 6);
+    let (buf_a, buf_b) = (
+        pda::proof_buffer(&dispute, ProofTree::A),
+        pda::proof_buffer(&dispute, ProofTree::B),
+    );
+    m.case(
+        n,
+        "row buffer in the column's place",
+        swap(absorb(), buf_a, buf_b),
+        &[],
+        "ConstraintSeeds",
+    )
+    .await;
+    m.case(
+        n,
+        "dispute of another job",
+        swap(absorb(), dispute, other_dispute),
+        &[],
+        "WrongDispute",
+    )
+    .await;
+    m.valid(n, absorb(), &[]).await;
+    w.reveal(&case, &dispute, &proof).await.unwrap();
+
+    // ---- dispute_settle (the provider loses: every destination is paid)
+    let n = "dispute_settle";
+    let settler = w.wallet(0, 0).await;
+    let job = w.job(&case.job).await;
+    let provider = w.provider(&case.provider.key).await;
+    let d = gpu_market_client::accounts::fetch_dispute(&*w.chain, &dispute)
+        .await
+        .unwrap();
+    let accounts = SettleAccounts {
+        settler: settler.pubkey(),
+        settler_payment_account: settler.payment,
+        buyer_payment_account: case.buyer.payment,
+        buyer_stake_account: case.buyer.stake,
+    };
+    let settle = || ix::dispute_settle(&a, case.job, &job, &provider, dispute, &d, &accounts);
+    let s = [&settler.key];
+    m.case(
+        n,
+        "missing signature",
+        unsign(settle(), settler.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "dispute of another job",
+        swap(settle(), dispute, other_dispute),
+        &s,
+        "WrongDispute",
+    )
+    .await;
+    m.case(
+        n,
+        "challenger substituted",
+        swap(settle(), ch.pubkey(), eve_pk),
+        &s,
+        "WrongChallenger",
+    )
+    .await;
+    m.case(
+        n,
+        "challenger's bond account substituted",
+        swap(settle(), ch.payment, m.eve.payment),
+        &s,
+        "WrongChallenger",
+    )
+    .await;
+    m.case(
+        n,
+        "buyer substituted",
+        swap(settle(), case.buyer.pubkey(), eve_pk),
+        &s,
+        "WrongBuyer",
+    )
+    .await;
+    m.case(
+        n,
+        "refund account owned by another wallet",
+        swap(settle(), case.buyer.payment, m.eve.payment),
+        &s,
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "buyer's slash share to a payment-mint account",
+        swap(settle(), case.buyer.stake, case.buyer.payment),
+        &s,
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "payout account not the provider's",
+        swap(settle(), provider.payout_account, m.eve.payment),
+        &s,
+        "WrongPayoutAccount",
+    )
+    .await;
+    m.case(
+        n,
+        "treasury account of another market",
+        swap(settle(), a.slash_account, m.eve.stake),
+        &s,
+        "WrongTreasuryAccount",
+    )
+    .await;
+    m.case(
+        n,
+        "vault of another market",
+        swap(settle(), a.stake_vault, m2.stake_vault),
+        &s,
+        "WrongVault",
+    )
+    .await;
+    m.case(
+        n,
+        "wrong token program",
+        swap(settle(), token::TOKEN_PROGRAM_ID, FAKE_TOKEN_PROGRAM),
+        &s,
+        "InvalidProgramId",
+    )
+    .await;
+    m.valid(n, settle(), &s).await;
+
+    // ---- proof_close
+    let n = "proof_close";
+    let close = |tree| ix::proof_close(ch.pubkey(), dispute, tree);
+    m.case(
+        n,
+        "dispute not the buffer's",
+        swap(close(ProofTree::A), dispute, other_dispute),
+        &[],
+        "WrongDispute",
+    )
+    .await;
+    m.case(
+        n,
+        "rent to another wallet",
+        swap(close(ProofTree::A), ch.pubkey(), eve_pk),
+        &[],
+        "Unauthorized",
+    )
+    .await;
+    let close_cosplay = m
+        .cosplay(
+            &pda::proof_buffer(&dispute, ProofTree::B),
+            ProofBuffer::DISCRIMINATOR,
+        )
+        .await;
+    m.case(
+        n,
+        "forged buffer (an unrelated account of the buffer's type)",
+        swap(
+            close(ProofTree::A),
+            pda::proof_buffer(&dispute, ProofTree::A),
+            close_cosplay,
+        ),
+        &[],
+        "WrongDispute",
+    )
+    .await;
+    m.valid(n, close(ProofTree::A), &[]).await;
+    m.valid(n, close(ProofTree::B), &[]).await;
+
+    let cases = m.cases.lock().unwrap().clone();
+    let instructions: std::collections::BTreeSet<_> =
+        cases.iter().map(|(i, _)| i.clone()).collect();
+    println!(
+        "dispute bad-input matrix: {} cases over {} instructions, all rejected with the expected error",
+        cases.len(),
+        instructions.len()
+    );
+    let all = [
+        "job_challenge",
+        "proof_open",
+        "proof_write",
+        "proof_verify",
+        "dispute_absorb",
+        "dispute_settle",
+        "proof_close",
+    ];
+    assert_eq!(
+        instructions,
+        all.iter().map(|s| s.to_string()).collect(),
+        "every dispute instruction is in the matrix"
+    );
+}
