@@ -4,7 +4,7 @@
 
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::{AccountDeserialize, Discriminator};
-use gpu_market::state::{Dispute, Job, JobState, Market, Provider};
+use gpu_market::state::{Dispute, Job, JobState, Market, ProofBuffer, Provider};
 use gpu_market::ID;
 
 use crate::chain::{Chain, Filter};
@@ -115,6 +115,15 @@ pub async fn list_providers(chain: &dyn Chain, market: &Pubkey) -> Result<Vec<(P
 /// Open disputes of a market (settlement closes them).
 pub async fn list_disputes(chain: &dyn Chain, market: &Pubkey) -> Result<Vec<(Pubkey, Dispute)>> {
     scan(chain, vec![pubkey_at(offsets::MARKET, market)], "dispute").await
+}
+
+/// Proof buffers paid for (and writable only) by `payer`, in every market.
+pub async fn list_proof_buffers(
+    chain: &dyn Chain,
+    payer: &Pubkey,
+) -> Result<Vec<(Pubkey, ProofBuffer)>> {
+    // The payer follows the discriminator and the dispute key.
+    scan(chain, vec![pubkey_at(8 + 32, payer)], "proof buffer").await
 }
 
 pub async fn fetch_dispute(chain: &dyn Chain, key: &Pubkey) -> Result<Dispute> {

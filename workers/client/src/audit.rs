@@ -438,7 +438,7 @@ mod tests {
         assert!(!r.ok);
         assert_eq!(
             failed(&r),
-            ["payment vault balance >= market escrow outstanding"]
+            ["payment vault balance >= market escrow outstanding + challenger bonds outstanding"]
         );
         assert_eq!(r.surplus.payment_vault, 0);
         let r = invariants(&snapshot(1_000, -1));

@@ -85,8 +85,9 @@ pub async fn challenge(
     Ok(dispute)
 }
 
-/// Stages one leaf: opens its buffer (paid by `payer`), writes it in chunks, verifies its
-/// path. Returns the number of transactions sent.
+/// Stages one leaf: opens its buffer (paid by `payer`) unless an earlier attempt did,
+/// writes it in chunks, verifies its path; nothing if the leaf is already verified.
+/// Returns the number of transactions sent.
 pub async fn stage_leaf(
     sender: &Sender,
     payer: &Keypair,
@@ -96,10 +97,19 @@ pub async fn stage_leaf(
     leaf: &[u8],
     path: &[[u8; 32]],
 ) -> Result<usize> {
+    let chain = &*sender.chain;
+    let state = accounts::fetch_dispute(chain, dispute).await?;
+    if state.is_proven(tree) {
+        return Ok(0);
+    }
     let mut sent = 0;
-    let open = ix::proof_open(payer.pubkey(), *job_key, *dispute, tree);
-    sender.send(&[open], payer, &[]).await?;
-    sent += 1;
+    // Resumable: a buffer opened by an earlier, interrupted attempt is written again.
+    let buffer = pda::proof_buffer(dispute, tree);
+    if chain.get_account(&buffer).await?.is_none() {
+        let open = ix::proof_open(payer.pubkey(), *job_key, *dispute, tree);
+        sender.send(&[open], payer, &[]).await?;
+        sent += 1;
+    }
     for (i, chunk) in leaf.chunks(WRITE_CHUNK).enumerate() {
         let offset = u32::try_from(i * WRITE_CHUNK).expect("leaves are at most 1 MiB");
         let write = ix::proof_write(payer.pubkey(), *dispute, tree, offset, chunk.to_vec());

@@ -87,4 +87,8 @@ pub struct Stats {
     pub cranked: u64,
     pub heartbeats: u64,
     pub failures: u64,
+    /// Challenges to this provider's results answered by revealing the committed row.
+    pub disputes_answered: u64,
+    /// Disputes this provider won, settled by the worker itself.
+    pub disputes_settled: u64,
 }

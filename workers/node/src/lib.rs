@@ -13,6 +13,7 @@
 //! SDK's `gpu_market_client::buyer`.
 
 pub mod config;
+pub mod defend;
 pub mod error;
 mod execute;
 mod fetch;

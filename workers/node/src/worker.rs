@@ -312,6 +312,7 @@ impl Worker {
                 }
             }
         }
+        self.defend(&snapshot.jobs, snapshot.now).await;
         Ok(actions)
     }
 
