@@ -64,7 +64,7 @@ impl Worker {
             let declared = spec
                 .inputs
                 .iter()
-                .map(|i| i.len)
+                .map(|i| i.blob.len)
                 .fold(0u64, u64::saturating_add);
             if !self
                 .local
@@ -81,7 +81,7 @@ impl Worker {
         for input in &spec.inputs {
             let bytes = self
                 .blobs
-                .get(&input.uri, &input.sha256)
+                .get(&input.blob.uri, &input.blob.sha256)
                 .await
                 .map_err(|source| PrepareError::InputUnavailable {
                     name: input.name.clone(),
