@@ -12,7 +12,9 @@ use gpu_market::state::{Job, JobRequirements};
 use gpu_market::JobPostArgs;
 use gpu_market_blobs::{BlobError, BlobStore};
 use gpu_market_compute::commit::{result_root, CommitError};
-use gpu_market_compute::spec::{self, BlobRef, Hash32, JobSpec, SpecError, Workload, SPEC_VERSION};
+use gpu_market_compute::spec::{
+    self, Hash32, JobSpec, NamedBlob, SpecError, Workload, SPEC_VERSION,
+};
 use gpu_market_compute::{gemm, verify};
 use serde::Serialize;
 use solana_sdk::signature::{Keypair, Signature, Signer};
@@ -143,11 +145,9 @@ pub async fn spec_with_inputs(
                 name: name.to_string(),
                 source: Box::new(source),
             })?;
-        refs.push(BlobRef {
+        refs.push(NamedBlob {
             name: name.into(),
-            uri: r.uri,
-            sha256: r.sha256,
-            len: r.len,
+            blob: r,
         });
     }
     let spec = JobSpec {
@@ -181,7 +181,8 @@ pub async fn gemm_spec(blobs: &dyn BlobStore, workload: Workload, seed: u64) -> 
 pub struct Posted {
     pub job: String,
     pub spec_uri: String,
-    pub spec_hash: String,
+    /// Serialized as 64 lowercase hex characters.
+    pub spec_hash: Hash32,
     pub price: u64,
     pub deadline: i64,
     pub signature: String,
@@ -228,7 +229,7 @@ pub async fn post(
     let posted = Posted {
         job: job.to_string(),
         spec_uri: stored.uri,
-        spec_hash: hex::encode(stored.sha256),
+        spec_hash: stored.sha256,
         price,
         deadline,
         signature: out.signature.to_string(),
@@ -240,7 +241,8 @@ pub async fn post(
 pub struct Verified {
     pub job: String,
     pub result_uri: String,
-    pub result_root: String,
+    /// Serialized as 64 lowercase hex characters.
+    pub result_root: Hash32,
     pub bytes: usize,
     /// The downloaded output's Merkle root equals the on-chain commitment.
     pub root_matches: bool,
@@ -347,7 +349,7 @@ pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified
     Ok(Verified {
         job: job_key.to_string(),
         result_uri: job.result_uri.clone(),
-        result_root: hex::encode(job.result_root),
+        result_root: Hash32(job.result_root),
         bytes: output.len(),
         root_matches,
         freivalds_ok,
