@@ -97,6 +97,13 @@ pub enum BuyerError {
     /// A GEMM spec without the inputs Freivalds' test needs.
     #[error("job {job}'s GEMM spec has no input {name:?}")]
     MissingInput { job: Pubkey, name: &'static str },
+    /// The operating system gave no randomness for job `job`'s Freivalds check.
+    #[error("checking the result of job {job}: {source}")]
+    Randomness {
+        job: Pubkey,
+        #[source]
+        source: verify::VerifyError,
+    },
 }
 
 impl BuyerError {
@@ -113,7 +120,8 @@ impl BuyerError {
             | BuyerError::JobSpec { job, .. }
             | BuyerError::ResultUri { job, .. }
             | BuyerError::Commit { job, .. }
-            | BuyerError::MissingInput { job, .. } => Some(*job),
+            | BuyerError::MissingInput { job, .. }
+            | BuyerError::Randomness { job, .. } => Some(*job),
             BuyerError::NoResult(job) | BuyerError::Settled(job) => Some(*job),
         }
     }
@@ -313,6 +321,12 @@ pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified
             let a = fetch("input a", a.uri, a.sha256).await?;
             let b = fetch("input b", b.uri, b.sha256).await?;
             let (m, n, k) = (m as usize, n as usize, k as usize);
+            // Drawn now, after the result is committed, from the OS RNG: a
+            // provider cannot know it in advance.
+            let seed = verify::os_seed().map_err(|source| BuyerError::Randomness {
+                job: job_key,
+                source,
+            })?;
             let r = match w {
                 Workload::GemmI8 { .. } => verify::freivalds_i8(
                     m,
@@ -322,7 +336,7 @@ pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified
                     &gemm::i8s_from_bytes(&b),
                     &gemm::i32s_from_le_bytes(&output),
                     8,
-                    rand_seed(),
+                    seed,
                 ),
                 Workload::GemmF32 { rel_tolerance, .. } => verify::freivalds_f32(
                     m,
@@ -333,7 +347,7 @@ pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified
                     &gemm::f32s_from_le_bytes(&output),
                     *rel_tolerance,
                     8,
-                    rand_seed(),
+                    seed,
                 ),
                 _ => Ok(()),
             };
@@ -356,16 +370,6 @@ pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified
         bad_row,
         output,
     })
-}
-
-/// Verifiers pick their own randomness: a provider must not know it in advance.
-fn rand_seed() -> u64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    (t as u64) ^ ((t >> 64) as u64) ^ (std::process::id() as u64).rotate_left(32)
 }
 
 #[cfg(test)]
