@@ -10,8 +10,10 @@ use std::path::PathBuf;
 
 use gpu_market_blobs::BlobError;
 use gpu_market_client::buyer::BuyerError;
+use gpu_market_client::config::KeyFileError;
 use gpu_market_client::error::ClientError;
 use gpu_market_client::Pubkey;
+use gpu_market_compute::SpecError;
 use gpu_market_localnet::LocalnetError;
 
 use crate::cmd::demo::DemoError;
@@ -38,6 +40,27 @@ pub enum CliError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    /// A file named on the command line could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--spec` names a file that could not be read.
+    #[error("cannot read spec {}: {source}", path.display())]
+    ReadSpec {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--spec` names a file that is not a valid job spec.
+    #[error("malformed spec {}: {source}", path.display())]
+    BadSpec {
+        path: PathBuf,
+        #[source]
+        source: SpecError,
     },
     #[error("no provider at {provider} in market {market}")]
     NoProvider { provider: Pubkey, market: Pubkey },
@@ -74,6 +97,13 @@ pub enum CliError {
     Demo(#[source] Box<DemoError>),
 }
 
+/// Key files are the client's: their errors reach the user as the client's do.
+impl From<KeyFileError> for CliError {
+    fn from(e: KeyFileError) -> Self {
+        CliError::Client(e.into())
+    }
+}
+
 impl From<DemoError> for CliError {
     fn from(e: DemoError) -> Self {
         CliError::Demo(Box::new(e))
@@ -83,7 +113,10 @@ impl From<DemoError> for CliError {
 impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Usage(_) => 2,
+            CliError::Usage(_)
+            | CliError::ReadFile { .. }
+            | CliError::ReadSpec { .. }
+            | CliError::BadSpec { .. } => 2,
             _ => 1,
         }
     }

@@ -29,6 +29,9 @@ pub mod uri;
 use std::sync::Arc;
 
 pub use error::BlobError;
+/// What `put` returns; its `uri` is what [`fetch`] takes. Defined in gpu-market-types,
+/// so a job spec names its inputs with the same type.
+pub use gpu_market_types::BlobRef;
 pub use gpu_market_types::Hash32;
 pub use hash::{from_hex, sha256, to_hex};
 pub use http::HttpBlobStore;
@@ -36,16 +39,6 @@ pub use local::LocalBlobStore;
 pub use options::{BlobOptions, DEFAULT_MAX_BLOB_SIZE};
 pub use s3::{S3BlobStore, S3Config};
 pub use uri::uri_sha256;
-
-/// A stored blob: where it is, what it hashes to, and how long it is. `uri` can be
-/// passed to [`fetch`] by any process that can reach the store.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct BlobRef {
-    pub uri: String,
-    pub sha256: Hash32,
-    /// Length in bytes.
-    pub len: u64,
-}
 
 /// A content-addressed blob store. Implementations verify every read: bytes are
 /// returned only if they hash to the SHA-256 the caller expects.

@@ -12,7 +12,9 @@ use gpu_market::state::{GemmCommitment, Job, JobRequirements};
 use gpu_market::JobPostArgs;
 use gpu_market_blobs::{BlobError, BlobStore};
 use gpu_market_compute::commit::{result_root, CommitError};
-use gpu_market_compute::spec::{self, BlobRef, Hash32, JobSpec, SpecError, Workload, SPEC_VERSION};
+use gpu_market_compute::spec::{
+    self, Hash32, JobSpec, NamedBlob, SpecError, Workload, SPEC_VERSION,
+};
 use gpu_market_compute::{gemm, verify};
 use serde::Serialize;
 use solana_sdk::signature::{Keypair, Signature, Signer};
@@ -95,6 +97,13 @@ pub enum BuyerError {
     /// A GEMM spec without the inputs Freivalds' test needs.
     #[error("job {job}'s GEMM spec has no input {name:?}")]
     MissingInput { job: Pubkey, name: &'static str },
+    /// The operating system gave no randomness for job `job`'s Freivalds check.
+    #[error("checking the result of job {job}: {source}")]
+    Randomness {
+        job: Pubkey,
+        #[source]
+        source: verify::VerifyError,
+    },
 }
 
 impl BuyerError {
@@ -111,7 +120,8 @@ impl BuyerError {
             | BuyerError::JobSpec { job, .. }
             | BuyerError::ResultUri { job, .. }
             | BuyerError::Commit { job, .. }
-            | BuyerError::MissingInput { job, .. } => Some(*job),
+            | BuyerError::MissingInput { job, .. }
+            | BuyerError::Randomness { job, .. } => Some(*job),
             BuyerError::NoResult(job) | BuyerError::Settled(job) => Some(*job),
         }
     }
@@ -143,11 +153,9 @@ pub async fn spec_with_inputs(
                 name: name.to_string(),
                 source: Box::new(source),
             })?;
-        refs.push(BlobRef {
+        refs.push(NamedBlob {
             name: name.into(),
-            uri: r.uri,
-            sha256: r.sha256,
-            len: r.len,
+            blob: r,
         });
     }
     let spec = JobSpec {
@@ -181,7 +189,8 @@ pub async fn gemm_spec(blobs: &dyn BlobStore, workload: Workload, seed: u64) -> 
 pub struct Posted {
     pub job: String,
     pub spec_uri: String,
-    pub spec_hash: String,
+    /// Serialized as 64 lowercase hex characters.
+    pub spec_hash: Hash32,
     pub price: u64,
     pub deadline: i64,
     pub signature: String,
@@ -268,7 +277,7 @@ pub async fn post(
     let posted = Posted {
         job: job.to_string(),
         spec_uri: stored.uri,
-        spec_hash: hex::encode(stored.sha256),
+        spec_hash: stored.sha256,
         price,
         deadline,
         signature: out.signature.to_string(),
@@ -280,7 +289,8 @@ pub async fn post(
 pub struct Verified {
     pub job: String,
     pub result_uri: String,
-    pub result_root: String,
+    /// Serialized as 64 lowercase hex characters.
+    pub result_root: Hash32,
     pub bytes: usize,
     /// The downloaded output's Merkle root equals the on-chain commitment.
     pub root_matches: bool,
@@ -351,6 +361,12 @@ pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified
             let a = fetch("input a", a.uri, a.sha256).await?;
             let b = fetch("input b", b.uri, b.sha256).await?;
             let (m, n, k) = (m as usize, n as usize, k as usize);
+            // Drawn now, after the result is committed, from the OS RNG: a
+            // provider cannot know it in advance.
+            let seed = verify::os_seed().map_err(|source| BuyerError::Randomness {
+                job: job_key,
+                source,
+            })?;
             let r = match w {
                 Workload::GemmI8 { .. } => verify::freivalds_i8(
                     m,
@@ -360,7 +376,7 @@ pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified
                     &gemm::i8s_from_bytes(&b),
                     &gemm::i32s_from_le_bytes(&output),
                     8,
-                    rand_seed(),
+                    seed,
                 ),
                 Workload::GemmF32 { rel_tolerance, .. } => verify::freivalds_f32(
                     m,
@@ -371,7 +387,7 @@ pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified
                     &gemm::f32s_from_le_bytes(&output),
                     *rel_tolerance,
                     8,
-                    rand_seed(),
+                    seed,
                 ),
                 _ => Ok(()),
             };
@@ -387,23 +403,13 @@ pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified
     Ok(Verified {
         job: job_key.to_string(),
         result_uri: job.result_uri.clone(),
-        result_root: hex::encode(job.result_root),
+        result_root: Hash32(job.result_root),
         bytes: output.len(),
         root_matches,
         freivalds_ok,
         bad_row,
         output,
     })
-}
-
-/// Verifiers pick their own randomness: a provider must not know it in advance.
-fn rand_seed() -> u64 {
-    use std::time::{SystemTime, UNIX_EPOCH};
-    let t = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    (t as u64) ^ ((t >> 64) as u64) ^ (std::process::id() as u64).rotate_left(32)
 }
 
 #[cfg(test)]

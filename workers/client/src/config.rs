@@ -10,6 +10,49 @@ use solana_sdk::signature::Keypair;
 
 use crate::error::{ClientError, Result};
 
+/// Why a keypair file could not be read or written: each names the path, and every
+/// failure that came from below (the filesystem, the JSON parser, the key check)
+/// carries it as its source.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    /// A symbolic link is at the outfile: the key would land wherever it points.
+    #[error("refusing to write a keypair to {}: it is a symbolic link, and the key would land wherever it points; remove it or pick another path", path.display())]
+    Symlink { path: PathBuf },
+    /// Something other than a regular file (a directory, a socket, a fifo) is there.
+    #[error("refusing to write a keypair to {}: it exists and is not a regular file", path.display())]
+    Exists { path: PathBuf },
+    /// A filesystem call failed: `action` is what was being done to `path`
+    /// ("create", "inspect", "write").
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot read keypair file {}: {source} (create one with `solana-keygen new` or pass --keypair)", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a Solana keypair file (a JSON array of 64 bytes): {source}", path.display())]
+    NotJson {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{} does not hold a valid keypair: {source}", path.display())]
+    NotAKeypair {
+        path: PathBuf,
+        #[source]
+        source: KeypairBytesError,
+    },
+}
+
+/// What Solana's `Keypair::try_from(&[u8])` fails with (an ed25519 signature error).
+pub type KeypairBytesError = <Keypair as TryFrom<&'static [u8]>>::Error;
+
 pub const LOCALNET_URL: &str = "http://127.0.0.1:8899";
 pub const DEVNET_URL: &str = "https://api.devnet.solana.com";
 pub const TESTNET_URL: &str = "https://api.testnet.solana.com";
@@ -65,10 +108,10 @@ impl SolanaCliConfig {
         match std::fs::read_to_string(path) {
             Ok(text) => Ok(Self::parse(&text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(ClientError::Invalid(format!(
-                "cannot read {}: {e}",
-                path.display()
-            ))),
+            Err(source) => Err(ClientError::CliConfig {
+                path: path.to_path_buf(),
+                source,
+            }),
         }
     }
 
@@ -99,24 +142,19 @@ impl SolanaCliConfig {
 }
 
 /// Reads a keypair in Solana's JSON format (an array of 64 bytes).
-pub fn read_keypair(path: &Path) -> Result<Keypair> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ClientError::Invalid(format!(
-            "cannot read keypair file {}: {e} (create one with `solana-keygen new` or pass --keypair)",
-            path.display()
-        ))
+pub fn read_keypair(path: &Path) -> Result<Keypair, KeyFileError> {
+    let path_buf = || path.to_path_buf();
+    let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
+        path: path_buf(),
+        source,
     })?;
-    let bytes: Vec<u8> = serde_json::from_str(&text).map_err(|e| {
-        ClientError::Invalid(format!(
-            "{} is not a Solana keypair file (a JSON array of 64 bytes): {e}",
-            path.display()
-        ))
+    let bytes: Vec<u8> = serde_json::from_str(&text).map_err(|source| KeyFileError::NotJson {
+        path: path_buf(),
+        source,
     })?;
-    Keypair::try_from(bytes.as_slice()).map_err(|e| {
-        ClientError::Invalid(format!(
-            "{} does not hold a valid keypair: {e}",
-            path.display()
-        ))
+    Keypair::try_from(bytes.as_slice()).map_err(|source| KeyFileError::NotAKeypair {
+        path: path_buf(),
+        source,
     })
 }
 
@@ -131,34 +169,33 @@ pub fn read_keypair(path: &Path) -> Result<Keypair> {
 /// and since `rename` replaces a directory entry, not what it points at, even a
 /// link planted after that check only loses its link. An existing regular
 /// file is replaced whole (callers decide whether overwriting is allowed).
-pub fn write_keypair(keypair: &Keypair, path: &Path) -> Result<()> {
+pub fn write_keypair(keypair: &Keypair, path: &Path) -> Result<(), KeyFileError> {
     use std::io::Write;
 
-    let failed = |what: &str, e: std::io::Error| {
-        ClientError::Invalid(format!("cannot {what} {}: {e}", path.display()))
+    let failed = |action: &'static str, path: &Path, source: std::io::Error| KeyFileError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    std::fs::create_dir_all(dir)
-        .map_err(|e| ClientError::Invalid(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| failed("create", dir, e))?;
     match std::fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_symlink() => {
-            return Err(ClientError::Invalid(format!(
-                "refusing to write a keypair to {}: it is a symbolic link, and the key would land wherever it points; remove it or pick another path",
-                path.display()
-            )))
+            return Err(KeyFileError::Symlink {
+                path: path.to_path_buf(),
+            })
         }
         Ok(m) if !m.is_file() => {
-            return Err(ClientError::Invalid(format!(
-                "refusing to write a keypair to {}: it exists and is not a regular file",
-                path.display()
-            )))
+            return Err(KeyFileError::Exists {
+                path: path.to_path_buf(),
+            })
         }
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(failed("inspect", e)),
+        Err(e) => return Err(failed("inspect", path, e)),
     }
     let name = path
         .file_name()
@@ -192,7 +229,7 @@ pub fn write_keypair(keypair: &Keypair, path: &Path) -> Result<()> {
     let renamed = written.and_then(|()| std::fs::rename(&tmp, path));
     if let Err(e) = renamed {
         let _ = std::fs::remove_file(&tmp);
-        return Err(failed("write", e));
+        return Err(failed("write", path, e));
     }
     Ok(())
 }
@@ -238,19 +275,28 @@ mod tests {
         write_keypair(&k, &path).unwrap();
         assert_eq!(read_keypair(&path).unwrap().pubkey(), k.pubkey());
         std::fs::write(&path, "[1,2,3]").unwrap();
-        assert!(read_keypair(&path)
-            .unwrap_err()
-            .to_string()
-            .contains("valid keypair"));
+        let e = read_keypair(&path).unwrap_err();
+        assert!(e.to_string().contains("valid keypair"), "{e}");
+        assert!(matches!(&e, KeyFileError::NotAKeypair { path: p, .. } if *p == path));
         std::fs::write(&path, "hello").unwrap();
-        assert!(read_keypair(&path)
-            .unwrap_err()
-            .to_string()
-            .contains("JSON array"));
-        assert!(read_keypair(&dir.join("missing.json"))
-            .unwrap_err()
-            .to_string()
-            .contains("cannot read"));
+        let e = read_keypair(&path).unwrap_err();
+        assert!(e.to_string().contains("JSON array"), "{e}");
+        assert!(matches!(e, KeyFileError::NotJson { .. }));
+        let e = read_keypair(&dir.join("missing.json")).unwrap_err();
+        assert!(e.to_string().contains("cannot read"), "{e}");
+        let KeyFileError::Read { source, .. } = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        // The cause stays reachable for programs that walk the chain.
+        assert!(std::error::Error::source(&e).is_some());
+        // Something that is not a file at the outfile: refused, named, left alone.
+        let e = write_keypair(&k, &dir).unwrap_err();
+        assert!(
+            matches!(&e, KeyFileError::Exists { path: p } if *p == dir),
+            "{e}"
+        );
+        assert!(e.to_string().contains("not a regular file"), "{e}");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -43,6 +43,17 @@ pub enum ClientError {
     Timeout(String),
     #[error("{0}")]
     Invalid(String),
+    /// A keypair file could not be read or written (`config::read_keypair`,
+    /// `config::write_keypair`).
+    #[error(transparent)]
+    KeyFile(#[from] crate::config::KeyFileError),
+    /// Solana CLI's config file exists but could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    CliConfig {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl ClientError {

@@ -96,6 +96,21 @@ pub trait Executor: Send + Sync {
     fn supports(&self, w: &Workload) -> bool;
     fn execute(&self, w: &Workload, inputs: &Inputs) -> Result<ExecOutput, ExecError>;
 
+    /// Whether `execute` can run `w` on `inputs` here, checked before a worker risks a
+    /// bond on the job: the workload is supported and valid and the inputs fit it; an
+    /// executor that compiles code (the CUDA executor with a cuda-kernel source) compiles
+    /// it here, so a job whose kernel does not build is refused unclaimed. It does not
+    /// run the job. The default checks support and inputs.
+    fn check(&self, w: &Workload, inputs: &Inputs) -> Result<(), ExecError> {
+        if !self.supports(w) {
+            return Err(ExecError::Unsupported {
+                executor: "this",
+                kind: w.kind_name(),
+            });
+        }
+        check_inputs(w, inputs)
+    }
+
     /// The kinds this executor runs, in protocol-number order: those whose smallest
     /// workload ([`Workload::smallest_of`]) it [`supports`](Executor::supports). What a
     /// worker advertises and claims, so it never claims a kind it would refuse.
@@ -222,6 +237,17 @@ impl Executor for CpuExecutor {
 
     fn supports(&self, w: &Workload) -> bool {
         matches!(w, Workload::GemmI8 { .. } | Workload::GemmF32 { .. })
+    }
+
+    /// Refuses what the CPU cannot run (cuda-kernel), then checks the inputs.
+    fn check(&self, w: &Workload, inputs: &Inputs) -> Result<(), ExecError> {
+        if !self.supports(w) {
+            return Err(ExecError::Unsupported {
+                executor: "CPU",
+                kind: w.kind_name(),
+            });
+        }
+        check_inputs(w, inputs)
     }
 
     fn execute(&self, w: &Workload, inputs: &Inputs) -> Result<ExecOutput, ExecError> {

@@ -3,7 +3,7 @@
 //! on gemm-i8. The arithmetic is faer's `matmul` (safe API; it picks AVX2/FMA or
 //! AVX-512 kernels at run time), one single-threaded call per band of rows, one band
 //! per thread of the current rayon pool (see [`for_each_band`] for why not faer's own
-//! parallelism). Chosen by measurement against ndarray's `general_mat_mul` (over
+//! parallelism), each call shaped the way faer runs fastest (see [`sgemm_seq`]). Chosen by measurement against ndarray's `general_mat_mul` (over
 //! matrixmultiply) and our former hand-written kernels; figures in `docs/benchmarks.md`.
 //!
 //! - [`gemm_i8`]: exact, computed as f32 GEMMs on k slices of at most 1024 (all partial
@@ -112,16 +112,17 @@ fn gemm_i8_band(rows: usize, n: usize, k: usize, a: &[i8], b: &[i8], c: &mut [i3
                     let c_rows = c[i0 * n..(i0 + mc) * n].chunks_exact_mut(n);
                     for (dst, src) in c_rows.zip(part.chunks_exact(nc)) {
                         let dst = &mut dst[j0..j0 + nc];
-                        // Exact: integers of magnitude <= 2^24. The first slice stores
-                        // rather than adds: C is freshly allocated, and reading its
+                        // Exact: integers of magnitude <= 2^24 (see exact_i32), summed in
+                        // i32 (within 2^30 for the spec's k <= 2^16). The first slice
+                        // stores rather than adds: C is freshly allocated, and reading its
                         // untouched pages before writing them faults each page twice.
                         if k0 == 0 {
                             for (d, &s) in dst.iter_mut().zip(src) {
-                                *d = s as i32;
+                                *d = exact_i32(s);
                             }
                         } else {
                             for (d, &s) in dst.iter_mut().zip(src) {
-                                *d += s as i32;
+                                *d += exact_i32(s);
                             }
                         }
                     }
@@ -129,6 +130,21 @@ fn gemm_i8_band(rows: usize, n: usize, k: usize, a: &[i8], b: &[i8], c: &mut [i3
             }
         }
     });
+}
+
+/// 1.5 · 2^52: added to an f64 of magnitude below 2^51, it leaves the sum in
+/// [2^52, 2^53), where one unit of the mantissa is exactly 1.
+const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
+
+/// `x` as i32, for the integers of magnitude <= 2^24 a k slice produces. `x as i32`
+/// would do, but Rust's saturating float-to-int cast compiles to a compare and select
+/// per element on the x86-64 baseline and took a sixth of the gemm-i8 time at 512³;
+/// this is plain vector arithmetic: widening to f64 is exact, adding [`ROUND_MAGIC`]
+/// puts the integer in the low mantissa bits (exactly: |x| < 2^51), and subtracting
+/// the magic's own bits takes it out.
+#[inline(always)]
+fn exact_i32(x: f32) -> i32 {
+    ((x as f64 + ROUND_MAGIC).to_bits() as i64 - ROUND_MAGIC.to_bits() as i64) as i32
 }
 
 /// Fills `dst` (rows of `width`) with columns [col0, col0 + width) of the i8 matrix
@@ -175,17 +191,42 @@ fn for_each_band<A: Sync, C: Send>(
 
 /// C = A · B on the calling thread, for row-major slices of exactly m x k, k x n and
 /// m x n (faer asserts the shapes; every caller passes slices cut to them).
+///
+/// faer is column-major at heart, so it is handed the same bytes as column-major
+/// views of the transposed product, C^T = B^T · A^T: given the row-major views it does
+/// not transpose on its own and runs 20-30 % slower. And a call whose C is much wider
+/// than it is tall (a band of rows of a square matrix) takes a path that repacks A on
+/// every pass (a fifth of the time in profiles at 1024 x 2048 x 1024), so such a C is
+/// computed in column blocks no wider than its height.
 fn sgemm_seq(m: usize, n: usize, k: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
     use faer::linalg::matmul::matmul;
     use faer::{Accum, MatMut, MatRef, Par};
-    matmul(
-        MatMut::from_row_major_slice_mut(c, m, n),
-        Accum::Replace,
-        MatRef::from_row_major_slice(a, m, k),
-        MatRef::from_row_major_slice(b, k, n),
-        1.0f32,
-        Par::Seq,
-    );
+    let mut ct = MatMut::from_column_major_slice_mut(c, n, m);
+    let bt = MatRef::from_column_major_slice(b, n, k);
+    let at = MatRef::from_column_major_slice(a, k, m);
+    let width = column_block(m, n);
+    for j0 in (0..n).step_by(width) {
+        let w = width.min(n - j0);
+        matmul(
+            ct.as_mut().subrows_mut(j0, w),
+            Accum::Replace,
+            bt.subrows(j0, w),
+            at,
+            1.0f32,
+            Par::Seq,
+        );
+    }
+}
+
+/// Columns of C per faer call for an m x n C: all of them unless C is at least half as
+/// wide again as it is tall (faer's "tall" case for the transposed product) and wide
+/// enough for that to matter; then equal blocks of about m, but never under 512 (a
+/// C of a few rows is cheap to repack and dear to split into many calls).
+fn column_block(m: usize, n: usize) -> usize {
+    if n < 1024 || 2 * n < 3 * m {
+        return n.max(1);
+    }
+    n.div_ceil(n.div_ceil(m.max(1))).max(512)
 }
 
 /// Textbook triple loop, i32 accumulation; the reference the tests compare against.
@@ -252,4 +293,24 @@ pub fn i32s_to_le_bytes(v: &[i32]) -> Vec<u8> {
 
 pub fn f32s_to_le_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_i32_is_the_cast_on_every_integer_a_slice_can_hold() {
+        let small = [0, 1, -1, 2, -2, 127, -128, 16_383, -16_384];
+        let large = [1 << 23, -(1 << 23), (1 << 24) - 1, -((1 << 24) - 1)];
+        let ends = [1 << 24, -(1 << 24)];
+        for x in small.into_iter().chain(large).chain(ends) {
+            assert_eq!(exact_i32(x as f32), x, "{x}");
+        }
+        assert_eq!(exact_i32(-0.0), 0);
+        // A stride through the whole range, both signs.
+        for x in (-(1 << 24)..=(1 << 24)).step_by(9_973) {
+            assert_eq!(exact_i32(x as f32), x as f32 as i32, "{x}");
+        }
+    }
 }

@@ -24,4 +24,6 @@ pub use commit::{gemm_input_roots, proof_for_element, result_root};
 pub use exec::{CpuExecutor, DeviceInfo, DeviceKind, ExecError, ExecOutput, Executor, Inputs};
 pub use merkle::{verify_proof, MerkleTree};
 pub use select::{best_executor, BestExecutor};
-pub use spec::{spec_hash, BlobRef, Hash32, JobSpec, KernelArg, SpecError, Workload, WorkloadKind};
+pub use spec::{
+    spec_hash, BlobRef, Hash32, JobSpec, KernelArg, NamedBlob, SpecError, Workload, WorkloadKind,
+};

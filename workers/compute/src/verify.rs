@@ -40,6 +40,19 @@ pub enum VerifyError {
     },
     #[error("rel_tolerance {0} must be finite and >= 0")]
     BadTolerance(f32),
+    /// The operating system's random number generator failed.
+    #[error("no randomness from the operating system for a Freivalds seed: {0}")]
+    NoRandomness(String),
+}
+
+/// A Freivalds seed from the operating system's random number generator, drawn fresh
+/// by the verifier after the result is committed: a provider cannot know it in
+/// advance, as it could a fixed seed, the clock or a process id.
+pub fn os_seed() -> Result<u64, VerifyError> {
+    use rand::TryRngCore;
+    rand::rngs::OsRng
+        .try_next_u64()
+        .map_err(|e| VerifyError::NoRandomness(e.to_string()))
 }
 
 fn check(name: &'static str, found: usize, rows: usize, cols: usize) -> Result<(), VerifyError> {
@@ -274,6 +287,18 @@ pub fn freivalds_f32(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The attack a predictable seed allows: a provider that knows the verifier's
+    /// vector tailors a wrong C to it. Seeds come from the OS RNG, so two draws differ
+    /// and none is a constant the provider could read from the code.
+    #[test]
+    fn freivalds_seeds_are_fresh_from_the_os_rng() {
+        let seeds: Vec<u64> = (0..4).map(|_| os_seed().unwrap()).collect();
+        let mut unique = seeds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), seeds.len(), "{seeds:?}");
+    }
 
     /// Σ v·w mod p the slow way: i128 products reduced one by one.
     fn reference(v: &[i64], w: &[u64]) -> u64 {

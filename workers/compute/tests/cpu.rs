@@ -8,19 +8,21 @@ use gpu_market_compute::exec::{self, CpuExecutor, DeviceKind, ExecError, Executo
 use gpu_market_compute::gemm;
 use gpu_market_compute::merkle::{self, MerkleTree};
 use gpu_market_compute::spec::{
-    self, random_f32_matrix, random_i8_matrix, BlobRef, Hash32, JobSpec, KernelArg, SpecError,
-    SplitMix64, Workload, WorkloadKind,
+    self, random_f32_matrix, random_i8_matrix, BlobRef, Hash32, JobSpec, KernelArg, NamedBlob,
+    SpecError, SplitMix64, Workload, WorkloadKind,
 };
 use gpu_market_compute::verify::{self, VerifyError};
 
 // ---------------------------------------------------------------- helpers
 
-fn blob(name: &str, len: u64) -> BlobRef {
-    BlobRef {
+fn blob(name: &str, len: u64) -> NamedBlob {
+    NamedBlob {
         name: name.into(),
-        uri: format!("blob://{name}"),
-        sha256: spec::sha256(name.as_bytes()),
-        len,
+        blob: BlobRef {
+            uri: format!("blob://{name}"),
+            sha256: spec::sha256(name.as_bytes()),
+            len,
+        },
     }
 }
 
@@ -116,6 +118,50 @@ fn spec_json_shape_is_the_documented_one() {
     assert_eq!(Hash32::from_hex(&h).unwrap(), spec::sha256(b"a"));
     assert!(Hash32::from_hex(&h.to_uppercase()).is_err());
     assert!(Hash32::from_hex("abc").is_err());
+}
+
+/// A spec as buyers have published it since format version 1 (inputs as flat
+/// `{name, uri, sha256, len}` objects): it must keep parsing to the same inputs and
+/// re-serialize to the same bytes, so its on-chain `spec_hash` still names it; and an
+/// input with a field the format does not have is still refused, not ignored.
+#[test]
+fn published_spec_bytes_parse_and_reserialize_identically() {
+    let ha = "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb";
+    let hb = "3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d";
+    let published = format!(
+        concat!(
+            r#"{{"version":1,"workload":{{"kind":"gemm-i8","m":1,"n":2,"k":3}},"inputs":["#,
+            r#"{{"name":"a","uri":"file:///srv/blobs/{ha}","sha256":"{ha}","len":3}},"#,
+            r#"{{"name":"b","uri":"https://blobs.example/{hb}","sha256":"{hb}","len":6}}]}}"#,
+        ),
+        ha = ha,
+        hb = hb
+    );
+    let spec = JobSpec::from_bytes(published.as_bytes()).unwrap();
+    assert_eq!(spec.inputs.len(), 2);
+    assert_eq!(spec.inputs[0].name, "a");
+    assert_eq!(
+        spec.inputs[0].blob,
+        BlobRef {
+            uri: format!("file:///srv/blobs/{ha}"),
+            sha256: spec::sha256(b"a"),
+            len: 3,
+        }
+    );
+    assert_eq!(spec.input("b").unwrap().sha256, spec::sha256(b"b"));
+    assert_eq!(spec.input("b").unwrap().len, 6);
+    assert_eq!(spec.to_bytes().unwrap(), published.as_bytes());
+    assert_eq!(spec.hash().unwrap(), spec::spec_hash(published.as_bytes()));
+
+    // A field smuggled into an input (say, a second URI a lax parser might prefer).
+    let smuggled = published.replace(r#""len":3}"#, r#""len":3,"mirror":"http://evil/x"}"#);
+    assert_ne!(smuggled, published);
+    let err = JobSpec::from_bytes(smuggled.as_bytes()).expect_err("unknown input field");
+    assert!(matches!(err, SpecError::Json(_)), "{err:?}");
+    assert!(err.to_string().contains("mirror"), "{err}");
+    // And a field missing from one is refused too.
+    let short = published.replace(r#","len":6"#, "");
+    assert!(JobSpec::from_bytes(short.as_bytes()).is_err());
 }
 
 #[test]
@@ -239,7 +285,7 @@ fn spec_validation_errors() {
     s.inputs.push(blob("a", 8));
     assert_rejects(&s, |e| matches!(e, SpecError::DuplicateInput { .. }));
     let mut s = gemm_i8_spec(2, 3, 4);
-    s.inputs[1].len = 11;
+    s.inputs[1].blob.len = 11;
     assert_rejects(&s, |e| {
         matches!(
             e,
@@ -251,7 +297,7 @@ fn spec_validation_errors() {
         )
     });
     let mut s = gemm_i8_spec(2, 3, 4);
-    s.inputs[0].uri.clear();
+    s.inputs[0].blob.uri.clear();
     assert_rejects(&s, |e| matches!(e, SpecError::EmptyBlobField { index: 0 }));
 }
 
@@ -370,7 +416,7 @@ fn spec_kernel_validation_errors() {
     s.inputs.clear();
     assert_rejects(&s, |e| matches!(e, SpecError::MissingInput { .. }));
     let mut s = kernel_spec();
-    s.inputs[0].len = 0;
+    s.inputs[0].blob.len = 0;
     assert_rejects(&s, |e| matches!(e, SpecError::InputLength { .. }));
 }
 
@@ -792,9 +838,10 @@ fn gemm_shapes() -> Vec<(usize, usize, usize)> {
         (5, 130, 257),
         (97, 3, 2049), // k crosses the k-block boundary
         (129, 67, 129),
-        (3, 1, 1024), // exactly one exact-f32 k slice
-        (3, 2, 1025), // one value past it
-        (2, 4100, 3), // n crosses the packed-B column slice
+        (3, 1, 1024),   // exactly one exact-f32 k slice
+        (3, 2, 1025),   // one value past it
+        (2, 4100, 3),   // n crosses the packed-B column slice
+        (40, 1500, 30), // C computed in column blocks
     ];
     let mut rng = SplitMix64::new(99);
     for _ in 0..10 {
@@ -837,6 +884,38 @@ fn gemm_i8_extreme_values_are_exact() {
             vec![16384 * k as i32]
         );
     }
+}
+
+/// Several exact-f32 k slices (k = 2100: two full slices of 1024 and a part), bands on
+/// every thread and C wide enough to be computed in column blocks, with values at the
+/// ends of the i8 range (-128, -127, 127) so that every slice's partial sums come
+/// close to 2^24: a slice one value too long, or a block or band boundary that drops
+/// or double-counts a product, changes the result.
+#[test]
+fn gemm_i8_is_exact_across_slices_bands_and_column_blocks() {
+    let (m, n, k) = (24, 1100, 2100);
+    let a: Vec<i8> = (0..m * k)
+        .map(|x| if (x / k + x % k) % 7 == 0 { 127 } else { -128 })
+        .collect();
+    let b: Vec<i8> = (0..k * n)
+        .map(|x| {
+            let (t, j) = (x / n, x % n);
+            if (3 * t + j) % 5 == 0 {
+                127
+            } else if (t + j) % 11 == 0 {
+                -127
+            } else {
+                -128
+            }
+        })
+        .collect();
+    let fast = gemm::gemm_i8(m, n, k, &a, &b).unwrap();
+    let naive = gemm::gemm_i8_naive(m, n, k, &a, &b).unwrap();
+    assert_eq!(fast, naive);
+    // All -128 on this shape: each slice of 1024 sums to exactly 2^24.
+    let (a, b) = (vec![-128i8; m * k], vec![-128i8; k * n]);
+    let c = gemm::gemm_i8(m, n, k, &a, &b).unwrap();
+    assert!(c.iter().all(|&x| x == 16384 * k as i32));
 }
 
 #[test]

@@ -202,3 +202,65 @@ fn cuda_kernel_job_runs() {
     // The executor still works afterwards.
     assert!(gpu.execute(&w, &inputs).is_ok());
 }
+
+/// Issue 10, item 1: a job that cannot run after the claim. `check` compiles the
+/// kernel before the worker claims (a source that does not build, or a missing entry,
+/// is refused there), and a kernel that faults on the device leaves the executor able
+/// to run the next job: the context is rebuilt after the fault.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn check_compiles_first_and_a_faulting_kernel_does_not_poison_the_next_job() {
+    let gpu = gpu();
+    const FAULT: &str = r#"
+extern "C" __global__ void fault(float* out) {
+    float* p = (float*)0x10;
+    out[0] = *p;
+}
+"#;
+    let faulting = Workload::CudaKernel {
+        source: FAULT.into(),
+        entry: "fault".into(),
+        grid: [1, 1, 1],
+        block: [1, 1, 1],
+        shared_mem_bytes: 0,
+        args: vec![KernelArg::Output {
+            name: "out".into(),
+            len: 4,
+        }],
+    };
+    let none = Inputs::new();
+    gpu.check(&faulting, &none)
+        .expect("it compiles; the fault shows only when it runs");
+    let mut broken = faulting.clone();
+    if let Workload::CudaKernel { source, .. } = &mut broken {
+        *source = "extern \"C\" __global__ void fault( { nonsense".into();
+    }
+    assert!(matches!(
+        gpu.check(&broken, &none),
+        Err(ExecError::Compile { .. })
+    ));
+    let mut missing = faulting.clone();
+    if let Workload::CudaKernel { entry, .. } = &mut missing {
+        *entry = "nope".into();
+    }
+    assert!(matches!(
+        gpu.check(&missing, &none),
+        Err(ExecError::MissingEntry { .. })
+    ));
+
+    let fault = gpu.execute(&faulting, &none);
+    assert!(
+        matches!(fault, Err(ExecError::Driver { .. } | ExecError::Launch(_))),
+        "{fault:?}"
+    );
+    let (m, n, k) = (64u32, 48u32, 32u32);
+    let (a, b) = (random_i8_matrix(1, m, k), random_i8_matrix(2, k, n));
+    let w = Workload::GemmI8 { m, n, k };
+    let after = gpu
+        .execute(&w, &gemm_inputs(a.clone(), b.clone()))
+        .expect("the job after the fault runs on a rebuilt context");
+    let cpu = CpuExecutor::with_threads(1)
+        .execute(&w, &gemm_inputs(a, b))
+        .unwrap();
+    assert_eq!(after.bytes, cpu.bytes);
+}

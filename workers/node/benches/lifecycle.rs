@@ -63,6 +63,8 @@ async fn run(workers: usize, jobs: usize) -> Run {
             p.owner.pubkey(),
             dir.path().join(format!("w{i}.jsonl")),
         );
+        // The stores here are local directories (file:// URIs).
+        cfg.uri_policy = gpu_market_worker::UriPolicy::local();
         cfg.reconcile_every = Duration::from_millis(200);
         cfg.heartbeat_every = Duration::from_secs(3_600);
         cfg.max_concurrent = 4;

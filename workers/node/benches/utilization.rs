@@ -151,6 +151,8 @@ async fn run(prefetch: bool, jobs: usize, n: u32, fetch_delay: Duration, threads
         p.owner.pubkey(),
         dir.path().join("w.jsonl"),
     );
+    // The stores here are local directories (file:// URIs).
+    cfg.uri_policy = gpu_market_worker::UriPolicy::local();
     cfg.reconcile_every = Duration::from_millis(500);
     cfg.heartbeat_every = Duration::from_secs(3_600);
     cfg.max_concurrent = 2;

@@ -2,10 +2,31 @@
 //! it reports.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use gpu_market_blobs::BlobStore;
 use gpu_market_client::Pubkey;
 use serde::Serialize;
+
+use crate::policy::UriPolicy;
+
+/// Largest job spec the worker downloads by default: a valid cuda-kernel source
+/// is at most 1 MiB, and JSON escaping (newlines, quotes) can nearly double it;
+/// GEMM specs are a few hundred bytes.
+pub const DEFAULT_MAX_SPEC_BYTES: u64 = 2 << 20;
+
+/// A blob store for reading specs only, opened with a small size limit so an
+/// oversized spec is refused before it is buffered (the limit the blob layer
+/// enforces on the announced length and while reading).
+#[derive(Clone)]
+pub struct SpecStore(pub Arc<dyn BlobStore>);
+
+impl std::fmt::Debug for SpecStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SpecStore({})", self.0.describe())
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -32,6 +53,27 @@ pub struct WorkerConfig {
     pub prefetch_bytes: u64,
     /// Preparations ahead of claiming that run at once.
     pub prefetch_parallel: usize,
+    /// Which chain-supplied URIs (specs, inputs) are fetched.
+    pub uri_policy: UriPolicy,
+    /// Largest spec fetched, bytes.
+    pub max_spec_bytes: u64,
+    /// Where specs are read (a store opened with a `max_spec_bytes` limit);
+    /// `None`: the worker's blob store, with the size checked after the read.
+    pub spec_store: Option<SpecStore>,
+    /// Most bytes one job may hold (declared inputs plus output), checked
+    /// before any input is fetched; on a GPU the device's memory also applies.
+    pub memory_budget_bytes: u64,
+    /// Longest a job's spec and inputs may take to fetch; a stalled store holds
+    /// up only its own job, which is tried again later.
+    pub fetch_timeout: Duration,
+    /// Seconds before the submit deadline at which an execution still running
+    /// is abandoned (and the job never claimed again by this worker).
+    pub execution_margin: i64,
+    /// Also abandon an execution after this long, whatever the deadline (tests).
+    pub execution_timeout: Option<Duration>,
+    /// A job is assumed to run this many times slower than the provider's
+    /// measured GEMM rate when its time is estimated.
+    pub work_safety_factor: f64,
     /// Tests: stop dead right after this step, as if killed.
     pub fail_point: Option<FailPoint>,
 }
@@ -51,6 +93,14 @@ impl WorkerConfig {
             shutdown_grace: Duration::from_secs(60),
             prefetch_bytes: 1 << 30,
             prefetch_parallel: 2,
+            uri_policy: UriPolicy::strict(),
+            max_spec_bytes: DEFAULT_MAX_SPEC_BYTES,
+            spec_store: None,
+            memory_budget_bytes: 8 << 30,
+            fetch_timeout: Duration::from_secs(300),
+            execution_margin: 3,
+            execution_timeout: None,
+            work_safety_factor: 4.0,
             fail_point: None,
         }
     }
@@ -91,4 +141,8 @@ pub struct Stats {
     pub disputes_answered: u64,
     /// Disputes this provider won, settled by the worker itself.
     pub disputes_settled: u64,
+    /// Claimed jobs that failed (execution error or timeout): never claimed again.
+    pub failed_after_claim: u64,
+    /// Jobs whose preparation timed out (tried again later).
+    pub fetch_timeouts: u64,
 }

@@ -13,6 +13,7 @@ use gpu_market_compute::spec::SpecError;
 
 use crate::config::FailPoint;
 use crate::journal::JournalError;
+use crate::policy::PolicyError;
 
 /// Why a job cannot be run here, found before it is claimed (so no bond is
 /// ever risked on it).
@@ -20,6 +21,23 @@ use crate::journal::JournalError;
 pub enum PrepareError {
     #[error("spec unavailable: {0}")]
     SpecUnavailable(#[from] BlobError),
+    #[error("the spec is {len} bytes, over the {max}-byte limit")]
+    SpecTooLarge { len: u64, max: u64 },
+    /// A chain-supplied URI (`what`: "spec" or the input's name) the worker's
+    /// policy does not fetch.
+    #[error("{what} URI refused: {source}")]
+    UriRefused {
+        what: String,
+        #[source]
+        source: PolicyError,
+    },
+    /// Fetching `what` ("spec" or the input's name) took longer than the
+    /// worker's fetch timeout; tried again on a later tick.
+    #[error("fetching {what} timed out after {after:?}")]
+    FetchTimedOut {
+        what: String,
+        after: std::time::Duration,
+    },
     #[error("malformed spec: {0}")]
     MalformedSpec(#[from] SpecError),
     #[error("spec says {spec} but the job was posted as workload {posted}")]
@@ -32,8 +50,43 @@ pub enum PrepareError {
         #[source]
         source: BlobError,
     },
-    #[error("inputs do not fit the workload: {0}")]
-    InputsMismatch(#[from] ExecError),
+    #[error("input {name:?} is {found} bytes, the spec declares {declared}")]
+    DeclaredLength {
+        name: String,
+        declared: u64,
+        found: u64,
+    },
+    #[error("the job needs {needed} bytes, over {what} ({available} bytes)")]
+    TooLarge {
+        what: &'static str,
+        needed: u64,
+        available: u64,
+    },
+    /// A claim now would leave `left` seconds to submit; the job needs `needed`
+    /// (its estimated execution at the measured rate plus the submission margin).
+    #[error("a claim now leaves {left} s to submit, the job needs {needed} s")]
+    TooLittleTime { left: i64, needed: i64 },
+    #[error("the job has no valid submit deadline")]
+    NoSubmitDeadline,
+    /// The executor's own check (inputs, and for cuda-kernel the compilation).
+    #[error("the executor cannot run it: {0}")]
+    ExecutorRefuses(#[from] ExecError),
+    #[error("the executor's check panicked: {0}")]
+    CheckPanicked(#[source] tokio::task::JoinError),
+    /// Reading the chain's clock for the time check failed; tried again later.
+    #[error("cannot read the chain's clock: {0}")]
+    Chain(#[from] ClientError),
+}
+
+impl PrepareError {
+    /// A failure that may not recur (a stalled blob store): the job is tried
+    /// again later instead of being refused for good.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            PrepareError::FetchTimedOut { .. } | PrepareError::Chain(_)
+        )
+    }
 }
 
 /// What went wrong while carrying one job through its lifecycle.
@@ -45,6 +98,10 @@ pub enum JobError {
     Execution(#[from] ExecError),
     #[error("the executor panicked: {0}")]
     Panicked(#[from] tokio::task::JoinError),
+    /// The execution did not finish `margin` seconds before the submit
+    /// deadline; the worker stopped waiting for it.
+    #[error("execution still running {after:?} in, past the submit deadline less the margin")]
+    ExecutionTimedOut { after: std::time::Duration },
     #[error("commitment failed: {0}")]
     Commit(#[from] CommitError),
     #[error("could not upload the output: {0}")]
@@ -83,6 +140,12 @@ pub enum WorkerError {
     TaskPanicked(#[source] tokio::task::JoinError),
     #[error("simulated crash at {0:?}")]
     Crashed(FailPoint),
+    /// Every submission would fail on chain (`UriTooLong`) after its claim, and
+    /// the bond would be slashed: the worker does not start.
+    #[error("the blob store's result URIs are {len} bytes ({uri}), over the program's {max}-byte cap: use a shorter blob-store location")]
+    ResultUriTooLong { uri: String, len: usize, max: usize },
+    #[error("cannot store a probe blob in the blob store: {0}")]
+    BlobStore(#[source] BlobError),
 }
 
 impl WorkerError {

@@ -2,8 +2,17 @@
 //! the device at a time, off the async threads), the output is committed to
 //! with its Merkle root and stored in the blob store, and what a submission
 //! needs comes back as a journal-ready [`Executed`].
+//!
+//! An execution is waited for only until `execution_margin` seconds before the
+//! job's submit deadline (or `execution_timeout`, if sooner): past that a
+//! result could not be submitted in time anyway. The worker then stops
+//! waiting ([`JobError::ExecutionTimedOut`]); the blocking call keeps the
+//! device lane until it returns, and while it has not the worker claims
+//! nothing (the device is wedged), so the next job is not claimed onto it.
 
-use std::time::Instant;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use gpu_market::state::Job;
 use gpu_market_client::Pubkey;
@@ -11,7 +20,7 @@ use gpu_market_compute::commit::result_root;
 use gpu_market_compute::exec::{Executor, Inputs};
 
 use crate::error::JobError;
-use crate::fetch::Prepared;
+use crate::fetch::{Prepared, Purpose};
 use crate::journal::Executed;
 use crate::timing::Phase;
 use crate::worker::{Result, Worker, WorkerError};
@@ -29,24 +38,70 @@ impl Worker {
         let Prepared { spec, inputs } = match prepared.or_else(held) {
             Some(p) => p,
             None => self
-                .prepare(&key, job)
+                .prepare(&key, job, Purpose::Claimed)
                 .await
                 .map_err(|e| WorkerError::job(key, e))?,
         };
         let job_error = |e: JobError| WorkerError::job(key, e);
 
         let out = {
-            // Waiting for the device is not execution time.
-            let _device = self.lane.acquire().await.expect("the lane is never closed");
-            let start = Instant::now();
-            let executor = self.executor.clone();
-            let workload = spec.workload.clone();
-            let out = tokio::task::spawn_blocking(move || executor.execute(&workload, &inputs))
+            let now = self
+                .sender
+                .chain
+                .clock()
                 .await
                 .map_err(|e| job_error(e.into()))?
-                .map_err(|e| job_error(e.into()))?;
-            self.timeline.record(key, Phase::Execute, start);
-            out
+                .unix_timestamp;
+            let limit = self.execution_limit(job, now);
+            let waited = Instant::now();
+            let executor = self.executor.clone();
+            let workload = spec.workload.clone();
+            let lane = self.lane.clone();
+            let run_state = Arc::new(Mutex::new(RunState::default()));
+            let (inner, wedged) = (run_state.clone(), self.wedged.clone());
+            let run = async move {
+                // Waiting for the device is not execution time, but it counts
+                // against the deadline.
+                let device = lane
+                    .acquire_owned()
+                    .await
+                    .expect("the lane is never closed");
+                let start = Instant::now();
+                let handle = tokio::task::spawn_blocking(move || {
+                    inner.lock().unwrap().started = true;
+                    let out = executor.execute(&workload, &inputs);
+                    drop(device);
+                    let mut st = inner.lock().unwrap();
+                    st.finished = true;
+                    if st.abandoned {
+                        // Nobody waits for it any more; the device is free again.
+                        wedged.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    out
+                });
+                (start, handle.await)
+            };
+            match tokio::time::timeout(limit, run).await {
+                Ok((start, joined)) => {
+                    let out = joined
+                        .map_err(|e| job_error(e.into()))?
+                        .map_err(|e| job_error(e.into()))?;
+                    self.timeline.record(key, Phase::Execute, start);
+                    out
+                }
+                Err(_) => {
+                    // The blocking call may still run: no claims until it returns.
+                    let mut st = run_state.lock().unwrap();
+                    if st.started && !st.finished {
+                        st.abandoned = true;
+                        self.wedged.fetch_add(1, Ordering::SeqCst);
+                    }
+                    drop(st);
+                    return Err(job_error(JobError::ExecutionTimedOut {
+                        after: waited.elapsed(),
+                    }));
+                }
+            }
         };
 
         let device_ms = out.device_time.as_millis() as u64;
@@ -77,6 +132,33 @@ impl Worker {
             output_uri: stored.uri,
             gpu_ms,
         })
+    }
+}
+
+/// One execution, as the waiting side and the blocking call both see it.
+#[derive(Default)]
+struct RunState {
+    started: bool,
+    finished: bool,
+    /// The worker stopped waiting while it ran.
+    abandoned: bool,
+}
+
+impl Worker {
+    /// How long an execution of `job` may be waited for at chain time `now`:
+    /// until `execution_margin` seconds before its submit deadline, and no
+    /// longer than `execution_timeout`.
+    pub(crate) fn execution_limit(&self, job: &Job, now: i64) -> Duration {
+        let secs = job
+            .submit_deadline
+            .saturating_sub(self.cfg.execution_margin)
+            .saturating_sub(now)
+            .max(0);
+        let by_deadline = Duration::from_secs(secs as u64);
+        match self.cfg.execution_timeout {
+            Some(cap) => by_deadline.min(cap),
+            None => by_deadline,
+        }
     }
 }
 

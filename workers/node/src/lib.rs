@@ -12,20 +12,25 @@
 //! side (building specs, uploading inputs, posting, verifying results) is the
 //! SDK's `gpu_market_client::buyer`.
 
+pub mod budget;
 pub mod config;
 pub mod defend;
+mod drive;
 pub mod error;
 mod execute;
 mod fetch;
 pub mod journal;
 pub mod lifecycle;
 pub mod plan;
+pub mod policy;
 pub mod prefetch;
 pub mod timing;
 mod transactions;
 pub mod worker;
 
+pub use config::SpecStore;
 pub use error::{JobError, PrepareError, WorkerError};
+pub use policy::{PolicyError, UriPolicy};
 pub use worker::{FailPoint, Stats, Worker, WorkerConfig};
 
 use gpu_market::state::GpuDescriptor;

@@ -16,7 +16,7 @@ use gpu_market::state::{Job, JobState};
 use gpu_market_client::chain::SignatureStatus;
 use gpu_market_client::Pubkey;
 
-use crate::journal::{Executed, Step};
+use crate::journal::{Entry, Executed, Step};
 
 /// What the worker knows about one job when it decides.
 #[derive(Clone, Copy, Debug)]
@@ -66,6 +66,15 @@ pub mod outcome {
     pub const LAPSED: &str = "the job's deadline passed unclaimed";
 }
 
+/// Whether `job` is held by provider `me`: the program sets `provider` on a
+/// claim and clears it when the claim expires (`Job::expire`), so a job names a
+/// provider only while that provider's claim stands (claimed, submitted,
+/// disputed). The program has no predicate of its own for this; the planner
+/// and [`next`] both use this one.
+pub fn claimed_by(job: &Job, me: &Pubkey) -> bool {
+    job.provider == *me
+}
+
 fn done(outcome: &str) -> Action {
     Action::Record(Step::Done {
         outcome: outcome.into(),
@@ -75,7 +84,12 @@ fn done(outcome: &str) -> Action {
 /// The one thing to do next for a job (see the module doc).
 pub fn next(f: &Facts) -> Action {
     let last = f.history.last();
-    let ours = |j: &Job| j.provider == f.me;
+    // Failed after the claim: running it again would fail again, and claiming it
+    // again would risk a second bond on it. The chain settles the claim.
+    if matches!(last, Some(Step::Failed { .. })) {
+        return Action::Idle;
+    }
+    let ours = |j: &Job| claimed_by(j, &f.me);
     let claimed_by_me = f
         .job
         .is_some_and(|j| ours(j) && j.state == JobState::Claimed);
@@ -172,11 +186,11 @@ pub fn latest_result(history: &[Step]) -> Option<&Executed> {
 
 /// Jobs whose last journaled step is not `Done`: what a restarted worker settles.
 pub fn unfinished<'a>(
-    journal: impl IntoIterator<Item = (&'a Pubkey, &'a Vec<Step>)>,
+    journal: impl IntoIterator<Item = (&'a Pubkey, &'a Vec<Entry>)>,
 ) -> Vec<Pubkey> {
     journal
         .into_iter()
-        .filter(|(_, steps)| steps.last().is_some_and(|s| !s.is_done()))
+        .filter(|(_, entries)| entries.last().is_some_and(|e| !e.step.is_done()))
         .map(|(k, _)| *k)
         .collect()
 }
@@ -449,8 +463,31 @@ mod tests {
             done_step("submission failed"),
         ];
         let none: [Step; 0] = [];
+        let gave_up = [
+            claiming(),
+            Step::Claimed,
+            Step::Failed {
+                reason: "execution timed out".into(),
+            },
+        ];
         type Row = (Chain, Action);
-        let rows: [(&str, &[Step], [Row; 8]); 6] = [
+        let rows: [(&str, &[Step], [Row; 8]); 7] = [
+            // Failed after the claim: never run or claimed again, whatever the
+            // chain says (still ours in time, reopened, or claimed anew).
+            (
+                "failed after the claim",
+                &gave_up,
+                [
+                    (Closed, Idle),
+                    (Open, Idle),
+                    (OpenLapsed, Idle),
+                    (MineInTime, Idle),
+                    (MineLate, Idle),
+                    (SubmittedByMe, Idle),
+                    (ClaimedByOther, Idle),
+                    (SubmittedByOther, Idle),
+                ],
+            ),
             (
                 "claimed",
                 &claimed,
@@ -600,10 +637,19 @@ mod tests {
             Pubkey::new_unique(),
             Pubkey::new_unique(),
         );
+        let e = |steps: Vec<Step>| -> Vec<Entry> {
+            steps
+                .into_iter()
+                .map(|step| Entry {
+                    posted_at: Some(1),
+                    step,
+                })
+                .collect()
+        };
         let journal = std::collections::BTreeMap::from([
-            (a, vec![claiming(), Step::Claimed]),
-            (b, vec![claiming(), done_step("lost")]),
-            (c, vec![]),
+            (a, e(vec![claiming(), Step::Claimed])),
+            (b, e(vec![claiming(), done_step("lost")])),
+            (c, e(vec![])),
         ]);
         assert_eq!(unfinished(&journal), vec![a]);
     }

@@ -60,6 +60,26 @@ struct Args {
     /// `text` or `json` log lines.
     #[arg(long, env = "GPU_WORKER_LOG_FORMAT", default_value = "text")]
     log_format: String,
+    /// URI schemes fetched for job specs and inputs [default: https,s3]; add
+    /// `file` or `http` only for local development.
+    #[arg(long, env = "GPU_WORKER_URI_SCHEMES", value_delimiter = ',')]
+    uri_schemes: Option<Vec<String>>,
+    /// Only fetch specs and inputs from these hosts (`.example.com` admits
+    /// subdomains) [default: any public host].
+    #[arg(long, env = "GPU_WORKER_ALLOW_HOSTS", value_delimiter = ',')]
+    allow_hosts: Option<Vec<String>>,
+    /// Also fetch from loopback and private addresses (local development only).
+    #[arg(long, env = "GPU_WORKER_ALLOW_PRIVATE_HOSTS")]
+    allow_private_hosts: bool,
+    /// Largest job spec downloaded, bytes [default: 2 MiB].
+    #[arg(long, env = "GPU_WORKER_MAX_SPEC_BYTES")]
+    max_spec_bytes: Option<u64>,
+    /// Most bytes one job may hold (inputs and output) [default: 8 GiB].
+    #[arg(long, env = "GPU_WORKER_MEMORY_BUDGET_BYTES")]
+    memory_budget_bytes: Option<u64>,
+    /// Longest a job's spec and inputs may take to download, seconds [default: 300].
+    #[arg(long, env = "GPU_WORKER_FETCH_TIMEOUT_SECS")]
+    fetch_timeout_secs: Option<u64>,
     /// TOML file with any of the settings above (snake_case keys).
     #[arg(long, env = "GPU_WORKER_CONFIG")]
     config: Option<PathBuf>,
@@ -80,6 +100,12 @@ struct FileConfig {
     reconcile_secs: Option<u64>,
     heartbeat_secs: Option<u64>,
     priority_fee: Option<u64>,
+    uri_schemes: Option<Vec<String>>,
+    allow_hosts: Option<Vec<String>>,
+    allow_private_hosts: Option<bool>,
+    max_spec_bytes: Option<u64>,
+    memory_budget_bytes: Option<u64>,
+    fetch_timeout_secs: Option<u64>,
 }
 
 fn fail(msg: impl std::fmt::Display) -> ! {
@@ -153,8 +179,6 @@ async fn main() {
         .blob_store
         .or(file.blob_store)
         .unwrap_or_else(|| data.join("blobs").display().to_string());
-    let blobs = gpu_market_blobs::open(&blob_location)
-        .unwrap_or_else(|e| fail(format!("blob store {blob_location}: {e}")));
     let journal = args
         .journal
         .or(file.journal)
@@ -173,6 +197,37 @@ async fn main() {
     if let Some(s) = args.heartbeat_secs.or(file.heartbeat_secs) {
         cfg.heartbeat_every = Duration::from_secs(s.max(1));
     }
+    // Chain-supplied URIs: strict unless the operator widens it.
+    if let Some(schemes) = args.uri_schemes.or(file.uri_schemes) {
+        cfg.uri_policy.schemes = schemes
+            .into_iter()
+            .map(|s| s.trim().to_ascii_lowercase())
+            .collect();
+    }
+    cfg.uri_policy.hosts = args.allow_hosts.or(file.allow_hosts);
+    cfg.uri_policy.allow_private =
+        args.allow_private_hosts || file.allow_private_hosts.unwrap_or(false);
+    if let Some(b) = args.max_spec_bytes.or(file.max_spec_bytes) {
+        cfg.max_spec_bytes = b;
+    }
+    if let Some(b) = args.memory_budget_bytes.or(file.memory_budget_bytes) {
+        cfg.memory_budget_bytes = b;
+    }
+    if let Some(s) = args.fetch_timeout_secs.or(file.fetch_timeout_secs) {
+        cfg.fetch_timeout = Duration::from_secs(s.max(1));
+    }
+    // Reads are bounded where the blob layer bounds them: inputs (and outputs)
+    // by the memory budget, specs by their own limit, checked on the length a
+    // store announces and again while reading.
+    let limited = |max: u64| gpu_market_blobs::BlobOptions {
+        max_blob_size: max.min(gpu_market_blobs::DEFAULT_MAX_BLOB_SIZE),
+        ..Default::default()
+    };
+    let blobs = gpu_market_blobs::open_with(&blob_location, &limited(cfg.memory_budget_bytes))
+        .unwrap_or_else(|e| fail(format!("blob store {blob_location}: {e}")));
+    let specs = gpu_market_blobs::open_with(&blob_location, &limited(cfg.max_spec_bytes))
+        .unwrap_or_else(|e| fail(format!("blob store {blob_location}: {e}")));
+    cfg.spec_store = Some(gpu_market_worker::SpecStore(specs));
 
     let best = gpu_market_compute::best_executor();
     match &best.fallback_reason {

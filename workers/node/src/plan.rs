@@ -2,12 +2,20 @@
 //! worker is doing locally: which open jobs to claim, which of its claimed
 //! jobs need (re)running, and what is due for the crank. No I/O here, so every
 //! rule is unit-tested.
+//!
+//! The claim rules are the program's: each job is checked with
+//! `Provider::can_claim`, and the jobs planned in one tick are accounted for
+//! by applying the program's own bond-locking transition (`Provider::lock_bond`)
+//! to a copy of the provider, so the free stake and the chain's slot cap are
+//! never restated here. Only the worker's local cap is its own.
 
 use std::collections::HashSet;
 
 use gpu_market::state::{Job, Provider};
 use gpu_market_client::crank::{self, CrankAction};
 use gpu_market_client::Pubkey;
+
+use crate::lifecycle::claimed_by;
 
 /// What the chain says, read in one pass.
 pub struct Snapshot {
@@ -26,6 +34,9 @@ pub struct Local {
     pub running: HashSet<Pubkey>,
     /// Jobs this worker refused (bad spec, unsupported workload, unreachable inputs).
     pub rejected: HashSet<Pubkey>,
+    /// Postings (address, `posted_at`) this worker failed after claiming (from
+    /// its journal): never claimed or run again, even once reopened.
+    pub failed: HashSet<(Pubkey, i64)>,
     /// Workload kinds the executor runs.
     pub kinds: Vec<u8>,
     /// Local cap on jobs carried at once, claimed and not yet submitted (the
@@ -80,7 +91,12 @@ pub fn candidates<'a>(s: &'a Snapshot, l: &Local) -> Vec<&'a (Pubkey, Job)> {
     let mut open: Vec<&(Pubkey, Job)> = s
         .jobs
         .iter()
-        .filter(|(k, j)| j.claimable_at(s.now) && !l.rejected.contains(k) && !l.running.contains(k))
+        .filter(|(k, j)| {
+            j.claimable_at(s.now)
+                && !l.rejected.contains(k)
+                && !l.running.contains(k)
+                && !l.failed.contains(&(*k, j.posted_at))
+        })
         .filter(|(_, j)| ineligible(j, s, l).is_none())
         .collect();
     open.sort_by(|a, b| {
@@ -96,18 +112,20 @@ pub fn plan(s: &Snapshot, l: &Local) -> Vec<Action> {
     let me = s.provider_key;
 
     for (key, job) in &s.jobs {
-        if job.provider == me && !l.running.contains(key) && job.submittable_at(s.now) {
+        if claimed_by(job, &me)
+            && !l.running.contains(key)
+            && !l.failed.contains(&(*key, job.posted_at))
+            && job.submittable_at(s.now)
+        {
             actions.push(Action::Resume(*key));
         }
     }
 
     if l.accepting {
-        // Two caps: the local one on jobs this worker carries now, and the
-        // chain's on active jobs (whose bonds stay locked until finalized).
-        let local_slots = l.max_concurrent.saturating_sub(l.running.len());
-        let chain_slots =
-            (s.provider.max_concurrent as usize).saturating_sub(s.provider.active_jobs as usize);
-        let mut slots = local_slots.min(chain_slots);
+        // The local cap on jobs this worker carries now; the chain's cap on
+        // active jobs (whose bonds stay locked until finalized) and the stake
+        // rules are the program's, applied to `provider` below.
+        let mut slots = l.max_concurrent.saturating_sub(l.running.len());
         if l.sequential {
             // One job at a time: the next is prepared and claimed only once
             // nothing runs.
@@ -117,21 +135,19 @@ pub fn plan(s: &Snapshot, l: &Local) -> Vec<Action> {
                 0
             };
         }
-        let mut free = s.provider.free_stake();
-        let min_ok = s.provider.active_stake() >= s.min_stake;
+        // The provider as the program would see it after the claims planned so far.
+        let mut provider = s.provider.clone();
         for (key, job) in candidates(s, l) {
-            if slots == 0 || !min_ok {
+            if slots == 0 {
                 break;
             }
-            // Every rule the claim handler checks, against the snapshot; the
-            // running `free` and `slots` account for claims planned above.
-            let Ok(bond) = s.provider.can_claim(job, s.min_stake, s.now) else {
+            // Every rule the claim handler checks, then the state change it makes.
+            let Ok(bond) = provider.can_claim(job, s.min_stake, s.now) else {
                 continue;
             };
-            if bond > free {
+            if provider.lock_bond(bond, s.min_stake).is_err() {
                 continue;
             }
-            free -= bond;
             slots -= 1;
             actions.push(Action::Claim(*key));
         }
@@ -200,6 +216,7 @@ mod tests {
         Local {
             running: HashSet::new(),
             rejected: HashSet::new(),
+            failed: HashSet::new(),
             kinds: vec![0, 1],
             max_concurrent: 2,
             price_floor: 0,
@@ -324,6 +341,49 @@ mod tests {
         assert_eq!(plan(&s, &l).len(), 1, "one carried locally");
         l.running.insert(k(51));
         assert!(plan(&s, &l).is_empty());
+    }
+
+    /// The attack: a job that cannot run after the claim (a kernel that faults,
+    /// an execution that never returns) is claimed, fails, is slashed, reopens,
+    /// and is claimed again by the same worker. A posting the worker failed is
+    /// neither resumed nor claimed again; a new posting at the same address is.
+    #[test]
+    fn a_job_that_failed_after_the_claim_is_never_claimed_or_run_again() {
+        let me = k(99);
+        let posted = |state, provider, posted_at| Job {
+            posted_at,
+            ..job(state, 100, 1_000, provider, 0)
+        };
+        let s = |jobs| Snapshot {
+            now: 0,
+            provider_key: me,
+            provider: provider(10_000, 0),
+            min_stake: 0,
+            jobs,
+        };
+        let mut l = local();
+        l.failed.insert((k(1), 10));
+        #[rustfmt::skip]
+        let table: Vec<(&str, Job, Vec<Action>)> = vec![
+            ("reopened after our claim expired", posted(JobState::Open, Pubkey::default(), 10), vec![]),
+            ("still claimed by us, in time", posted(JobState::Claimed, me, 10), vec![]),
+            ("re-posted at the same address", posted(JobState::Open, Pubkey::default(), 11),
+                vec![Action::Claim(k(1))]),
+            ("our claim of the re-posted job", posted(JobState::Claimed, me, 11),
+                vec![Action::Resume(k(1))]),
+        ];
+        for (name, j, want) in table {
+            assert_eq!(plan(&s(vec![(k(1), j)]), &l), want, "{name}");
+        }
+        l.failed.clear();
+        assert_eq!(
+            plan(
+                &s(vec![(k(1), posted(JobState::Open, Pubkey::default(), 10))]),
+                &l
+            ),
+            vec![Action::Claim(k(1))],
+            "without the journaled failure the job is claimed (the old behaviour)"
+        );
     }
 
     #[test]

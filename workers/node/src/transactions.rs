@@ -16,6 +16,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::JobError;
+use crate::fetch::Purpose;
 use crate::journal::{Executed, Step};
 use crate::lifecycle::{self, Facts};
 use crate::timing::Phase;
@@ -39,14 +40,22 @@ impl Worker {
         };
         let prepared = match held {
             Some(p) => p,
-            None => match self.prepare(&key, job).await {
+            None => match self.prepare(&key, job, Purpose::Claim).await {
                 Ok(p) => p,
                 Err(e) => {
-                    self.reject(key, &e);
+                    self.refuse(key, &e);
                     return Ok(());
                 }
             },
         };
+        // Right before the bond is risked: the inputs took their time to fetch
+        // (and a job prepared ahead waited for a slot), so the time a claim now
+        // leaves is read again.
+        if let Err(e) = self.check_time_left(job, &prepared.spec).await {
+            self.refuse(key, &e);
+            return Ok(());
+        }
+        self.set_posting(key, Some(job));
         let start = Instant::now();
         let ix = ix::job_claim(self.cfg.market, self.provider, key, self.key.pubkey());
         let signed = self.sender.sign(&[ix], &self.key, &[]).await?;

@@ -1,20 +1,20 @@
 //! The worker daemon: its settings, its state, and the I/O loop around its
 //! pure decisions. Each tick reads one snapshot, asks the planner ([`plan`])
 //! what to claim, resume and crank, and the prefetcher ([`prefetch`]) what to
-//! prepare ahead; each job is then carried by [`Worker::drive`], which gathers
-//! the facts, asks [`lifecycle::next`] what to do, does it, journals it, and
-//! asks again. Preparing ([`crate::fetch`]), executing ([`crate::execute`]) and
-//! the worker's transactions ([`crate::transactions`]) live beside this file,
-//! its settings and counters in [`crate::config`].
+//! prepare ahead; each claim runs in a task of its own, and each job is then
+//! carried by a task that gathers the facts, asks [`lifecycle::next`] what to
+//! do, does it, journals it, and asks again (`drive.rs`). Preparing
+//! ([`crate::fetch`]), executing ([`crate::execute`]) and the worker's
+//! transactions ([`crate::transactions`]) live beside this file, its settings
+//! and counters in [`crate::config`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gpu_market::state::{Job, Provider};
 use gpu_market_blobs::BlobStore;
-use gpu_market_client::chain::SignatureStatus;
 use gpu_market_client::crank;
 use gpu_market_client::error::ClientError;
 use gpu_market_client::ix::{self, MarketKeys};
@@ -29,8 +29,8 @@ pub use crate::config::{FailPoint, Stats, WorkerConfig};
 pub use crate::error::{JobError, PrepareError, WorkerError};
 pub use crate::execute::measure_gflops;
 use crate::fetch::Prepared;
-use crate::journal::{Journal, Step};
-use crate::lifecycle::{self, Facts};
+use crate::journal::{self as journal, Entry, Journal, Step};
+use crate::lifecycle;
 use crate::plan::{self, Action, Local, Snapshot};
 use crate::prefetch::{self, Holdings};
 use crate::timing::{Span, Timeline};
@@ -41,6 +41,11 @@ pub(crate) struct LocalState {
     pub(crate) running: HashSet<Pubkey>,
     /// Jobs this worker cannot run; never claimed.
     pub(crate) rejected: HashSet<Pubkey>,
+    /// Jobs a claim task is preparing and claiming (not yet carried).
+    pub(crate) claiming: HashSet<Pubkey>,
+    /// Postings (address, `posted_at`) that failed after this worker claimed
+    /// them, from the journal: never claimed or run again.
+    pub(crate) failed: HashSet<(Pubkey, i64)>,
     /// Jobs prepared (or being prepared) ahead of claiming.
     pub(crate) held: Holdings<Prepared>,
 }
@@ -54,18 +59,28 @@ pub struct Worker {
     pub(crate) executor: Arc<dyn Executor>,
     pub(crate) blobs: Arc<dyn BlobStore>,
     journal: Journal,
-    history: Mutex<BTreeMap<Pubkey, Vec<Step>>>,
+    history: Mutex<BTreeMap<Pubkey, Vec<Entry>>>,
+    /// The posting (`posted_at`) of each job the worker journals steps for.
+    pub(crate) postings: Mutex<HashMap<Pubkey, i64>>,
     pub(crate) local: Mutex<LocalState>,
-    tasks: tokio::sync::Mutex<JoinSet<Result<(), WorkerError>>>,
+    pub(crate) tasks: tokio::sync::Mutex<JoinSet<Result<(), WorkerError>>>,
+    /// Claim tasks (prepare, claim, then carry the job), apart from `tasks`
+    /// because they add the jobs they claim to it.
+    claims: tokio::sync::Mutex<JoinSet<Result<(), WorkerError>>>,
     stats: Mutex<Stats>,
     accepting: AtomicBool,
     crashed: AtomicBool,
     /// One execution on the device at a time: a queued job starts the moment
     /// the previous one's computation ends, while that one is committed,
     /// uploaded and submitted.
-    pub(crate) lane: Semaphore,
+    pub(crate) lane: Arc<Semaphore>,
+    /// Executions the worker stopped waiting for that still hold the device;
+    /// nothing is claimed while there are any.
+    pub(crate) wedged: Arc<AtomicUsize>,
+    /// The provider's measured GEMM rate on chain, GFLOP/s (0: unknown).
+    pub(crate) benchmark_gflops: AtomicU32,
     /// Pokes the daemon loop to tick now (a slot freed, a job got prepared).
-    wake: Notify,
+    pub(crate) wake: Notify,
     /// The provider's GPU count on chain, which bounds metered time.
     pub(crate) gpu_count: AtomicU16,
     /// Workload kinds the executor runs (from the executor itself).
@@ -104,7 +119,16 @@ impl Worker {
                 expected: p.worker,
             });
         }
+        check_result_uris(&*blobs).await?;
         let (journal, history) = Journal::open(&cfg.journal)?;
+        let failed = history
+            .iter()
+            .flat_map(|(k, entries)| {
+                journal::failed_postings(entries)
+                    .into_iter()
+                    .map(|p| (*k, p))
+            })
+            .collect();
         let kinds = crate::supported_kinds(&*executor);
         Ok(Arc::new(Worker {
             market: MarketKeys::new(cfg.market, &market_state),
@@ -116,12 +140,19 @@ impl Worker {
             blobs,
             journal,
             history: Mutex::new(history),
-            local: Mutex::new(LocalState::default()),
+            postings: Mutex::new(HashMap::new()),
+            local: Mutex::new(LocalState {
+                failed,
+                ..LocalState::default()
+            }),
             tasks: tokio::sync::Mutex::new(JoinSet::new()),
+            claims: tokio::sync::Mutex::new(JoinSet::new()),
             stats: Mutex::new(Stats::default()),
             accepting: AtomicBool::new(true),
             crashed: AtomicBool::new(false),
-            lane: Semaphore::new(1),
+            lane: Arc::new(Semaphore::new(1)),
+            wedged: Arc::new(AtomicUsize::new(0)),
+            benchmark_gflops: AtomicU32::new(p.gpu.benchmark_gflops),
             wake: Notify::new(),
             gpu_count: AtomicU16::new(p.gpu.count),
             kinds,
@@ -142,23 +173,35 @@ impl Worker {
         f(&mut self.stats.lock().unwrap());
     }
 
+    /// Journals `step` for the posting of `job` the worker is carrying.
     pub(crate) fn record(&self, job: &Pubkey, step: Step) -> Result<()> {
-        self.journal.record(job, &step)?;
+        let posted_at = self.postings.lock().unwrap().get(job).copied();
+        self.journal.record(job, posted_at, &step)?;
         self.history
             .lock()
             .unwrap()
             .entry(*job)
             .or_default()
-            .push(step);
+            .push(Entry { posted_at, step });
         Ok(())
     }
 
-    fn history_of(&self, job: &Pubkey) -> Vec<Step> {
+    /// The posting of `key` the next steps are journaled for: the job's, as the
+    /// chain last showed it (kept when the account is gone).
+    pub(crate) fn set_posting(&self, key: Pubkey, job: Option<&Job>) {
+        if let Some(j) = job {
+            self.postings.lock().unwrap().insert(key, j.posted_at);
+        }
+    }
+
+    /// The journaled steps of the posting of `job` the worker carries.
+    pub(crate) fn history_of(&self, job: &Pubkey) -> Vec<Step> {
+        let posted_at = self.postings.lock().unwrap().get(job).copied();
         self.history
             .lock()
             .unwrap()
             .get(job)
-            .cloned()
+            .map(|entries| journal::generation(entries, posted_at))
             .unwrap_or_default()
     }
 
@@ -214,14 +257,19 @@ impl Worker {
     fn local_view(&self) -> Local {
         let l = self.local.lock().unwrap();
         Local {
-            running: l.running.clone(),
+            // A job being claimed counts as carried (its slot is taken).
+            running: l.running.union(&l.claiming).copied().collect(),
             rejected: l.rejected.clone(),
+            failed: l.failed.clone(),
             kinds: self.kinds.clone(),
             max_concurrent: self.cfg.max_concurrent,
             price_floor: self.cfg.price_floor,
             min_time_to_submit: self.cfg.min_time_to_submit,
             crank: self.cfg.crank,
-            accepting: self.accepting.load(Ordering::SeqCst),
+            // A device still held by an execution the worker gave up on takes no
+            // new claims.
+            accepting: self.accepting.load(Ordering::SeqCst)
+                && self.wedged.load(Ordering::SeqCst) == 0,
             sequential: self.cfg.prefetch_bytes == 0,
         }
     }
@@ -242,6 +290,8 @@ impl Worker {
         let snapshot = self.snapshot().await?;
         self.gpu_count
             .store(snapshot.provider.gpu.count, Ordering::SeqCst);
+        self.benchmark_gflops
+            .store(snapshot.provider.gpu.benchmark_gflops, Ordering::SeqCst);
         let local = self.local_view();
         let actions = plan::plan(&snapshot, &local);
         let jobs: HashMap<Pubkey, &Job> = snapshot.jobs.iter().map(|(k, j)| (*k, j)).collect();
@@ -281,7 +331,8 @@ impl Worker {
         let mut providers: Option<HashMap<Pubkey, Provider>> = None;
         for action in &actions {
             match *action {
-                Action::Claim(key) => self.try_claim(key, jobs[&key]).await?,
+                // In a task of its own: a stalled download holds up only this job.
+                Action::Claim(key) => self.spawn_claim(key, jobs[&key].clone()).await,
                 Action::Resume(key) => {
                     // Read again: the snapshot is from before this tick's plan, and a
                     // task carrying this job may have submitted it and stopped since;
@@ -324,12 +375,29 @@ impl Worker {
         self.try_claim(key, &job).await
     }
 
+    /// Prepares and claims `key` in the background (at most one claim task per job).
+    async fn spawn_claim(self: &Arc<Self>, key: Pubkey, job: Job) {
+        if !self.local.lock().unwrap().claiming.insert(key) {
+            return;
+        }
+        let me = self.clone();
+        self.claims.lock().await.spawn(async move {
+            let r = me.try_claim(key, &job).await;
+            me.local.lock().unwrap().claiming.remove(&key);
+            me.wake.notify_one();
+            r
+        });
+    }
+
     /// Prepares `job` ahead of claiming it, in the background.
     async fn spawn_prefetch(self: &Arc<Self>, key: Pubkey, job: Job) {
         let me = self.clone();
         self.tasks.lock().await.spawn(async move {
             let budget = me.cfg.prefetch_bytes;
-            match me.prepare_within(&key, &job, Some(budget)).await {
+            match me
+                .prepare_within(&key, &job, Some(budget), crate::fetch::Purpose::Claim)
+                .await
+            {
                 Ok(Some(prepared)) => {
                     let bytes = prepared.bytes();
                     me.local.lock().unwrap().held.finish(key, bytes, prepared);
@@ -340,169 +408,50 @@ impl Worker {
                 Ok(None) => {}
                 Err(e) => {
                     me.local.lock().unwrap().held.abandon(&key);
-                    me.reject(key, &e);
+                    me.refuse(key, &e);
                 }
             }
             Ok(())
         });
     }
 
-    /// Never claims `key`: its spec or inputs show this worker cannot run it.
-    pub(crate) fn reject(&self, key: Pubkey, why: &PrepareError) {
+    /// Does not claim `key`: never, when its spec or inputs show this worker
+    /// cannot run it; not now, when the failure may pass (a fetch timed out).
+    pub(crate) fn refuse(&self, key: Pubkey, why: &PrepareError) {
+        if why.is_transient() {
+            tracing::warn!(job = %key, reason = %why, "not claiming now; will try again");
+            self.bump(|s| s.fetch_timeouts += 1);
+            return;
+        }
         tracing::warn!(job = %key, reason = %why, "not claiming");
         self.local.lock().unwrap().rejected.insert(key);
         self.bump(|s| s.rejected += 1);
     }
 
-    /// Carries `key` forward in a task of its own (at most one per job).
-    pub(crate) async fn spawn_drive(
-        self: &Arc<Self>,
-        key: Pubkey,
-        job: Option<Job>,
-        prepared: Option<Prepared>,
-    ) {
-        if !self.local.lock().unwrap().running.insert(key) {
-            return;
-        }
-        let me = self.clone();
-        self.tasks.lock().await.spawn(async move {
-            let r = me.clone().drive(key, job, prepared).await;
-            me.local.lock().unwrap().running.remove(&key);
-            me.wake.notify_one();
-            if let Err(e) = &r {
-                if !matches!(e, WorkerError::Crashed(_)) {
-                    tracing::warn!(job = %key, error = %e, "job failed");
-                    me.bump(|s| s.failures += 1);
-                }
-            }
-            r
-        });
-    }
-
-    /// Carries one job until it needs nothing more from this worker now: each
-    /// round gathers the facts, lets [`lifecycle::next`] decide, and does it.
-    /// `job` is the chain's latest word on the job, carried through execution
-    /// and submission and read again only after this worker's own claim lands.
-    async fn drive(
-        self: Arc<Self>,
-        key: Pubkey,
-        mut job: Option<Job>,
-        mut prepared: Option<Prepared>,
-    ) -> Result<()> {
-        let chain = self.sender.chain.clone();
-        // Set once this task stored an output, so it is not looked up again.
-        let mut fresh_output = false;
-        loop {
-            self.check_alive()?;
-            let history = self.history_of(&key);
-            let signed = match history.last() {
-                Some(step @ (Step::Claiming { .. } | Step::Submitting { .. })) => {
-                    Some(step.signed_tx().ok_or_else(|| {
-                        WorkerError::job(
-                            key,
-                            JobError::UnreadableJournal {
-                                what: if matches!(step, Step::Claiming { .. }) {
-                                    "claim"
-                                } else {
-                                    "submission"
-                                },
-                            },
-                        )
-                    })?)
-                }
-                _ => None,
-            };
-            let (sig, block_height) = match &signed {
-                Some(tx) => (
-                    chain.signature_status(&tx.tx.signatures[0]).await?,
-                    chain.block_height().await?,
-                ),
-                None => (SignatureStatus::Unknown, 0),
-            };
-            let now = chain.clock().await?.unix_timestamp;
-            let output_stored = fresh_output
-                || match lifecycle::latest_result(&history) {
-                    Some(r) => match gpu_market_blobs::uri_sha256(&r.output_uri) {
-                        Some(sha) => self.blobs.exists(&sha).await.unwrap_or(false),
-                        None => false,
-                    },
-                    None => false,
-                };
-            let action = lifecycle::next(&Facts {
-                me: self.provider,
-                history: &history,
-                job: job.as_ref(),
-                sig: &sig,
-                block_height,
-                now,
-                output_stored,
-            });
-            tracing::debug!(job = %key, ?action, "next");
-            match action {
-                lifecycle::Action::Idle => return Ok(()),
-                lifecycle::Action::Record(step) => {
-                    let after = step.clone();
-                    self.record(&key, step)?;
-                    match after {
-                        // The claim may have landed after `job` was read: read it
-                        // again, once, rather than take a stale Open for a loss.
-                        Step::Claimed => {
-                            self.bump(|s| s.claims_landed += 1);
-                            job = accounts::fetch_job_opt(&*chain, &key).await?;
-                        }
-                        // The chain takes it from here.
-                        Step::Submitted => {
-                            self.bump(|s| s.submits_landed += 1);
-                            return Ok(());
-                        }
-                        _ => {}
-                    }
-                }
-                lifecycle::Action::Resend => {
-                    // `next` resends only what the last step carries.
-                    let Some(signed) = signed else { return Ok(()) };
-                    if matches!(history.last(), Some(Step::Claiming { .. })) {
-                        self.resend_claim(key, &signed).await?;
-                        // The claim changed the job (claimed_at, submit deadline).
-                        job = accounts::fetch_job_opt(&*chain, &key).await?;
-                    } else {
-                        return self.send_submission(key, &signed, true).await;
-                    }
-                }
-                lifecycle::Action::Execute => {
-                    let Some(j) = job.as_ref() else { return Ok(()) };
-                    let executed = self.execute(key, j, prepared.take()).await?;
-                    self.record(&key, Step::Executed(executed))?;
-                    fresh_output = true;
-                    self.fail(FailPoint::AfterExecuted)?;
-                }
-                lifecycle::Action::Submit(result) => {
-                    let Some(j) = job.as_ref() else { return Ok(()) };
-                    return self.submit(key, j, &result, now).await;
-                }
-            }
-        }
-    }
-
     /// Logs what finished tasks returned, without waiting.
     async fn reap(&self) {
-        let mut tasks = self.tasks.lock().await;
-        while let Some(done) = tasks.try_join_next() {
-            if let Ok(Err(e)) = done {
-                tracing::debug!(error = %e, "task ended with an error");
+        for set in [&self.claims, &self.tasks] {
+            let mut tasks = set.lock().await;
+            while let Some(done) = tasks.try_join_next() {
+                if let Ok(Err(e)) = done {
+                    tracing::debug!(error = %e, "task ended with an error");
+                }
             }
         }
     }
 
     /// Waits for every spawned task; returns the errors they ended with.
+    /// Claim tasks first: the jobs they claim are carried by tasks they add.
     pub async fn drain(&self) -> Vec<WorkerError> {
         let mut errors = Vec::new();
-        let mut tasks = self.tasks.lock().await;
-        while let Some(done) = tasks.join_next().await {
-            match done {
-                Ok(Err(e)) => errors.push(e),
-                Err(join) => errors.push(WorkerError::TaskPanicked(join)),
-                Ok(Ok(())) => {}
+        for set in [&self.claims, &self.tasks] {
+            let mut tasks = set.lock().await;
+            while let Some(done) = tasks.join_next().await {
+                match done {
+                    Ok(Err(e)) => errors.push(e),
+                    Err(join) => errors.push(WorkerError::TaskPanicked(join)),
+                    Ok(Ok(())) => {}
+                }
             }
         }
         errors
@@ -578,4 +527,24 @@ impl Worker {
         }
         Ok(self.stats())
     }
+}
+
+/// Checks that the result URIs the blob store hands out fit the program's cap
+/// (`MAX_URI_LEN`): a submission with a longer one fails on chain after the
+/// claim, and the bond is slashed. Every result URI of a store is its base and
+/// the blob's fixed-length hex key, so one probe blob measures them all.
+async fn check_result_uris(blobs: &dyn gpu_market_blobs::BlobStore) -> Result<()> {
+    let probe = blobs
+        .put(b"gpu-market worker: result URI length probe")
+        .await
+        .map_err(WorkerError::BlobStore)?;
+    let max = gpu_market::constants::MAX_URI_LEN;
+    if probe.uri.len() > max {
+        return Err(WorkerError::ResultUriTooLong {
+            len: probe.uri.len(),
+            uri: probe.uri,
+            max,
+        });
+    }
+    Ok(())
 }

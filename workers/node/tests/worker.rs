@@ -45,6 +45,8 @@ impl Setup {
             p.owner.pubkey(),
             self.dir.path().join(journal),
         );
+        // The stores here are local directories (file:// URIs).
+        cfg.uri_policy = gpu_market_worker::UriPolicy::local();
         cfg.fail_point = fail_point;
         cfg.max_concurrent = 4;
         Worker::new(
@@ -288,6 +290,8 @@ async fn a_missed_subscription_event_is_recovered_by_the_reconcile_scan() {
         p.owner.pubkey(),
         s.dir.path().join("w.jsonl"),
     );
+    // The stores here are local directories (file:// URIs).
+    cfg.uri_policy = gpu_market_worker::UriPolicy::local();
     cfg.reconcile_every = Duration::from_millis(300);
     let worker = Worker::new(
         cfg,
@@ -385,11 +389,13 @@ async fn jobs_the_worker_cannot_run_are_never_claimed() {
 async fn a_worker_with_the_wrong_key_or_no_registration_refuses_to_start() {
     let s = setup().await;
     let p = s.w.register_provider(h100(), 50_000).await;
-    let cfg = WorkerConfig::new(
+    let mut cfg = WorkerConfig::new(
         s.w.market.market,
         p.owner.pubkey(),
         s.dir.path().join("x.jsonl"),
     );
+    // The stores here are local directories (file:// URIs).
+    cfg.uri_policy = gpu_market_worker::UriPolicy::local();
     let wrong = Worker::new(
         cfg.clone(),
         s.w.sender.clone(),
@@ -431,14 +437,14 @@ async fn a_journal_written_in_the_old_format_resumes() {
     let _ = doomed.drain().await;
     drop(doomed);
     let (_, replay) = Journal::open(&s.dir.path().join("scratch.jsonl")).unwrap();
-    let (tx, lvbh) = match &replay[&job][0] {
+    let (tx, lvbh) = match &replay[&job][0].step {
         Step::Claiming {
             tx,
             last_valid_block_height,
         } => (tx.clone(), *last_valid_block_height),
         other => panic!("first step {other:?}"),
     };
-    let Step::Executed(executed) = &replay[&job][2] else {
+    let Step::Executed(executed) = &replay[&job][2].step else {
         panic!("third step {:?}", replay[&job][2]);
     };
 
@@ -490,6 +496,8 @@ async fn queued_jobs_are_prepared_ahead_and_claimed_only_once_prepared() {
         p.owner.pubkey(),
         s.dir.path().join("w.jsonl"),
     );
+    // The stores here are local directories (file:// URIs).
+    cfg.uri_policy = gpu_market_worker::UriPolicy::local();
     cfg.max_concurrent = 1;
     let worker = Worker::new(
         cfg,

@@ -27,18 +27,14 @@ pub enum BlobCmd {
 pub async fn run(ctx: &Ctx, cmd: BlobCmd, out: &mut dyn Write) -> Result<()> {
     match cmd {
         BlobCmd::Put { file } => {
-            let bytes = std::fs::read(&file)
-                .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+            let bytes = std::fs::read(&file).map_err(|source| CliError::ReadFile {
+                path: file.clone(),
+                source,
+            })?;
             let r = ctx.blobs()?.put(&bytes).await?;
-            let v = json!({"uri": r.uri, "sha256": hex::encode(r.sha256), "len": r.len});
+            let v = json!({"uri": r.uri, "sha256": r.sha256, "len": r.len});
             emit(out, ctx.format, &v, |o| {
-                writeln!(
-                    o,
-                    "{}\nsha256 {}\n{} bytes",
-                    r.uri,
-                    hex::encode(r.sha256),
-                    r.len
-                )
+                writeln!(o, "{}\nsha256 {}\n{} bytes", r.uri, r.sha256, r.len)
             })
         }
         BlobCmd::Get {

@@ -262,11 +262,14 @@ async fn post(ctx: &Ctx, a: PostArgs, out: &mut dyn Write) -> Result<()> {
     let blobs = ctx.blobs()?;
     let spec = match (&a.spec, a.workload) {
         (Some(path), _) => {
-            let bytes = std::fs::read(path).map_err(|e| {
-                CliError::Usage(format!("cannot read spec {}: {e}", path.display()))
+            let bytes = std::fs::read(path).map_err(|source| CliError::ReadSpec {
+                path: path.clone(),
+                source,
             })?;
-            JobSpec::from_bytes(&bytes)
-                .map_err(|e| CliError::Usage(format!("malformed spec {}: {e}", path.display())))?
+            JobSpec::from_bytes(&bytes).map_err(|source| CliError::BadSpec {
+                path: path.clone(),
+                source,
+            })?
         }
         (None, Some(w)) => {
             let workload = match w {

@@ -16,6 +16,7 @@ use gpu_market::state::{Job, Market, MarketParams, Provider};
 use gpu_market_client::chain::TxOutcome;
 use gpu_market_client::ix::MarketKeys;
 use gpu_market_client::{accounts, token as tok, Pubkey};
+use gpu_market_compute::Hash32;
 use serde_json::{json, Value};
 use solana_sdk::instruction::Instruction;
 use solana_sdk::signature::{Keypair, Signer};
@@ -111,9 +112,9 @@ pub fn job_json(key: &Pubkey, j: &Job) -> Value {
         "submitted_at": j.submitted_at,
         "challenge_deadline": j.challenge_deadline,
         "spec_uri": j.spec_uri,
-        "spec_hash": hex::encode(j.spec_hash),
+        "spec_hash": Hash32(j.spec_hash),
         "result_uri": (!j.result_uri.is_empty()).then(|| j.result_uri.clone()),
-        "result_root": (j.result_root != [0; 32]).then(|| hex::encode(j.result_root)),
+        "result_root": (j.result_root != [0; 32]).then_some(Hash32(j.result_root)),
         "gpu_ms": j.gpu_ms,
         "requirements": {
             "min_vram_mb": j.requirements.min_vram_mb,

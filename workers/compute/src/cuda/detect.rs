@@ -19,6 +19,7 @@ const DRIVER_SYMBOLS: &[&str] = &[
     "cuDeviceGetAttribute",
     "cuDevicePrimaryCtxRetain",
     "cuDevicePrimaryCtxRelease_v2",
+    "cuDevicePrimaryCtxReset_v2",
     "cuCtxSetCurrent",
     "cuCtxGetCurrent",
     "cuCtxSynchronize",

@@ -78,7 +78,8 @@ impl CudaExecutor {
         k: u32,
         reps: u32,
     ) -> Result<Duration, ExecError> {
-        let st = self.lock();
+        let mut guard = self.lock();
+        let st = Self::live(&mut guard)?;
         st.ctx
             .bind_to_thread()
             .map_err(drv("binding the context"))?;

@@ -30,7 +30,7 @@ pub mod random;
 mod validate;
 
 pub use error::SpecError;
-pub use gpu_market_types::{Hash32, HexError, WorkloadKind};
+pub use gpu_market_types::{BlobRef, Hash32, HexError, WorkloadKind};
 pub use random::{random_f32_matrix, random_i8_matrix, SplitMix64};
 
 /// Current (and only) spec format version.
@@ -70,20 +70,67 @@ pub struct JobSpec {
     /// Format version, [`SPEC_VERSION`].
     pub version: u32,
     pub workload: Workload,
-    pub inputs: Vec<BlobRef>,
+    pub inputs: Vec<NamedBlob>,
 }
 
-/// A content-addressed input blob.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BlobRef {
-    /// The name the workload refers to ("a", "b", or a cuda-kernel input name).
+/// One input of a job: the name the workload refers to and the blob it reads (the
+/// blob store's own [`BlobRef`], which verifies `sha256` on every fetch).
+///
+/// JSON keeps the flat form specs have always had,
+/// `{"name":"a","uri":"..","sha256":"<64 hex>","len":16}`, unknown fields refused:
+/// serde's `flatten` cannot be combined with `deny_unknown_fields`, so the form goes
+/// through a private flat struct instead.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(from = "FlatInput")]
+pub struct NamedBlob {
+    /// "a", "b", or a cuda-kernel input name.
     pub name: String,
-    /// Where to fetch it; the blob store verifies `sha256` on every fetch.
-    pub uri: String,
-    pub sha256: Hash32,
-    /// Length in bytes.
-    pub len: u64,
+    pub blob: BlobRef,
+}
+
+/// [`NamedBlob`]'s JSON form, read with unknown fields refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlatInput {
+    name: String,
+    uri: String,
+    sha256: Hash32,
+    len: u64,
+}
+
+impl From<FlatInput> for NamedBlob {
+    fn from(f: FlatInput) -> Self {
+        NamedBlob {
+            name: f.name,
+            blob: BlobRef {
+                uri: f.uri,
+                sha256: f.sha256,
+                len: f.len,
+            },
+        }
+    }
+}
+
+/// [`NamedBlob`]'s JSON form, written by reference (fields in the order of the form,
+/// which is the order hashed spec bytes have always had).
+#[derive(Serialize)]
+struct FlatInputRef<'a> {
+    name: &'a str,
+    uri: &'a str,
+    sha256: &'a Hash32,
+    len: u64,
+}
+
+impl Serialize for NamedBlob {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        FlatInputRef {
+            name: &self.name,
+            uri: &self.blob.uri,
+            sha256: &self.blob.sha256,
+            len: self.blob.len,
+        }
+        .serialize(s)
+    }
 }
 
 /// What to compute. Matrices are row-major; multi-byte elements little-endian.
@@ -219,7 +266,7 @@ impl Workload {
                 let b = mul3(k as u64, n as u64, e)?;
                 Ok(vec![("a".into(), a), ("b".into(), b)])
             }
-            // Kernel inputs take their lengths from the BlobRefs; the workload only
+            // Kernel inputs take their lengths from their blobs; the workload only
             // names them. Length 0 here means "any".
             Workload::CudaKernel { .. } => Ok(self
                 .kernel_input_names()
@@ -286,8 +333,8 @@ impl JobSpec {
         self.workload.expected_output_len()
     }
 
-    /// The named input, if listed.
+    /// The blob of the input called `name`, if listed.
     pub fn input(&self, name: &str) -> Option<&BlobRef> {
-        self.inputs.iter().find(|b| b.name == name)
+        self.inputs.iter().find(|i| i.name == name).map(|i| &i.blob)
     }
 }

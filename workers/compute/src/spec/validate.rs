@@ -58,16 +58,16 @@ impl JobSpec {
         self.workload.validate()?;
 
         let mut listed = BTreeSet::new();
-        for (index, blob) in self.inputs.iter().enumerate() {
-            if blob.name.is_empty() || blob.uri.is_empty() {
+        for (index, input) in self.inputs.iter().enumerate() {
+            if input.name.is_empty() || input.blob.uri.is_empty() {
                 return Err(SpecError::EmptyBlobField { index });
             }
-            if !listed.insert(blob.name.as_str()) {
+            if !listed.insert(input.name.as_str()) {
                 return Err(SpecError::DuplicateInput {
-                    name: blob.name.clone(),
+                    name: input.name.clone(),
                 });
             }
-            check_buffer(&blob.name, blob.len)?;
+            check_buffer(&input.name, input.blob.len)?;
         }
         let expected = self.workload.expected_inputs()?;
         for (name, len) in &expected {
@@ -75,7 +75,7 @@ impl JobSpec {
                 .input(name)
                 .ok_or_else(|| SpecError::MissingInput { name: name.clone() })?;
             // len 0 = any non-empty length (cuda-kernel inputs are sized by their
-            // BlobRef; an empty one could not even be allocated on the device).
+            // blob; an empty one could not even be allocated on the device).
             if (*len != 0 && blob.len != *len) || blob.len == 0 {
                 return Err(SpecError::InputLength {
                     name: name.clone(),
@@ -97,7 +97,9 @@ impl JobSpec {
         let total = self
             .inputs
             .iter()
-            .try_fold(self.expected_output_len()?, |acc, b| acc.checked_add(b.len))
+            .try_fold(self.expected_output_len()?, |acc, i| {
+                acc.checked_add(i.blob.len)
+            })
             .ok_or(SpecError::Overflow)?;
         if total > MAX_JOB_BYTES {
             return Err(SpecError::JobTooLarge {

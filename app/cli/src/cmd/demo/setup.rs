@@ -241,6 +241,11 @@ impl Seat {
         cfg.max_concurrent = if fail.is_some() { 1 } else { 2 };
         cfg.min_time_to_submit = 2;
         cfg.fail_point = fail;
+        // The demo's blob store is a local directory (file:// URIs), or a
+        // loopback server.
+        cfg.uri_policy = gpu_market_worker::UriPolicy::local();
+        // Claims last 6 s here: a second is enough to commit, upload and submit.
+        cfg.execution_margin = 1;
         Worker::new(
             cfg,
             env.sender.clone(),

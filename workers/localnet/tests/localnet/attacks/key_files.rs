@@ -8,7 +8,7 @@
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use gpu_market_client::config::{read_keypair, write_keypair};
+use gpu_market_client::config::{read_keypair, write_keypair, KeyFileError};
 use solana_sdk::signature::{Keypair, Signer};
 
 /// A fresh directory per test, removed when dropped.
@@ -57,6 +57,10 @@ fn a_symlink_planted_at_the_key_path_is_refused_and_its_target_untouched() {
     symlink(&target, &outfile).unwrap();
 
     let err = write_keypair(&Keypair::new(), &outfile).unwrap_err();
+    assert!(
+        matches!(&err, KeyFileError::Symlink { path } if *path == outfile),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("symbolic link"), "{err}");
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious");
     assert_eq!(mode(&target), 0o644);
@@ -74,7 +78,11 @@ fn a_symlink_planted_at_the_key_path_is_refused_and_its_target_untouched() {
     let wanted = dir.join("created-by-link");
     let dangling = dir.join("faucet.json");
     symlink(&wanted, &dangling).unwrap();
-    assert!(write_keypair(&Keypair::new(), &dangling).is_err());
+    let err = write_keypair(&Keypair::new(), &dangling).unwrap_err();
+    assert!(
+        matches!(&err, KeyFileError::Symlink { path } if *path == dangling),
+        "{err:?}"
+    );
     assert!(!wanted.exists());
 }
 

@@ -1,0 +1,647 @@
+//! The worker under attack (issue 10): jobs built to get an honest worker's
+//! bond slashed, or to make it read, hold or wait for what it should not. Each
+//! test states the attack and asserts that no bond is risked (the job stays
+//! open, nothing is locked) or that it is lost at most once.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gpu_market::state::JobState;
+use gpu_market_blobs::{BlobError, BlobRef, BlobStore, Hash32};
+use gpu_market_client::buyer;
+use gpu_market_client::chain::embedded::EmbeddedChain;
+use gpu_market_client::Pubkey;
+use gpu_market_compute::exec::{CpuExecutor, DeviceInfo, ExecError, ExecOutput, Executor, Inputs};
+use gpu_market_compute::spec::{JobSpec, NamedBlob, Workload, SPEC_VERSION};
+use gpu_market_tests::*;
+use gpu_market_worker::{
+    JobError, PrepareError, SpecStore, UriPolicy, Worker, WorkerConfig, WorkerError,
+};
+
+/// A blob store that passes through to a local directory, counts what is
+/// fetched, stalls forever on some URIs and moves the chain's clock while it
+/// fetches others (a slow download, seen from the chain).
+struct Store {
+    inner: Arc<dyn BlobStore>,
+    gets: Mutex<HashMap<String, usize>>,
+    stall: Mutex<HashSet<String>>,
+    slow: Mutex<HashMap<String, i64>>,
+    chain: Arc<EmbeddedChain>,
+}
+
+impl Store {
+    fn gets_of(&self, uri: &str) -> usize {
+        self.gets.lock().unwrap().get(uri).copied().unwrap_or(0)
+    }
+}
+
+#[async_trait::async_trait]
+impl BlobStore for Store {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn put(&self, bytes: &[u8]) -> Result<BlobRef, BlobError> {
+        self.inner.put(bytes).await
+    }
+    async fn get(&self, uri: &str, sha256: &Hash32) -> Result<Vec<u8>, BlobError> {
+        *self.gets.lock().unwrap().entry(uri.into()).or_default() += 1;
+        if self.stall.lock().unwrap().contains(uri) {
+            std::future::pending::<()>().await;
+        }
+        let slow = self.slow.lock().unwrap().get(uri).copied();
+        if let Some(seconds) = slow {
+            self.chain.advance(seconds).await.unwrap();
+        }
+        self.inner.get(uri, sha256).await
+    }
+    async fn exists(&self, sha256: &Hash32) -> Result<bool, BlobError> {
+        self.inner.exists(sha256).await
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fault {
+    /// The execution fails (a kernel that faults).
+    Fails,
+    /// The execution never returns until released (a kernel that loops).
+    Hangs,
+    /// The executor's own check refuses the job (a kernel that does not compile).
+    DoesNotCompile,
+}
+
+/// The CPU executor, with one fault injected into every job.
+struct Faulty {
+    cpu: CpuExecutor,
+    fault: Fault,
+    started: AtomicUsize,
+    finished: AtomicUsize,
+    release: AtomicBool,
+}
+
+impl Faulty {
+    fn new(fault: Fault) -> Arc<Self> {
+        Arc::new(Faulty {
+            cpu: CpuExecutor::with_threads(1),
+            fault,
+            started: AtomicUsize::new(0),
+            finished: AtomicUsize::new(0),
+            release: AtomicBool::new(false),
+        })
+    }
+}
+
+impl Executor for Faulty {
+    fn device(&self) -> &DeviceInfo {
+        self.cpu.device()
+    }
+    fn supports(&self, w: &Workload) -> bool {
+        self.cpu.supports(w)
+    }
+    fn check(&self, w: &Workload, inputs: &Inputs) -> Result<(), ExecError> {
+        if self.fault == Fault::DoesNotCompile {
+            return Err(ExecError::Compile {
+                log: "job.cu(3): error: expected a \";\" (injected)".into(),
+            });
+        }
+        self.cpu.check(w, inputs)
+    }
+    fn execute(&self, _: &Workload, _: &Inputs) -> Result<ExecOutput, ExecError> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        if self.fault == Fault::Hangs {
+            let until = std::time::Instant::now() + Duration::from_secs(60);
+            while !self.release.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        self.finished.fetch_add(1, Ordering::SeqCst);
+        Err(ExecError::Driver {
+            during: "kernel execution",
+            message: "CUDA_ERROR_ILLEGAL_ADDRESS (injected)".into(),
+        })
+    }
+}
+
+struct Setup {
+    w: World,
+    store: Arc<Store>,
+    dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = gpu_market_blobs::open(dir.path().join("blobs").to_str().unwrap()).unwrap();
+    let w = World::new().await;
+    let store = Arc::new(Store {
+        inner,
+        gets: Mutex::default(),
+        stall: Mutex::default(),
+        slow: Mutex::default(),
+        chain: w.chain.clone(),
+    });
+    Setup { w, store, dir }
+}
+
+impl Setup {
+    fn config(&self, p: &ProviderHandle, journal: &str) -> WorkerConfig {
+        let mut cfg = WorkerConfig::new(
+            self.w.market.market,
+            p.owner.pubkey(),
+            self.dir.path().join(journal),
+        );
+        cfg.max_concurrent = 4;
+        // The stores here are local directories (file:// URIs).
+        cfg.uri_policy = UriPolicy::local();
+        cfg
+    }
+
+    async fn worker(
+        &self,
+        cfg: WorkerConfig,
+        p: &ProviderHandle,
+        executor: Arc<dyn Executor>,
+    ) -> Arc<Worker> {
+        Worker::new(
+            cfg,
+            self.w.sender.clone(),
+            p.worker.insecure_clone(),
+            executor,
+            self.store.clone(),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn gemm_spec(&self, m: u32, nonce: u64) -> JobSpec {
+        buyer::gemm_spec(&*self.store, Workload::GemmI8 { m, n: 20, k: 17 }, nonce)
+            .await
+            .unwrap()
+    }
+
+    /// Posts a job whose spec is exactly `bytes`.
+    async fn post_bytes(
+        &self,
+        buyer_w: &Wallet,
+        bytes: &[u8],
+        nonce: u64,
+        price: u64,
+        deadline: i64,
+    ) -> Pubkey {
+        let stored = self.store.put(bytes).await.unwrap();
+        let mut args = self.w.post_args(nonce, price, deadline);
+        args.spec_hash = stored.sha256.0;
+        args.spec_uri = stored.uri;
+        let (ix, job) = gpu_market_client::ix::job_post(
+            &self.w.market,
+            buyer_w.pubkey(),
+            buyer_w.payment,
+            args,
+        );
+        self.w.send(&[ix], &[&buyer_w.key]).await.unwrap();
+        job
+    }
+
+    async fn post(&self, buyer_w: &Wallet, spec: &JobSpec, nonce: u64, price: u64) -> Pubkey {
+        let deadline = self.w.now().await + 3_600;
+        self.post_bytes(buyer_w, &spec.to_bytes().unwrap(), nonce, price, deadline)
+            .await
+    }
+
+    /// One tick and everything it started, within a bound (a worker that
+    /// waits on a stalled store or a hung execution fails the test).
+    async fn tick(&self, worker: &Arc<Worker>) -> Vec<WorkerError> {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            worker.tick().await.unwrap();
+            worker.drain().await
+        })
+        .await
+        .expect("the tick and its tasks finish")
+    }
+
+    async fn expire(&self, job: &Pubkey, cranker: &Wallet) {
+        self.w.advance(self.w.params.claim_timeout + 1).await;
+        self.w.expire(job, cranker).await.unwrap();
+        assert_eq!(self.w.job(job).await.state, JobState::Open, "reopened");
+    }
+}
+
+/// Issue 10, item 1. The attack: a buyer posts a job that cannot run after the
+/// claim (its kernel faults, or never returns). The old worker claimed it,
+/// failed, ran it again on every tick until its claim expired, was slashed, saw
+/// it reopen and claimed it again, to be slashed again, until the deadline.
+/// Now the failure is journaled: the worker neither runs nor claims that job
+/// again (a restarted worker neither), so the stake is slashed once.
+#[tokio::test]
+async fn a_job_that_fails_or_hangs_after_the_claim_is_slashed_at_most_once() {
+    for fault in [Fault::Fails, Fault::Hangs] {
+        let s = setup().await;
+        let p = s.w.register_provider(h100(), 50_000).await;
+        let executor = Faulty::new(fault);
+        let mut cfg = s.config(&p, "w.jsonl");
+        cfg.execution_timeout = Some(Duration::from_millis(300));
+        let worker = s.worker(cfg.clone(), &p, executor.clone()).await;
+        let buyer_w = s.w.wallet(1_000_000, 0).await;
+        let spec = s.gemm_spec(24, 1).await;
+        let job = s.post(&buyer_w, &spec, 1, 1_000).await;
+
+        let errors = s.tick(&worker).await;
+        let named = errors.iter().any(|e| match (e, fault) {
+            (WorkerError::Job { source, .. }, Fault::Fails) => {
+                matches!(**source, JobError::Execution(ExecError::Driver { .. }))
+            }
+            (WorkerError::Job { source, .. }, _) => {
+                matches!(**source, JobError::ExecutionTimedOut { .. })
+            }
+            _ => false,
+        });
+        assert!(named, "{fault:?}: {errors:?}");
+        let j = s.w.job(&job).await;
+        assert_eq!((j.state, j.attempts), (JobState::Claimed, 1), "{fault:?}");
+        let bond = j.bond;
+        if fault == Fault::Hangs {
+            executor.release.store(true, Ordering::SeqCst);
+            while executor.finished.load(Ordering::SeqCst) < 1 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+
+        // Still ours and in time: not run again.
+        s.tick(&worker).await;
+        assert_eq!(
+            executor.started.load(Ordering::SeqCst),
+            1,
+            "{fault:?}: run once"
+        );
+
+        // The claim expires and the job reopens: not claimed again, by this
+        // worker or by a restarted one reading the same journal.
+        s.expire(&job, &buyer_w).await;
+        s.tick(&worker).await;
+        drop(worker);
+        let restarted = s.worker(cfg, &p, executor.clone()).await;
+        restarted.resume().await.unwrap();
+        s.tick(&restarted).await;
+        let j = s.w.job(&job).await;
+        assert_eq!(
+            (j.state, j.attempts),
+            (JobState::Open, 1),
+            "{fault:?}: one claim"
+        );
+        assert_eq!(executor.started.load(Ordering::SeqCst), 1, "{fault:?}");
+        let pr = s.w.provider(&p.key).await;
+        assert_eq!(
+            (pr.stake, pr.locked, pr.reputation.expired),
+            (50_000 - bond, 0, 1),
+            "{fault:?}: slashed once"
+        );
+        assert_eq!(restarted.stats().claims_sent, 0, "{fault:?}");
+        s.w.assert_conservation().await;
+    }
+}
+
+/// Issue 10, item 1 (a). The attack: a cuda-kernel job whose source does not
+/// compile. The executor's check (NVRTC on a GPU) runs before the claim, so
+/// the job is refused with no bond at risk.
+#[tokio::test]
+async fn a_job_the_executor_cannot_compile_is_refused_before_the_claim() {
+    let s = setup().await;
+    let p = s.w.register_provider(h100(), 50_000).await;
+    let executor = Faulty::new(Fault::DoesNotCompile);
+    let worker = s
+        .worker(s.config(&p, "w.jsonl"), &p, executor.clone())
+        .await;
+    let buyer_w = s.w.wallet(1_000_000, 0).await;
+    let spec = s.gemm_spec(24, 1).await;
+    let job = s.post(&buyer_w, &spec, 1, 1_000).await;
+    s.tick(&worker).await;
+    assert_eq!(s.w.job(&job).await.state, JobState::Open);
+    assert_eq!(s.w.provider(&p.key).await.locked, 0);
+    assert_eq!(worker.stats().rejected, 1);
+    assert_eq!(executor.started.load(Ordering::SeqCst), 0);
+}
+
+/// Issue 10, item 2. The attack: a buyer posts with a deadline that leaves
+/// just enough time at first sight, behind inputs that are slow to download;
+/// the old worker claimed, could not finish, and the buyer expired the claim
+/// and took the bond's buyer and reporter shares. Now the time a claim leaves
+/// is read again after the inputs are fetched, and the job is not claimed.
+/// Likewise a job too large for the provider's measured rate is refused from
+/// its spec, before its inputs are even fetched.
+#[tokio::test]
+async fn a_job_the_worker_cannot_finish_in_time_is_not_claimed() {
+    let s = setup().await;
+    let p = s.w.register_provider(h100(), 50_000).await;
+    let worker = s
+        .worker(
+            s.config(&p, "w.jsonl"),
+            &p,
+            Arc::new(CpuExecutor::with_threads(1)),
+        )
+        .await;
+    let buyer_w = s.w.wallet(1_000_000, 0).await;
+
+    // Tight: the window a claim gets is the deadline's 60 s; the first input
+    // takes 57 s of chain time to fetch.
+    let spec = s.gemm_spec(24, 1).await;
+    s.store
+        .slow
+        .lock()
+        .unwrap()
+        .insert(spec.inputs[0].blob.uri.clone(), 57);
+    let deadline = s.w.now().await + 60;
+    let tight = s
+        .post_bytes(&buyer_w, &spec.to_bytes().unwrap(), 1, 1_000, deadline)
+        .await;
+    s.tick(&worker).await;
+    assert_eq!(
+        s.store.gets_of(&spec.inputs[0].blob.uri),
+        1,
+        "the input was fetched"
+    );
+    let j = s.w.job(&tight).await;
+    assert_eq!((j.state, j.attempts), (JobState::Open, 0), "not claimed");
+    assert_eq!(s.w.provider(&p.key).await.locked, 0, "no bond risked");
+
+    // Too big: a provider measured at 1 GFLOP/s and a 4096^3 gemm-i8
+    // (1.4e11 operations, 137 s at that rate, 550 s with the safety factor).
+    let mut slow_gpu = h100();
+    slow_gpu.benchmark_gflops = 1;
+    let slow = s.w.register_provider(slow_gpu, 50_000).await;
+    let slow_worker = s
+        .worker(
+            s.config(&slow, "slow.jsonl"),
+            &slow,
+            Arc::new(CpuExecutor::with_threads(1)),
+        )
+        .await;
+    let n = 4096u32;
+    let input = |name: &str| NamedBlob {
+        name: name.into(),
+        blob: BlobRef {
+            uri: format!("file:///nonexistent/{name}"),
+            sha256: Hash32([9; 32]),
+            len: n as u64 * n as u64,
+        },
+    };
+    let big = JobSpec {
+        version: SPEC_VERSION,
+        workload: Workload::GemmI8 { m: n, n, k: n },
+        inputs: vec![input("a"), input("b")],
+    };
+    let big_job = s.post(&buyer_w, &big, 2, 1_000).await;
+    s.tick(&slow_worker).await;
+    assert_eq!(s.w.job(&big_job).await.state, JobState::Open);
+    assert_eq!(
+        s.store.gets_of("file:///nonexistent/a"),
+        0,
+        "refused from its spec"
+    );
+    assert_eq!(slow_worker.stats().rejected, 1);
+    assert_eq!(s.w.provider(&slow.key).await.locked, 0);
+}
+
+/// Issue 10, item 6. The attack needs no attacker: a blob store whose result
+/// URIs are longer than the program's 200-byte cap makes every submission fail
+/// after the claim, so every job is slashed. The worker refuses to start.
+#[tokio::test]
+async fn a_worker_whose_result_uris_exceed_the_cap_does_not_start() {
+    let s = setup().await;
+    let p = s.w.register_provider(h100(), 50_000).await;
+    let buyer_w = s.w.wallet(1_000_000, 0).await;
+    let spec = s.gemm_spec(24, 1).await;
+    let job = s.post(&buyer_w, &spec, 1, 1_000).await;
+    let long = s.dir.path().join("b".repeat(100)).join("c".repeat(100));
+    let long_store = gpu_market_blobs::open(long.to_str().unwrap()).unwrap();
+    let started = Worker::new(
+        s.config(&p, "w.jsonl"),
+        s.w.sender.clone(),
+        p.worker.insecure_clone(),
+        Arc::new(CpuExecutor::with_threads(1)),
+        long_store,
+    )
+    .await;
+    let Err(e) = started else {
+        panic!(
+            "a worker with {}-byte result URIs started",
+            long.as_os_str().len()
+        );
+    };
+    assert!(
+        matches!(e, WorkerError::ResultUriTooLong { len, max: 200, .. } if len > 200),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("over the program's 200-byte cap"),
+        "{e}"
+    );
+    assert_eq!(s.w.job(&job).await.state, JobState::Open, "nothing claimed");
+    assert_eq!(s.w.provider(&p.key).await.locked, 0);
+}
+
+/// Issue 10, item 10: a spec padded to megabytes (valid JSON: whitespace), and
+/// a spec declaring more input than the worker's memory budget. The old worker
+/// downloaded both and claimed them. Now the first is refused by its size (read
+/// bounded when a spec store with a limit is configured) and the second from its
+/// declared sizes before any input is fetched.
+#[tokio::test]
+async fn an_oversized_spec_or_inputs_over_the_memory_budget_are_refused_unfetched() {
+    let s = setup().await;
+    let p = s.w.register_provider(h100(), 50_000).await;
+    let buyer_w = s.w.wallet(1_000_000, 0).await;
+    let spec = s.gemm_spec(24, 1).await;
+    let mut padded = spec.to_bytes().unwrap();
+    padded.extend(std::iter::repeat_n(b' ', 3 << 20));
+    assert!(JobSpec::from_bytes(&padded).is_ok(), "still a valid spec");
+    let deadline = s.w.now().await + 3_600;
+    let fat = s.post_bytes(&buyer_w, &padded, 1, 1_000, deadline).await;
+    let bounded = gpu_market_blobs::open_with(
+        s.dir.path().join("blobs").to_str().unwrap(),
+        &gpu_market_blobs::BlobOptions {
+            max_blob_size: 2 << 20,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for spec_store in [None, Some(SpecStore(bounded))] {
+        let mut cfg = s.config(&p, "w.jsonl");
+        cfg.spec_store = spec_store;
+        let worker = s
+            .worker(cfg, &p, Arc::new(CpuExecutor::with_threads(1)))
+            .await;
+        s.tick(&worker).await;
+        assert_eq!(s.w.job(&fat).await.state, JobState::Open);
+        assert_eq!(worker.stats().rejected, 1);
+    }
+
+    // 24x17 + 17x20 bytes of inputs and a 24x20x4-byte output: 2,668 bytes.
+    let spec = s.gemm_spec(24, 2).await;
+    let heavy = s.post(&buyer_w, &spec, 2, 900).await;
+    let mut cfg = s.config(&p, "m.jsonl");
+    cfg.memory_budget_bytes = 2_000;
+    let worker = s
+        .worker(cfg, &p, Arc::new(CpuExecutor::with_threads(1)))
+        .await;
+    s.tick(&worker).await;
+    assert_eq!(s.w.job(&heavy).await.state, JobState::Open);
+    for input in &spec.inputs {
+        assert_eq!(
+            s.store.gets_of(&input.blob.uri),
+            0,
+            "{} never fetched",
+            input.name
+        );
+    }
+    assert_eq!(s.w.provider(&p.key).await.locked, 0);
+}
+
+/// Issue 10, item 10: a blob store that never answers for one job. The old
+/// worker prepared claims inline in its tick, so one stalled download held up
+/// every other claim and the crank. Now each claim prepares in its own task
+/// within the fetch timeout: the other job is claimed and completed and a due
+/// job is cranked while the stalled one waits, and the stalled one is only
+/// given up for now.
+#[tokio::test]
+async fn a_stalled_blob_store_holds_up_only_its_own_job() {
+    let s = setup().await;
+    let p = s.w.register_provider(h100(), 50_000).await;
+    let other = s.w.register_provider(h100(), 50_000).await;
+    let buyer_w = s.w.wallet(1_000_000, 0).await;
+    // Due for the crank: claimed and submitted by another provider, its
+    // challenge window over.
+    let due =
+        s.w.post_job(&buyer_w, 9, 500, s.w.now().await + 3_600)
+            .await;
+    s.w.claim(&other, &due).await.unwrap();
+    s.w.submit(&other, &due, 0).await.unwrap();
+    s.w.advance(s.w.params.challenge_window + 1).await;
+
+    let stalled_spec = s.gemm_spec(24, 1).await;
+    let stalled_uri = s
+        .store
+        .put(&stalled_spec.to_bytes().unwrap())
+        .await
+        .unwrap()
+        .uri;
+    s.store.stall.lock().unwrap().insert(stalled_uri.clone());
+    let stalled = s.post(&buyer_w, &stalled_spec, 1, 2_000).await;
+    let fine = s.post(&buyer_w, &s.gemm_spec(16, 2).await, 2, 1_000).await;
+
+    let mut cfg = s.config(&p, "w.jsonl");
+    cfg.fetch_timeout = Duration::from_secs(2);
+    cfg.crank = true;
+    let worker = s
+        .worker(cfg, &p, Arc::new(CpuExecutor::with_threads(1)))
+        .await;
+    let started = tokio::time::Instant::now();
+    worker.tick().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "the tick does not wait for downloads"
+    );
+    assert!(
+        !s.w.job_exists(&due).await,
+        "cranked while the download stalls"
+    );
+    let errors = s.tick(&worker).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(s.w.job(&fine).await.state, JobState::Submitted);
+    assert_eq!(s.w.job(&stalled).await.state, JobState::Open, "not claimed");
+    assert!(s.store.gets_of(&stalled_uri) >= 1);
+    let st = worker.stats();
+    assert!(st.fetch_timeouts >= 1, "{st:?}");
+    assert_eq!(st.rejected, 0, "a stall is not a verdict on the job");
+    // Once the store answers, the job is claimed after all.
+    s.store.stall.lock().unwrap().clear();
+    s.tick(&worker).await;
+    assert_eq!(s.w.job(&stalled).await.state, JobState::Submitted);
+}
+
+/// Issue 10, item 10: chain-supplied URIs. The attack: a job whose spec is a
+/// `file://` URI (the provider's key file, say) or a loopback address. A
+/// worker with the default (strict) policy fetches neither and claims nothing.
+#[tokio::test]
+async fn a_strict_worker_does_not_fetch_local_files_or_loopback_addresses() {
+    let s = setup().await;
+    let p = s.w.register_provider(h100(), 50_000).await;
+    let buyer_w = s.w.wallet(1_000_000, 0).await;
+    let spec = s.gemm_spec(24, 1).await;
+    let local = s.post(&buyer_w, &spec, 1, 1_000).await;
+    let spec_uri = s.w.job(&local).await.spec_uri;
+    assert!(spec_uri.starts_with("file://"));
+    let loopback = {
+        let mut args = s.w.post_args(2, 1_000, s.w.now().await + 3_600);
+        args.spec_uri = "https://127.0.0.1:8899/ab".into();
+        let (ix, job) =
+            gpu_market_client::ix::job_post(&s.w.market, buyer_w.pubkey(), buyer_w.payment, args);
+        s.w.send(&[ix], &[&buyer_w.key]).await.unwrap();
+        job
+    };
+    let mut cfg = s.config(&p, "w.jsonl");
+    cfg.uri_policy = WorkerConfig::new(Pubkey::default(), Pubkey::default(), "x".into()).uri_policy;
+    assert_eq!(cfg.uri_policy, UriPolicy::strict(), "strict by default");
+    let worker = s
+        .worker(cfg, &p, Arc::new(CpuExecutor::with_threads(1)))
+        .await;
+    s.tick(&worker).await;
+    for job in [local, loopback] {
+        assert_eq!(s.w.job(&job).await.state, JobState::Open);
+    }
+    assert_eq!(s.store.gets_of(&spec_uri), 0, "never read");
+    assert_eq!(
+        s.store.gets_of("https://127.0.0.1:8899/ab"),
+        0,
+        "never reached"
+    );
+    assert_eq!(worker.stats().rejected, 2);
+}
+
+/// Issue 10, item 10: the journal is keyed by posting. The attack: a job is
+/// completed and closed, and its buyer posts a different job with the same
+/// nonce, so at the same address. The old worker found the first job's
+/// result in its journal under that address and submitted it for the new job
+/// without computing anything. Now the new posting starts a history of its own.
+#[tokio::test]
+async fn a_reposted_job_at_a_reused_address_is_computed_afresh() {
+    let s = setup().await;
+    let p = s.w.register_provider(h100(), 50_000).await;
+    let worker = s
+        .worker(
+            s.config(&p, "w.jsonl"),
+            &p,
+            Arc::new(CpuExecutor::with_threads(1)),
+        )
+        .await;
+    let buyer_w = s.w.wallet(1_000_000, 0).await;
+    let first = s.post(&buyer_w, &s.gemm_spec(24, 1).await, 1, 1_000).await;
+    s.tick(&worker).await;
+    let old_root = s.w.job(&first).await.result_root;
+    s.w.advance(s.w.params.challenge_window + 1).await;
+    s.w.finalize(&first, &buyer_w).await.unwrap();
+    assert!(!s.w.job_exists(&first).await);
+
+    s.w.advance(5).await;
+    let again = s.post(&buyer_w, &s.gemm_spec(16, 1).await, 1, 1_000).await;
+    assert_eq!(again, first, "the same address");
+    s.tick(&worker).await;
+    let j = s.w.job(&again).await;
+    assert_eq!(j.state, JobState::Submitted);
+    assert_ne!(j.result_root, old_root, "not the old job's result");
+    assert_eq!(worker.stats().executed, 2, "computed afresh");
+}
+
+/// The named errors a refused preparation carries, as an operator reads them.
+#[test]
+fn refusals_name_their_cause() {
+    let e = PrepareError::TooLittleTime { left: 3, needed: 6 };
+    assert_eq!(
+        e.to_string(),
+        "a claim now leaves 3 s to submit, the job needs 6 s"
+    );
+    assert!(!e.is_transient());
+    let e = PrepareError::FetchTimedOut {
+        what: "the spec and inputs".into(),
+        after: Duration::from_secs(2),
+    };
+    assert!(e.is_transient());
+}
