@@ -73,6 +73,10 @@ pub enum PrepareError {
     ExecutorRefuses(#[from] ExecError),
     #[error("the executor's check panicked: {0}")]
     CheckPanicked(#[source] tokio::task::JoinError),
+    /// The GEMM commitment recorded on chain is not the spec's: a ruling would judge the
+    /// result against other matrices.
+    #[error("the job's on-chain gemm commitment disagrees with its spec ({what})")]
+    CommitmentMismatch { what: &'static str },
     /// Reading the chain's clock for the time check failed; tried again later.
     #[error("cannot read the chain's clock: {0}")]
     Chain(#[from] ClientError),

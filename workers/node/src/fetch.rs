@@ -194,6 +194,7 @@ impl Worker {
             }
             inputs.insert(input.name.clone(), bytes);
         }
+        check_gemm_commitment(job, &spec, &inputs)?;
         // The executor's own check (for cuda-kernel, NVRTC compiles the source)
         // is blocking work.
         let executor = self.executor.clone();
@@ -209,4 +210,30 @@ impl Worker {
         tracing::debug!(job = %key, workload = spec.workload.kind_name(), "job prepared");
         Ok(Some(Prepared { spec, inputs }))
     }
+}
+
+/// A GEMM job is ruled on against the shape and input roots it recorded at post, not
+/// against its spec: a buyer that posted the roots of other matrices could prove an honest
+/// result wrong. So a bond is risked only on a job whose commitment is its spec's inputs'.
+fn check_gemm_commitment(job: &Job, spec: &JobSpec, inputs: &Inputs) -> Result<(), PrepareError> {
+    let Some((m, n, k)) = spec.workload.gemm_dims() else {
+        return Ok(());
+    };
+    let g = &job.gemm;
+    let mismatch = |what: &'static str| PrepareError::CommitmentMismatch { what };
+    if (g.m, g.n, g.k) != (m, n, k) {
+        return Err(mismatch("shape"));
+    }
+    let (Some(a), Some(b)) = (inputs.get("a"), inputs.get("b")) else {
+        return Err(mismatch("inputs"));
+    };
+    let roots = gpu_market_compute::commit::gemm_input_roots(&spec.workload, a, b)
+        .map_err(|_| mismatch("inputs"))?;
+    if roots.a_root.0 != g.a_root {
+        return Err(mismatch("root of A's rows"));
+    }
+    if roots.b_root.0 != g.b_root {
+        return Err(mismatch("root of B's columns"));
+    }
+    Ok(())
 }

@@ -34,11 +34,12 @@ async fn honest_submitted() -> Honest {
     let blobs = gpu_market_blobs::open(dir.path().join("blobs").to_str().unwrap()).unwrap();
     let w = World::new().await;
     let p = w.register_provider(h100(), STAKE).await;
-    let cfg = WorkerConfig::new(
+    let mut cfg = WorkerConfig::new(
         w.market.market,
         p.owner.pubkey(),
         dir.path().join("j.jsonl"),
     );
+    cfg.uri_policy = gpu_market_worker::UriPolicy::local();
     let worker = Worker::new(
         cfg,
         w.sender.clone(),
@@ -69,7 +70,12 @@ async fn honest_submitted() -> Honest {
         worker.tick().await.unwrap();
         assert!(worker.drain().await.is_empty());
     }
-    assert_eq!(w.job(&job).await.state, JobState::Submitted);
+    assert_eq!(
+        w.job(&job).await.state,
+        JobState::Submitted,
+        "{:?}",
+        worker.stats()
+    );
     Honest {
         w,
         blobs,
@@ -190,4 +196,89 @@ async fn a_griefer_that_never_stages_is_settled_by_the_worker_after_the_deadline
     assert_eq!(w.balance(&griefer.payment).await, 10_000 - CHALLENGER_BOND);
     assert_eq!(w.provider(&h.p.key).await.stake, STAKE);
     w.assert_conservation().await;
+}
+
+/// A buyer posts a GEMM job whose on-chain commitment is the roots of other matrices than
+/// its spec's, hoping to challenge the honest result with those and have the ruling find
+/// it wrong: the worker checks the commitment against the inputs it fetched and never
+/// claims the job, so no bond is ever at risk.
+#[tokio::test]
+async fn a_job_whose_commitment_is_not_its_spec_is_never_claimed() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = gpu_market_blobs::open(dir.path().join("blobs").to_str().unwrap()).unwrap();
+    let w = World::new().await;
+    let p = w.register_provider(h100(), STAKE).await;
+    let mut cfg = WorkerConfig::new(
+        w.market.market,
+        p.owner.pubkey(),
+        dir.path().join("j.jsonl"),
+    );
+    cfg.uri_policy = gpu_market_worker::UriPolicy::local();
+    let worker = Worker::new(
+        cfg,
+        w.sender.clone(),
+        p.worker.insecure_clone(),
+        Arc::new(CpuExecutor::with_threads(1)),
+        blobs.clone(),
+    )
+    .await
+    .unwrap();
+    let buyer_w = w.wallet(1_000_000, 0).await;
+    let workload = Workload::GemmI8 { m: 4, n: 4, k: 8 };
+    let spec = buyer::gemm_spec(&*blobs, workload.clone(), 1)
+        .await
+        .unwrap();
+    let decoy = buyer::gemm_spec(&*blobs, workload, 2).await.unwrap();
+    let job_key = pda::job(&w.market.market, &buyer_w.pubkey(), 1);
+    let mut commitment = buyer::gemm_commitment(&*blobs, job_key, &decoy)
+        .await
+        .unwrap()
+        .unwrap();
+    let stored = blobs.put(&spec.to_bytes().unwrap()).await.unwrap();
+    for forged in [true, false] {
+        if !forged {
+            // Only the shape differs.
+            commitment = buyer::gemm_commitment(&*blobs, job_key, &spec)
+                .await
+                .unwrap()
+                .unwrap();
+            commitment.k = 9;
+        }
+        let nonce = if forged { 1 } else { 2 };
+        let args = gpu_market::JobPostArgs {
+            workload: spec.workload.kind_code(),
+            spec_hash: stored.sha256.0,
+            spec_uri: stored.uri.clone(),
+            gemm: Some(commitment),
+            ..w.post_args(nonce, PRICE, w.now().await + 3_600)
+        };
+        let (post, job) =
+            gpu_market_client::ix::job_post(&w.market, buyer_w.pubkey(), buyer_w.payment, args);
+        w.send(&[post], &[&buyer_w.key]).await.unwrap();
+        worker.tick().await.unwrap();
+        assert!(worker.drain().await.is_empty());
+        worker.tick().await.unwrap();
+        assert_eq!(w.job(&job).await.state, JobState::Open, "never claimed");
+    }
+    assert_eq!(worker.stats().claims_sent, 0);
+    assert_eq!(w.provider(&p.key).await.locked, 0);
+    // The control: the same spec posted with its own commitment is claimed and run.
+    let (honest, _, _) = buyer::post(
+        &w.sender,
+        &buyer_w.key,
+        &w.market,
+        &*blobs,
+        &spec,
+        3,
+        PRICE,
+        w.now().await + 3_600,
+        JobRequirements::default(),
+    )
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        worker.tick().await.unwrap();
+        assert!(worker.drain().await.is_empty());
+    }
+    assert_eq!(w.job(&honest).await.state, JobState::Submitted);
 }
