@@ -47,6 +47,9 @@ pub enum ClientError {
     /// `config::write_keypair`).
     #[error(transparent)]
     KeyFile(#[from] crate::config::KeyFileError),
+    /// A transaction could not be signed (a signer missing or failing).
+    #[error("cannot sign: {0}")]
+    Sign(#[source] solana_sdk::signer::SignerError),
     /// Solana CLI's config file exists but could not be read.
     #[error("cannot read {}: {source}", path.display())]
     CliConfig {

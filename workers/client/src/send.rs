@@ -120,8 +120,7 @@ impl Sender {
             };
             if fresh {
                 let mut tx = Transaction::new_unsigned(message);
-                tx.try_sign(&all, blockhash)
-                    .map_err(|e| ClientError::Invalid(format!("cannot sign: {e}")))?;
+                tx.try_sign(&all, blockhash).map_err(ClientError::Sign)?;
                 return Ok(SignedTx {
                     tx,
                     last_valid_block_height,
