@@ -179,7 +179,9 @@ impl Setup {
             .unwrap()
     }
 
-    /// Posts a job whose spec is exactly `bytes`.
+    /// Posts a job whose spec is exactly `bytes` (with the GEMM commitment of its inputs
+    /// when it is a GEMM spec whose inputs exist, so that the worker's commitment check
+    /// passes and each test meets the defence it is about).
     async fn post_bytes(
         &self,
         buyer_w: &Wallet,
@@ -192,6 +194,9 @@ impl Setup {
         let mut args = self.w.post_args(nonce, price, deadline);
         args.spec_hash = stored.sha256.0;
         args.spec_uri = stored.uri;
+        if let Some(gemm) = commitment_of(bytes).await {
+            args.gemm = Some(gemm);
+        }
         let (ix, job) = gpu_market_client::ix::job_post(
             &self.w.market,
             buyer_w.pubkey(),
@@ -644,4 +649,21 @@ fn refusals_name_their_cause() {
         after: Duration::from_secs(2),
     };
     assert!(e.is_transient());
+}
+
+/// The on-chain commitment of a GEMM spec's inputs, read around the test's counting store.
+async fn commitment_of(bytes: &[u8]) -> Option<gpu_market::state::GemmCommitment> {
+    let spec = JobSpec::from_bytes(bytes).ok()?;
+    let (m, n, k) = spec.workload.gemm_dims()?;
+    let (a, b) = (spec.input("a")?, spec.input("b")?);
+    let a = gpu_market_blobs::fetch(&a.uri, &a.sha256).await.ok()?;
+    let b = gpu_market_blobs::fetch(&b.uri, &b.sha256).await.ok()?;
+    let roots = gpu_market_compute::commit::gemm_input_roots(&spec.workload, &a, &b).ok()?;
+    Some(gpu_market::state::GemmCommitment {
+        m,
+        n,
+        k,
+        a_root: roots.a_root.0,
+        b_root: roots.b_root.0,
+    })
 }
