@@ -95,6 +95,9 @@ pub struct ParamArgs {
     /// Fees at which reputation confidence reaches 50%.
     #[arg(long)]
     pub score_fee_scale: Option<u64>,
+    /// Seconds every claim must leave to submit (at most the claim timeout).
+    #[arg(long)]
+    pub min_submit_window: Option<i64>,
 }
 
 /// Defaults for a 6-decimal token: 2.5% fee, bond half the price (at least
@@ -114,6 +117,7 @@ pub fn default_params() -> MarketParams {
         slash_reporter_bps: 1_000,
         crank_bounty: 1_000,
         score_fee_scale: 1_000_000,
+        min_submit_window: 300,
     }
 }
 
@@ -135,7 +139,8 @@ impl ParamArgs {
             slash_buyer_bps,
             slash_reporter_bps,
             crank_bounty,
-            score_fee_scale
+            score_fee_scale,
+            min_submit_window
         );
         p
     }
@@ -183,12 +188,26 @@ pub async fn run(ctx: &Ctx, cmd: MarketCmd, out: &mut dyn Write) -> Result<()> {
                     current.authority
                 )));
             }
+            // Raising what is read live (min stake, cooldown, score scale)
+            // is queued by the program behind `MarketParams::update_delay`.
+            let delayed = current.params.needs_delay(&new);
             let out_tx = send(ctx, &[ix::market_update(me, key, new)], &[]).await?;
             emit(
                 out,
                 ctx.format,
-                &json!({"market": key.to_string(), "params": params_json(&new), "signature": out_tx.signature.to_string()}),
-                |o| writeln!(o, "market {key} updated ({})", out_tx.signature),
+                &json!({"market": key.to_string(), "params": params_json(&new), "queued": delayed, "signature": out_tx.signature.to_string()}),
+                |o| {
+                    if delayed {
+                        writeln!(
+                            o,
+                            "market {key} update queued: anyone may apply it in {} s ({})",
+                            current.params.update_delay().unwrap_or(i64::MAX),
+                            out_tx.signature
+                        )
+                    } else {
+                        writeln!(o, "market {key} updated ({})", out_tx.signature)
+                    }
+                },
             )
         }
         MarketCmd::Pause | MarketCmd::Unpause => {

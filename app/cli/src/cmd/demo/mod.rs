@@ -89,6 +89,7 @@ pub fn demo_params() -> MarketParams {
         slash_reporter_bps: 1_000,
         crank_bounty: 1_000,
         score_fee_scale: 100_000,
+        min_submit_window: 3,
     }
 }
 
