@@ -12,7 +12,6 @@ use gpu_market_client::ix;
 use gpu_market_client::send::SignedTx;
 use gpu_market_client::{accounts, Pubkey};
 use solana_sdk::signature::Signer;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::JobError;
