@@ -30,6 +30,18 @@ pub enum MarketCmd {
     Pause,
     /// Resume new business (authority).
     Unpause,
+    /// Apply a queued parameter update once its delay is over (anyone).
+    ApplyUpdate,
+    /// Send accrued fees and treasury slash shares to token accounts (authority;
+    /// default: the market's fee and slash accounts).
+    Sweep {
+        /// Payment-mint account for the fees.
+        #[arg(long)]
+        fee_to: Option<Pubkey>,
+        /// Stake-mint account for the slash shares.
+        #[arg(long)]
+        slash_to: Option<Pubkey>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -224,6 +236,43 @@ pub async fn run(ctx: &Ctx, cmd: MarketCmd, out: &mut dyn Write) -> Result<()> {
                         o,
                         "market {key} {}",
                         if paused { "paused" } else { "resumed" }
+                    )
+                },
+            )
+        }
+        MarketCmd::ApplyUpdate => {
+            let key = ctx.market()?;
+            let out_tx = send(ctx, &[ix::market_apply_update(key)], &[]).await?;
+            emit(
+                out,
+                ctx.format,
+                &json!({"market": key.to_string(), "signature": out_tx.signature.to_string()}),
+                |o| {
+                    writeln!(
+                        o,
+                        "market {key}: queued update applied ({})",
+                        out_tx.signature
+                    )
+                },
+            )
+        }
+        MarketCmd::Sweep { fee_to, slash_to } => {
+            let key = ctx.market()?;
+            let state = accounts::fetch_market(&*ctx.chain, &key).await?;
+            let m = ix::MarketKeys::new(key, &state);
+            let (fees, slash) = (state.totals.fees_unswept, state.totals.slash_unswept);
+            let fee_to = fee_to.unwrap_or(state.fee_account);
+            let slash_to = slash_to.unwrap_or(state.slash_account);
+            let me = ctx.keypair()?.pubkey();
+            let out_tx = send(ctx, &[ix::market_sweep(&m, me, fee_to, slash_to)], &[]).await?;
+            emit(
+                out,
+                ctx.format,
+                &json!({"market": key.to_string(), "fees": fees, "slash": slash, "fee_to": fee_to.to_string(), "slash_to": slash_to.to_string(), "signature": out_tx.signature.to_string()}),
+                |o| {
+                    writeln!(
+                        o,
+                        "market {key}: swept {fees} in fees to {fee_to} and {slash} in slash shares to {slash_to}"
                     )
                 },
             )
