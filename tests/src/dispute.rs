@@ -276,8 +276,6 @@ impl World {
             &SettleAccounts {
                 settler: settler.pubkey(),
                 settler_payment_account: settler.payment,
-                buyer_payment_account: case.buyer.payment,
-                buyer_stake_account: case.buyer.stake,
             },
         )
         .await
@@ -513,8 +511,6 @@ pub async fn provoke_dispute_errors(w: &World) -> Vec<&'static str> {
             &SettleAccounts {
                 settler: settler.pubkey(),
                 settler_payment_account: settler.payment,
-                buyer_payment_account: case.buyer.payment,
-                buyer_stake_account: case.buyer.stake,
             },
         )
     };

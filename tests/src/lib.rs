@@ -41,6 +41,7 @@ pub fn default_params() -> MarketParams {
         slash_reporter_bps: 1_000,
         crank_bounty: 10,
         score_fee_scale: 1_000,
+        min_submit_window: 1,
     }
 }
 
@@ -294,6 +295,10 @@ impl World {
             price,
             deadline,
             gemm: Some(placeholder_gemm()),
+            // What the world's terms ask; a price that overflows it is the
+            // program's to refuse.
+            max_escrow: gpu_market::math::escrow_for(price, self.params.crank_bounty)
+                .unwrap_or(u64::MAX),
         }
     }
 
@@ -348,8 +353,6 @@ impl World {
             &job,
             cranker.pubkey(),
             cranker.stake,
-            token::ata(&job.buyer, &self.stake_mint),
-            token::ata(&job.buyer, &self.payment_mint),
         );
         self.send(&[ix], &[&cranker.key]).await
     }
@@ -359,12 +362,17 @@ impl World {
         let ix = ix::job_expire_unclaimed(
             &self.market,
             *job_key,
-            job.buyer,
+            &job,
             cranker.pubkey(),
-            token::ata(&job.buyer, &self.payment_mint),
             cranker.payment,
         );
         self.send(&[ix], &[&cranker.key]).await
+    }
+
+    /// The authority sweeps what accrued for the treasury to `fee` and `slash`.
+    pub async fn sweep(&self, fee: Pubkey, slash: Pubkey) -> Result<TxOutcome> {
+        let ix = ix::market_sweep(&self.market, self.authority.pubkey(), fee, slash);
+        self.send(&[ix], &[]).await
     }
 
     pub async fn cancel(&self, job_key: &Pubkey, buyer: &Wallet) -> Result<TxOutcome> {
@@ -432,7 +440,6 @@ impl World {
             buyer: Pubkey::new_unique(),
             provider: p.key,
             payout_account: provider.payout_account,
-            fee_account: self.market.fee_account,
             cranker_payment_account: cranker.payment,
             payment_vault: self.market.payment_vault,
             token_program: token::TOKEN_PROGRAM_ID,

@@ -7,8 +7,8 @@
 //! differs from a valid instruction in exactly the way it names.
 
 use anchor_lang::Discriminator;
-use gpu_market::state::{Job, Provider};
-use gpu_market::{JobSubmitArgs, ProviderUpdateArgs};
+use gpu_market::state::{Job, MarketParams, Provider};
+use gpu_market::{JobPostArgs, JobSubmitArgs, ProviderUpdateArgs};
 use gpu_market_client::chain::Chain;
 use gpu_market_client::{ix, pda, token, Pubkey};
 use gpu_market_tests::*;
@@ -133,7 +133,6 @@ async fn bad_input_matrix() {
     let (eve_pay, eve_stake) = (m.eve.payment, m.eve.stake);
     let a = m.w.market;
     let m2 = m.w.create_market(2, base).await.unwrap();
-    let t = m.w.now().await;
 
     // ---- market_create
     let admin = m.w.wallet(0, 0).await;
@@ -279,6 +278,135 @@ async fn bad_input_matrix() {
         .await;
         m.valid(n, build(auth, a.market), &[&auth_key]).await;
     }
+
+    // ---- market_update bounds, market_apply_update (anyone), market_sweep (authority)
+    let n = "market_update";
+    m.case(
+        n,
+        "crank bounty above its bound",
+        ix::market_update(
+            auth,
+            a.market,
+            MarketParams {
+                crank_bounty: gpu_market::constants::MAX_CRANK_BOUNTY + 1,
+                ..base
+            },
+        ),
+        &[&auth_key],
+        "CrankBountyTooHigh",
+    )
+    .await;
+    let n = "market_apply_update";
+    m.case(
+        n,
+        "nothing pending",
+        ix::market_apply_update(a.market),
+        &[],
+        "NoPendingUpdate",
+    )
+    .await;
+    m.case(
+        n,
+        "market owned by another program",
+        ix::market_apply_update(foreign_market),
+        &[],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    m.case(
+        n,
+        "forged market (provider discriminator)",
+        ix::market_apply_update(market_cosplay),
+        &[],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    let queued = MarketParams {
+        min_stake: base.min_stake + 1,
+        ..base
+    };
+    m.w.send(&[ix::market_update(auth, a.market, queued)], &[])
+        .await
+        .unwrap();
+    m.case(
+        n,
+        "before the delay",
+        ix::market_apply_update(a.market),
+        &[],
+        "UpdateNotDue",
+    )
+    .await;
+    // A queued update is replaced by the next one: put the old parameters back.
+    m.w.send(&[ix::market_update(auth, a.market, base)], &[])
+        .await
+        .unwrap();
+    // The valid case: a queued update applied after its delay (on the second market).
+    m.w.send(&[ix::market_update(auth, m2.market, queued)], &[])
+        .await
+        .unwrap();
+    let later = m.w.now().await + base.update_delay().unwrap();
+    m.w.set_time(later).await;
+    m.valid(n, ix::market_apply_update(m2.market), &[]).await;
+    let t = m.w.now().await;
+    let n = "market_sweep";
+    let sweep = || ix::market_sweep(&a, auth, m.w.treasury.payment, m.w.treasury.stake);
+    m.case(
+        n,
+        "wrong signer",
+        swap(sweep(), auth, eve_pk),
+        &[&eve],
+        "Unauthorized",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature",
+        unsign(sweep(), auth),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "fees into the payment vault",
+        swap(sweep(), m.w.treasury.payment, a.payment_vault),
+        &[&auth_key],
+        "SweepIntoVault",
+    )
+    .await;
+    m.case(
+        n,
+        "fee destination of the stake mint",
+        swap(sweep(), m.w.treasury.payment, eve_stake),
+        &[&auth_key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "stake vault of another market",
+        swap(sweep(), a.stake_vault, m2.stake_vault),
+        &[&auth_key],
+        "WrongVault",
+    )
+    .await;
+    m.case(
+        n,
+        "another authority's market",
+        swap(sweep(), a.market, other_admin_market),
+        &[&auth_key],
+        "Unauthorized",
+    )
+    .await;
+    m.case(
+        n,
+        "wrong token program",
+        swap(sweep(), token::TOKEN_PROGRAM_ID, FAKE_TOKEN_PROGRAM),
+        &[&auth_key],
+        "InvalidProgramId",
+    )
+    .await;
+    m.valid(n, sweep(), &[&auth_key]).await;
 
     // ---- provider_register
     let owner = m.w.wallet(0, 50_000).await;
@@ -807,6 +935,46 @@ async fn bad_input_matrix() {
     .await;
     m.case(
         n,
+        "slash-share account of another wallet",
+        swap(post(1), buyer.stake, eve_stake),
+        &[&buyer.key],
+        "WrongTokenOwner",
+    )
+    .await;
+    m.case(
+        n,
+        "slash-share account of the payment mint",
+        ix::job_post_with(
+            &a,
+            buyer.pubkey(),
+            buyer.payment,
+            buyer.payment,
+            m.w.post_args(1, 1_000, t + 3_600),
+        )
+        .0,
+        &[&buyer.key],
+        "WrongMint",
+    )
+    .await;
+    m.case(
+        n,
+        "max_escrow one below the escrow",
+        ix::job_post(
+            &a,
+            buyer.pubkey(),
+            buyer.payment,
+            JobPostArgs {
+                max_escrow: 1_000 + base.crank_bounty - 1,
+                ..m.w.post_args(1, 1_000, t + 3_600)
+            },
+        )
+        .0,
+        &[&buyer.key],
+        "EscrowAboveMaximum",
+    )
+    .await;
+    m.case(
+        n,
         "wrong token program",
         swap(post(1), token::TOKEN_PROGRAM_ID, FAKE_TOKEN_PROGRAM),
         &[&buyer.key],
@@ -1139,14 +1307,6 @@ async fn bad_input_matrix() {
     .await;
     m.case(
         n,
-        "fee to another account",
-        swap(fin(), a.fee_account, eve_pay),
-        &[&cranker.key],
-        "WrongTreasuryAccount",
-    )
-    .await;
-    m.case(
-        n,
         "another market",
         swap(fin(), a.market, m2.market),
         &[&cranker.key],
@@ -1199,17 +1359,7 @@ async fn bad_input_matrix() {
     m.w.advance(base.claim_timeout).await;
     let jb = m.w.job(&job_b).await;
     let buyer_stake = token::ata(&buyer.pubkey(), &m.w.stake_mint);
-    let exp = || {
-        ix::job_expire(
-            &a,
-            job_b,
-            &jb,
-            cranker.pubkey(),
-            cranker.stake,
-            buyer_stake,
-            buyer.payment,
-        )
-    };
+    let exp = || ix::job_expire(&a, job_b, &jb, cranker.pubkey(), cranker.stake);
     let n = "job_expire";
     m.case(
         n,
@@ -1269,14 +1419,6 @@ async fn bad_input_matrix() {
     .await;
     m.case(
         n,
-        "slash to another account",
-        swap(exp(), a.slash_account, eve_stake),
-        &[&cranker.key],
-        "WrongTreasuryAccount",
-    )
-    .await;
-    m.case(
-        n,
         "stake vault of another market",
         swap(exp(), a.stake_vault, m2.stake_vault),
         &[&cranker.key],
@@ -1288,7 +1430,7 @@ async fn bad_input_matrix() {
         "buyer's share account of the payment mint",
         swap(exp(), buyer_stake, buyer.payment),
         &[&cranker.key],
-        "WrongMint",
+        "WrongTokenOwner",
     )
     .await;
     m.case(
@@ -1320,16 +1462,9 @@ async fn bad_input_matrix() {
     // ---- job_expire_unclaimed
     let lapsing = m.w.post_job(&buyer, 4, 1_000, m.w.now().await + 5).await;
     m.w.advance(6).await;
-    let lap = || {
-        ix::job_expire_unclaimed(
-            &a,
-            lapsing,
-            buyer.pubkey(),
-            cranker.pubkey(),
-            buyer.payment,
-            cranker.payment,
-        )
-    };
+    let lapsing_job = m.w.job(&lapsing).await;
+    let lap =
+        || ix::job_expire_unclaimed(&a, lapsing, &lapsing_job, cranker.pubkey(), cranker.payment);
     let n = "job_expire_unclaimed";
     m.case(
         n,
@@ -1392,7 +1527,7 @@ async fn bad_input_matrix() {
         "refund account of the stake mint",
         swap(lap(), buyer.payment, buyer_stake),
         &[&cranker.key],
-        "WrongMint",
+        "WrongTokenOwner",
     )
     .await;
     m.case(
@@ -1436,6 +1571,8 @@ async fn bad_input_matrix() {
         "market_create",
         "market_update",
         "market_set_paused",
+        "market_apply_update",
+        "market_sweep",
         "provider_register",
         "provider_stake",
         "provider_unstake",
@@ -1749,8 +1886,6 @@ async fn dispute_bad_input_matrix() {
     let accounts = SettleAccounts {
         settler: settler.pubkey(),
         settler_payment_account: settler.payment,
-        buyer_payment_account: case.buyer.payment,
-        buyer_stake_account: case.buyer.stake,
     };
     let settle = || ix::dispute_settle(&a, case.job, &job, &provider, dispute, &d, &accounts);
     let s = [&settler.key];
@@ -1796,7 +1931,7 @@ async fn dispute_bad_input_matrix() {
     .await;
     m.case(
         n,
-        "refund account owned by another wallet",
+        "refund to another account than the one recorded at posting",
         swap(settle(), case.buyer.payment, m.eve.payment),
         &s,
         "WrongTokenOwner",
@@ -1804,10 +1939,10 @@ async fn dispute_bad_input_matrix() {
     .await;
     m.case(
         n,
-        "buyer's slash share to a payment-mint account",
+        "buyer's slash share to another account than the one recorded at posting",
         swap(settle(), case.buyer.stake, case.buyer.payment),
         &s,
-        "WrongMint",
+        "WrongTokenOwner",
     )
     .await;
     m.case(
@@ -1816,14 +1951,6 @@ async fn dispute_bad_input_matrix() {
         swap(settle(), provider.payout_account, m.eve.payment),
         &s,
         "WrongPayoutAccount",
-    )
-    .await;
-    m.case(
-        n,
-        "treasury account of another market",
-        swap(settle(), a.slash_account, m.eve.stake),
-        &s,
-        "WrongTreasuryAccount",
     )
     .await;
     m.case(

@@ -21,8 +21,9 @@ struct Balances {
     challenger_payment: u64,
     challenger_stake: u64,
     payout: u64,
-    fee_account: u64,
-    slash_account: u64,
+    /// Treasury shares accrue in the vaults until swept.
+    fees_unswept: u64,
+    slash_unswept: u64,
     settler_payment: u64,
 }
 
@@ -33,8 +34,8 @@ async fn balances(w: &World, case: &Case, challenger: &Wallet, settler: &Wallet)
         challenger_payment: w.balance(&challenger.payment).await,
         challenger_stake: w.balance(&challenger.stake).await,
         payout: w.balance(&case.provider.owner.payment).await,
-        fee_account: w.balance(&w.treasury.payment).await,
-        slash_account: w.balance(&w.treasury.stake).await,
+        fees_unswept: w.market_state().await.totals.fees_unswept,
+        slash_unswept: w.market_state().await.totals.slash_unswept,
         settler_payment: w.balance(&settler.payment).await,
     }
 }
@@ -107,8 +108,8 @@ async fn a_wrong_i8_element_is_proven_on_chain_and_the_cheater_pays_for_it() {
         "reporter share 10%"
     );
     assert_eq!(
-        after.slash_account,
-        before.slash_account + slashed * 4 / 10,
+        after.slash_unswept,
+        before.slash_unswept + slashed * 4 / 10,
         "treasury the rest"
     );
     assert_eq!(
@@ -180,8 +181,8 @@ async fn challenging_an_honest_i8_result_costs_the_challenger_its_bond() {
     );
     assert_eq!(after.payout, before.payout + CHALLENGER_BOND * 6 / 10);
     assert_eq!(
-        after.fee_account,
-        before.fee_account + CHALLENGER_BOND * 4 / 10
+        after.fees_unswept,
+        before.fees_unswept + CHALLENGER_BOND * 4 / 10
     );
     assert_eq!(
         after.buyer_payment, before.buyer_payment,

@@ -85,7 +85,12 @@ async fn post_claim_submit_finalize_pays_everyone_exactly_once() {
         (price - fee, fee, p.crank_bounty)
     );
     assert_eq!(w.balance(&provider.owner.payment).await, price - fee);
+    // The fee accrues in the vault; the authority's sweep pays it out exactly.
+    assert_eq!(w.balance(&w.treasury.payment).await, 0);
+    assert_eq!(w.market_state().await.totals.fees_unswept, fee);
+    w.sweep(w.treasury.payment, w.treasury.stake).await.unwrap();
     assert_eq!(w.balance(&w.treasury.payment).await, fee);
+    assert_eq!(w.market_state().await.totals.fees_unswept, 0);
     assert_eq!(w.balance(&cranker.payment).await, p.crank_bounty);
     assert_eq!(w.balance(&w.market.payment_vault).await, 0);
     assert!(
@@ -110,7 +115,7 @@ async fn post_claim_submit_finalize_pays_everyone_exactly_once() {
     );
     assert_eq!(
         pr.reputation.score,
-        gpu_market::math::reputation_score(1, 0, 0, fee, p.score_fee_scale)
+        gpu_market::math::reputation_score(fee, 0, 0, p.score_fee_scale)
     );
     let m = w.market_state().await;
     assert_eq!(

@@ -64,6 +64,8 @@ async fn missed_submit_deadline_slashes_by_rule_and_reopens_for_another_provider
     assert!(events::parse::<JobExpired>(&out.logs)[0].reopened);
     assert_eq!(w.balance(&buyer.stake).await, 250);
     assert_eq!(w.balance(&cranker.stake).await, 50);
+    assert_eq!(w.market_state().await.totals.slash_unswept, 200);
+    w.sweep(w.treasury.payment, w.treasury.stake).await.unwrap();
     assert_eq!(w.balance(&w.treasury.stake).await, 200);
     let s = w.provider(&slow.key).await;
     assert_eq!(
@@ -107,9 +109,11 @@ async fn expiry_after_the_job_deadline_refunds_the_buyer() {
     let out = w.expire(&job, &buyer).await.unwrap();
     assert!(!events::parse::<JobExpired>(&out.logs)[0].reopened);
     assert!(!w.job_exists(&job).await);
-    // Escrow back in full; the buyer also reported, so it got both slash shares.
+    // Escrow back in full and the buyer's share of the slash; the buyer
+    // reported its own job, so the reporter share went to the treasury.
     assert_eq!(w.balance(&buyer.payment).await, 50_000);
-    assert_eq!(w.balance(&buyer.stake).await, 250 + 50);
+    assert_eq!(w.balance(&buyer.stake).await, 250);
+    assert_eq!(w.market_state().await.totals.slash_unswept, 200 + 50);
     assert_eq!(w.market_state().await.totals.jobs_refunded, 1);
     w.assert_conservation().await;
 }
@@ -134,7 +138,7 @@ async fn unclaimed_job_past_deadline_pays_the_crank_and_refunds_the_price() {
 }
 
 #[tokio::test]
-async fn unstake_waits_out_the_cooldown_and_locked_bonds() {
+async fn unstake_waits_out_the_cooldown_not_other_bonds() {
     let w = World::new().await;
     let params = default_params();
     let p = w.register_provider(h100(), 5_000).await;
@@ -169,15 +173,14 @@ async fn unstake_waits_out_the_cooldown_and_locked_bonds() {
         "UnstakeCooldownActive",
     );
     w.set_time(release).await;
-    // Cooldown over, but the submitted job's bond is locked until it settles.
-    assert_err(
-        w.send(std::slice::from_ref(&withdraw), &[&owner.key]).await,
-        "BondsLocked",
-    );
-    w.finalize(&job, &buyer).await.unwrap();
+    // Cooldown over: the pending amount leaves although the submitted job's
+    // bond is still locked; that bond stays in the stake, still slashable.
     w.send(std::slice::from_ref(&withdraw), &[&owner.key])
         .await
         .unwrap();
+    let pr = w.provider(&p.key).await;
+    assert_eq!((pr.stake, pr.locked, pr.pending_unstake), (999, 500, 0));
+    w.finalize(&job, &buyer).await.unwrap();
     assert_eq!(w.balance(&owner.stake).await, 4_001);
     assert_eq!(w.provider(&p.key).await.stake, 999);
     w.advance(1).await;
@@ -282,13 +285,14 @@ async fn parameter_updates_never_change_the_deal_of_posted_jobs() {
     let t = w.now().await;
     let old_job = w.post_job(&buyer, 1, 10_000, t + 3_600).await;
 
+    // Only terms frozen at posting change (nothing read live is raised), so
+    // the update applies at once.
     let new = MarketParams {
         fee_bps: 1_000,
         crank_bounty: 99,
         bond_bps: 10_000,
-        challenge_window: 300,
-        dispute_timeout: 300,
-        unstake_cooldown: 1_000,
+        challenge_window: 50,
+        dispute_timeout: 50,
         ..default_params()
     };
     let update = ix::market_update(w.authority.pubkey(), w.market.market, new);
@@ -306,8 +310,17 @@ async fn parameter_updates_never_change_the_deal_of_posted_jobs() {
     w.finalize(&old_job, &buyer).await.unwrap();
     assert_eq!(w.balance(&p.owner.payment).await, 10_000 - 250);
 
-    // A new job gets the new terms.
-    let new_job = w.post_job(&buyer, 2, 10_000, t + 3_600).await;
+    // A new job gets the new terms (the buyer agrees to the new escrow).
+    let (post, new_job) = ix::job_post(
+        &w.market,
+        buyer.pubkey(),
+        buyer.payment,
+        gpu_market::JobPostArgs {
+            max_escrow: 10_099,
+            ..w.post_args(2, 10_000, t + 3_600)
+        },
+    );
+    w.send(&[post], &[&buyer.key]).await.unwrap();
     let j = w.job(&new_job).await;
     assert_eq!((j.terms.fee_bps, j.escrow), (1_000, 10_099));
     w.assert_conservation().await;

@@ -47,3 +47,29 @@ pub const MAX_GEMM_DIM: u32 = gpu_market_ruling::MAX_K;
 /// transaction hashes it whole with `sol_sha256` (about 0.5 CU a byte, measured in
 /// `programs/ruling/sbf`), so 1 MiB keeps the check near 0.55M of 1.4M CU.
 pub const MAX_PROOF_LEAF_BYTES: u64 = 1 << 20;
+
+// Bounds on the market's money parameters, in base units of their mint. With
+// the 6 decimals of USDC-like mints these are 1,000 units of bounty, 1,000,000
+// of minimum bond, 10,000,000 of minimum stake and of challenger bond. They are
+// far above any sane setting: they exist so that no update can ask a
+// participant for an unbounded amount (a buyer's post also carries its own
+// `max_escrow`).
+/// Most a market may charge per job as crank bounty (payment mint).
+pub const MAX_CRANK_BOUNTY: u64 = 1_000_000_000;
+/// Largest minimum bond (stake mint).
+pub const MAX_BOND_MIN: u64 = 1_000_000_000_000;
+/// Largest minimum stake (stake mint).
+pub const MAX_MIN_STAKE: u64 = 10_000_000_000_000;
+/// Largest challenger bond (payment mint).
+pub const MAX_CHALLENGER_BOND: u64 = 10_000_000_000_000;
+/// Largest reputation fee scale (payment mint).
+pub const MAX_SCORE_FEE_SCALE: u64 = 1_000_000_000_000_000;
+/// Shortest submit window a market may guarantee a claim, seconds (the longest
+/// is the market's `claim_timeout`).
+pub const MIN_SUBMIT_WINDOW: i64 = 1;
+/// Longest time a claim can keep a provider's bond in play: claim timeout,
+/// challenge window and dispute timeout, each at its maximum. A parameter
+/// change that hurts participants waits this plus the current unstake cooldown
+/// (and a second), so that anyone who disagrees can settle what they have in
+/// flight and leave under the rules they joined by.
+pub const MAX_OBLIGATION: i64 = 3 * MAX_PHASE_DURATION;

@@ -103,6 +103,30 @@ pub enum MarketError {
     ProviderJobsInvariant,
     #[msg("market invariant broken: more jobs closed than posted, escrow that disagrees with the live jobs, or payments before any completion")]
     MarketTotalsInvariant,
+    #[msg("the crank bounty may not exceed MAX_CRANK_BOUNTY")]
+    CrankBountyTooHigh,
+    #[msg("the minimum bond may not exceed MAX_BOND_MIN")]
+    BondMinTooHigh,
+    #[msg("the minimum stake may not exceed MAX_MIN_STAKE")]
+    MinStakeTooHigh,
+    #[msg("the challenger bond may not exceed MAX_CHALLENGER_BOND")]
+    ChallengerBondTooHigh,
+    #[msg("score_fee_scale may not exceed MAX_SCORE_FEE_SCALE")]
+    ScoreScaleTooHigh,
+    #[msg("the escrow the market's terms ask for exceeds the buyer's max_escrow")]
+    EscrowAboveMaximum,
+    #[msg("the claim would leave less than the job's min_submit_window seconds to submit")]
+    SubmitWindowTooShort,
+    #[msg("the deadline is too soon for any claim to get the market's min_submit_window")]
+    DeadlineTooSoon,
+    #[msg("no parameter update is pending")]
+    NoPendingUpdate,
+    #[msg("the pending parameter update is not due yet")]
+    UpdateNotDue,
+    #[msg("a mint with a freeze authority could freeze the market's accounts: refused")]
+    MintHasFreezeAuthority,
+    #[msg("a sweep destination may not be one of the market's own vaults")]
+    SweepIntoVault,
     #[msg("a gemm job must record its shape and input roots (gemm commitment) at post")]
     GemmCommitmentMissing,
     #[msg("only gemm-i8 and gemm-f32 jobs carry a gemm commitment")]
@@ -193,6 +217,18 @@ impl MarketError {
         MarketError::ProviderStakeInvariant,
         MarketError::ProviderJobsInvariant,
         MarketError::MarketTotalsInvariant,
+        MarketError::CrankBountyTooHigh,
+        MarketError::BondMinTooHigh,
+        MarketError::MinStakeTooHigh,
+        MarketError::ChallengerBondTooHigh,
+        MarketError::ScoreScaleTooHigh,
+        MarketError::EscrowAboveMaximum,
+        MarketError::SubmitWindowTooShort,
+        MarketError::DeadlineTooSoon,
+        MarketError::NoPendingUpdate,
+        MarketError::UpdateNotDue,
+        MarketError::MintHasFreezeAuthority,
+        MarketError::SweepIntoVault,
         MarketError::GemmCommitmentMissing,
         MarketError::GemmCommitmentUnexpected,
         MarketError::GemmShapeInvalid,

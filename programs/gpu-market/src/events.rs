@@ -252,3 +252,26 @@ pub struct DisputeSettled {
     pub settler: Pubkey,
     pub timestamp: i64,
 }
+
+/// A parameter update that hurts participants, queued until `effective_at`.
+#[event]
+pub struct MarketUpdateQueued {
+    pub market: Pubkey,
+    pub params: MarketParams,
+    /// Unix seconds from which anyone may apply it.
+    pub effective_at: i64,
+    pub timestamp: i64,
+}
+
+/// Fees and the treasury share of slashes, accrued in the vaults, paid out.
+#[event]
+pub struct MarketSwept {
+    pub market: Pubkey,
+    /// Payment-mint units sent to `fee_destination`.
+    pub fees: u64,
+    /// Stake-mint units sent to `slash_destination`.
+    pub slash: u64,
+    pub fee_destination: Pubkey,
+    pub slash_destination: Pubkey,
+    pub timestamp: i64,
+}

@@ -40,9 +40,20 @@ pub mod gpu_market {
         MarketCreate::handle(ctx, args)
     }
 
-    /// Replaces the market's parameters within the global bounds (authority).
+    /// Replaces the market's parameters within the global bounds; changes that
+    /// hurt participants are queued behind a delay (authority).
     pub fn market_update(ctx: Context<MarketUpdate>, params: MarketParams) -> Result<()> {
         MarketUpdate::handle(ctx, params)
+    }
+
+    /// Applies a queued parameter update once its delay is over (anyone).
+    pub fn market_apply_update(ctx: Context<MarketApplyUpdate>) -> Result<()> {
+        MarketApplyUpdate::handle(ctx)
+    }
+
+    /// Sends accrued fees and treasury slash shares to accounts it names (authority).
+    pub fn market_sweep(ctx: Context<MarketSweep>) -> Result<()> {
+        MarketSweep::handle(ctx)
     }
 
     /// Pauses or resumes registrations, posts and claims (authority).
@@ -68,7 +79,7 @@ pub mod gpu_market {
         ProviderUnstake::handle(ctx, amount)
     }
 
-    /// Withdraws the pending unstake after the cooldown with no bond locked (owner).
+    /// Withdraws the pending unstake after the cooldown (owner).
     pub fn provider_withdraw(ctx: Context<ProviderWithdraw>) -> Result<()> {
         ProviderWithdraw::handle(ctx)
     }

@@ -134,41 +134,44 @@ pub fn max_metered_ms(claimed_at: i64, now: i64, gpu_count: u16) -> u64 {
 }
 
 /// Reputation score in basis points (0..=10_000), derived only from on-chain
-/// counters so that anyone can recompute it:
+/// counters so that anyone can recompute it, every term weighted by value
+/// (payment-mint units), never by job counts:
 ///
 /// ```text
-/// reliability = completed * 10_000 / (completed + 3 * expired + 5 * disputes_lost)
+/// penalty     = 3 * forfeited_fees + 5 * disputed_fees
+/// reliability = fees_paid * 10_000 / (fees_paid + penalty)
 /// confidence  = fees_paid * 10_000 / (fees_paid + score_fee_scale)
 /// score       = reliability * confidence / 10_000
 /// ```
 ///
-/// Reliability says how often the provider delivered; confidence says how much
-/// paid work backs that record. Confidence is weighted by the protocol fees the
-/// provider's completed jobs paid, so a record built from self-dealt (sybil)
-/// jobs costs real money: reaching half confidence costs `score_fee_scale` in fees.
+/// `fees_paid` are the protocol fees of the provider's completed jobs;
+/// `forfeited_fees` the fees its expired claims would have paid (the fee of the
+/// job at its frozen rate), `disputed_fees` those of lost disputes. An expiry
+/// of a job of price P costs reliability as much as 3 * fee(P) of fees paid
+/// earns back, so dust jobs (fee 1 each) cannot wash it out cheaply: holding
+/// reliability r after forfeiting F takes `3 F r / (1 - r)` in fees paid to
+/// the protocol. Confidence is the same fees against `score_fee_scale`: half
+/// confidence costs the scale in fees. See docs/security.md for the arithmetic.
 pub fn reputation_score(
-    completed: u64,
-    expired: u64,
-    disputes_lost: u64,
     fees_paid: u64,
+    forfeited_fees: u64,
+    disputed_fees: u64,
     score_fee_scale: u64,
 ) -> u32 {
     // u64 counters widened to u128 cannot overflow these sums and products;
     // saturating ops keep the arithmetic lint-clean all the same.
     let bps = BPS_DENOMINATOR as u128;
-    let denom = (completed as u128)
-        .saturating_add((EXPIRY_PENALTY_WEIGHT as u128).saturating_mul(expired as u128))
-        .saturating_add((DISPUTE_PENALTY_WEIGHT as u128).saturating_mul(disputes_lost as u128));
-    if denom == 0 || completed == 0 {
+    if fees_paid == 0 {
         return 0;
     }
-    let reliability = (completed as u128)
+    let paid = fees_paid as u128;
+    let denom = paid
+        .saturating_add((EXPIRY_PENALTY_WEIGHT as u128).saturating_mul(forfeited_fees as u128))
+        .saturating_add((DISPUTE_PENALTY_WEIGHT as u128).saturating_mul(disputed_fees as u128));
+    let reliability = paid.saturating_mul(bps).checked_div(denom).unwrap_or(0);
+    let confidence = paid
         .saturating_mul(bps)
-        .checked_div(denom)
-        .unwrap_or(0);
-    let confidence = (fees_paid as u128)
-        .saturating_mul(bps)
-        .checked_div((fees_paid as u128).saturating_add(score_fee_scale.max(1) as u128))
+        .checked_div(paid.saturating_add(score_fee_scale.max(1) as u128))
         .unwrap_or(0);
     // Both factors are <= 10_000, so the result is <= 10_000.
     reliability
@@ -310,26 +313,31 @@ mod tests {
 
     #[test]
     fn reputation_score_formula() {
-        assert_eq!(reputation_score(0, 0, 0, 0, 1_000), 0);
-        assert_eq!(reputation_score(0, 5, 0, 0, 1_000), 0);
+        assert_eq!(reputation_score(0, 0, 0, 1_000), 0);
+        assert_eq!(reputation_score(0, 5, 0, 1_000), 0);
         // Perfect record, fees equal to the scale: half confidence.
-        assert_eq!(reputation_score(10, 0, 0, 1_000, 1_000), 5_000);
-        // 10 done, 1 expired: reliability 10/13.
+        assert_eq!(reputation_score(1_000, 0, 0, 1_000), 5_000);
+        // 1_000 paid, 100 forfeited: reliability 1_000 / 1_300.
         assert_eq!(
-            reputation_score(10, 1, 0, 1_000, 1_000),
+            reputation_score(1_000, 100, 0, 1_000),
             7_692 * 5_000 / 10_000
         );
-        // A lost dispute hurts more than an expiry.
-        assert!(
-            reputation_score(10, 0, 1, 1_000, 1_000) < reputation_score(10, 1, 0, 1_000, 1_000)
-        );
+        // A lost dispute hurts more than an expiry of the same value.
+        assert!(reputation_score(1_000, 0, 100, 1_000) < reputation_score(1_000, 100, 0, 1_000));
         // More paid volume, more confidence; never above 10_000.
-        assert!(
-            reputation_score(10, 0, 0, 9_000, 1_000) > reputation_score(10, 0, 0, 1_000, 1_000)
-        );
-        assert!(reputation_score(u64::MAX, 0, 0, u64::MAX, 1) <= 10_000);
-        assert!(reputation_score(u64::MAX, u64::MAX, u64::MAX, u64::MAX, u64::MAX) <= 10_000);
-        // Many cheap jobs with no fees earn no confidence: sybil records cost fees.
-        assert_eq!(reputation_score(1_000_000, 0, 0, 0, 1_000), 0);
+        assert!(reputation_score(9_000, 0, 0, 1_000) > reputation_score(1_000, 0, 0, 1_000));
+        assert!(reputation_score(u64::MAX, 0, 0, 1) <= 10_000);
+        assert!(reputation_score(u64::MAX, u64::MAX, u64::MAX, u64::MAX) <= 10_000);
+    }
+
+    #[test]
+    fn dust_fees_do_not_wash_out_a_valuable_expiry() {
+        // One expiry of a job whose fee is 250; 100 dust jobs of fee 1 each.
+        let after_dust = reputation_score(100, 250, 0, 1);
+        // Reliability 100 / 850: far below the 100/103 a count would give.
+        assert!(after_dust < 1_200, "{after_dust}");
+        // Holding 90% reliability takes 3 * 250 * 9 = 6_750 in fees.
+        assert!(reputation_score(6_750, 250, 0, 1) >= 8_990);
+        assert!(reputation_score(6_700, 250, 0, 1) < 9_000);
     }
 }

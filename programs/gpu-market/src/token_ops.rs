@@ -1,5 +1,6 @@
 //! The only two ways tokens move: a signer deposits into a vault, or the market
-//! PDA pays out of one. Keeping them here keeps every handler's money path
+//! PDA pays out of one (to a checked account, or to a buyer's recorded account
+//! only if it can still receive). Keeping them here keeps every handler's money path
 //! explicit and the signer seeds in one place.
 
 use anchor_lang::prelude::*;
@@ -58,6 +59,16 @@ pub fn pay_from_vault_to<'info>(
     if amount == 0 {
         return Ok(());
     }
+    transfer_out(token_program, market, vault, to.to_account_info(), amount)
+}
+
+fn transfer_out<'info>(
+    token_program: &Program<'info, Token>,
+    market: &Account<'info, Market>,
+    vault: &Account<'info, TokenAccount>,
+    to: AccountInfo<'info>,
+    amount: u64,
+) -> Result<()> {
     let market_id = market.market_id.to_le_bytes();
     let seeds: &[&[u8]] = &[
         MARKET_SEED,
@@ -88,4 +99,52 @@ pub fn expect_token_account(info: &AccountInfo<'_>, mint: &Pubkey, owner: &Pubke
     require_keys_eq!(account.mint, *mint, MarketError::WrongMint);
     require_keys_eq!(account.owner, *owner, MarketError::WrongTokenOwner);
     Ok(())
+}
+
+/// Whether `account` can receive tokens of `mint` for `owner` right now: a
+/// live SPL Token account of that mint and owner, not frozen. Settlement asks
+/// this of the buyer's recorded accounts instead of failing on them, so a buyer
+/// that closed its account cannot block anyone else's settlement.
+pub fn can_receive(account: &AccountInfo, mint: &Pubkey, owner: &Pubkey) -> bool {
+    if account.owner != &anchor_spl::token::ID || account.data_is_empty() {
+        return false;
+    }
+    let Ok(data) = account.try_borrow_data() else {
+        return false;
+    };
+    match TokenAccount::try_deserialize(&mut &data[..]) {
+        Ok(t) => t.mint == *mint && t.owner == *owner && !t.is_frozen(),
+        Err(_) => false,
+    }
+}
+
+/// Pays `amount` out of a vault into `to` when [`can_receive`] holds; returns
+/// whether it paid (the caller accrues what was not paid).
+pub fn pay_if_open<'info>(
+    token_program: &Program<'info, Token>,
+    market: &Account<'info, Market>,
+    vault: &Account<'info, TokenAccount>,
+    to: &AccountInfo<'info>,
+    owner: &Pubkey,
+    amount: u64,
+) -> Result<bool> {
+    if amount == 0 {
+        return Ok(true);
+    }
+    if !can_receive(to, &vault.mint, owner) {
+        return Ok(false);
+    }
+    transfer_out(token_program, market, vault, to.clone(), amount)?;
+    Ok(true)
+}
+
+/// The owner recorded in an SPL Token account, if `account` is one.
+pub fn token_owner(account: &AccountInfo) -> Option<Pubkey> {
+    if account.owner != &anchor_spl::token::ID {
+        return None;
+    }
+    let data = account.try_borrow_data().ok()?;
+    TokenAccount::try_deserialize(&mut &data[..])
+        .ok()
+        .map(|t| t.owner)
 }

@@ -98,9 +98,9 @@ pub struct InvariantCheck {
 /// the vault's mint). Zero when the vault is short: that is a failed check.
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct VaultSurplus {
-    /// Payment vault balance minus escrow outstanding, payment-mint units.
+    /// Payment vault balance minus escrow outstanding and unswept fees, payment-mint units.
     pub payment_vault: u64,
-    /// Stake vault balance minus stake total, stake-mint units.
+    /// Stake vault balance minus stake total and the unswept treasury share, stake-mint units.
     pub stake_vault: u64,
 }
 
@@ -137,7 +137,6 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
         .sum();
     let dispute_stake: u128 = s.disputes.iter().map(|(_, d)| d.stake_locked as u128).sum();
     let dispute_bonds: u128 = s.disputes.iter().map(|(_, d)| d.bond as u128).sum();
-    let payment_owed = t.escrow_outstanding as u128 + t.challenger_bonds_outstanding as u128;
     let check =
         |name: &'static str, relation: Relation, expected: u128, actual: u128| InvariantCheck {
             name,
@@ -149,9 +148,9 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
     let c = |name, expected, actual| check(name, Relation::Equal, expected, actual);
     let checks = vec![
         check(
-            "payment vault balance >= market escrow outstanding + challenger bonds outstanding",
+            "payment vault balance >= escrow outstanding + unswept fees + challenger bonds outstanding",
             Relation::Covers,
-            payment_owed,
+            t.payment_owed(),
             s.payment_vault_balance as u128,
         ),
         c(
@@ -165,9 +164,9 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
             t.escrow_outstanding as u128,
         ),
         check(
-            "stake vault balance >= market stake total",
+            "stake vault balance >= stake total + unswept treasury slash share",
             Relation::Covers,
-            t.stake_total as u128,
+            t.stake_owed(),
             s.stake_vault_balance as u128,
         ),
         c(
@@ -211,6 +210,14 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
             sum(|p| p.reputation.disputes_lost) as u128,
         ),
         c(
+            "market jobs claimed == providers' completions + expiries + lost disputes + active jobs",
+            t.jobs_claimed as u128,
+            sum(|p| p.reputation.completed) as u128
+                + sum(|p| p.reputation.expired) as u128
+                + sum(|p| p.reputation.disputes_lost) as u128
+                + sum(|p| p.active_jobs as u64) as u128,
+        ),
+        c(
             "registered providers == provider accounts",
             t.providers as u128,
             s.providers.len() as u128,
@@ -221,8 +228,9 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
         ok: checks.iter().all(|c| c.ok),
         checks,
         surplus: VaultSurplus {
-            payment_vault: (s.payment_vault_balance as u128).saturating_sub(payment_owed) as u64,
-            stake_vault: s.stake_vault_balance.saturating_sub(t.stake_total),
+            payment_vault: (s.payment_vault_balance as u128).saturating_sub(t.payment_owed())
+                as u64,
+            stake_vault: (s.stake_vault_balance as u128).saturating_sub(t.stake_owed()) as u64,
         },
     }
 }
@@ -438,12 +446,15 @@ mod tests {
         assert!(!r.ok);
         assert_eq!(
             failed(&r),
-            ["payment vault balance >= market escrow outstanding + challenger bonds outstanding"]
+            ["payment vault balance >= escrow outstanding + unswept fees + challenger bonds outstanding"]
         );
         assert_eq!(r.surplus.payment_vault, 0);
         let r = invariants(&snapshot(1_000, -1));
         assert!(!r.ok);
-        assert_eq!(failed(&r), ["stake vault balance >= market stake total"]);
+        assert_eq!(
+            failed(&r),
+            ["stake vault balance >= stake total + unswept treasury slash share"]
+        );
         assert_eq!(r.surplus.payment_vault, 1_000);
     }
 

@@ -235,7 +235,11 @@ pub async fn gemm_commitment(
 }
 
 /// Uploads the spec and posts the job, paying escrow from the buyer's
-/// associated payment-token account.
+/// associated payment-token account; fails with `EscrowAboveMaximum` if the
+/// market's terms would take more than `max_escrow` (compute it with
+/// `gpu_market::math::escrow_for` from the terms the buyer read). The buyer's
+/// associated stake-mint account, recorded for its share of a slash, is
+/// created in the same transaction if missing (the buyer's rent, its account).
 #[allow(clippy::too_many_arguments)]
 pub async fn post(
     sender: &Sender,
@@ -247,6 +251,7 @@ pub async fn post(
     price: u64,
     deadline: i64,
     requirements: JobRequirements,
+    max_escrow: u64,
 ) -> Result<(Pubkey, Posted, Signature)> {
     let job = pda::job(&market.market, &buyer.pubkey(), nonce);
     let bytes = spec.to_bytes()?;
@@ -267,11 +272,14 @@ pub async fn post(
         price,
         deadline,
         gemm,
+        max_escrow,
     };
     let pay = token::ata(&buyer.pubkey(), &market.payment_mint);
+    let own_stake =
+        token::create_ata_idempotent(&buyer.pubkey(), &buyer.pubkey(), &market.stake_mint);
     let (ix, job) = ix::job_post(market, buyer.pubkey(), pay, args);
     let out = sender
-        .send(&[ix], buyer, &[])
+        .send(&[own_stake, ix], buyer, &[])
         .await
         .map_err(|source| BuyerError::Post { job, source })?;
     let posted = Posted {

@@ -67,8 +67,12 @@ impl CrankReport {
     }
 }
 
-/// The instructions for one action: the settlement, preceded by creating any
-/// associated token account it pays into (anyone may create one for anyone).
+/// The instructions for one action: the settlement alone. It never creates an
+/// account: the buyer's refund and slash-share accounts are the ones the job
+/// recorded at posting (the program pays them only if they can still
+/// receive), and the crank's own accounts are made once, by
+/// [`own_accounts_instructions`], before it cranks. So a crank never pays
+/// rent that someone else can take back, and spends only transaction fees.
 pub fn instructions(
     m: &MarketKeys,
     action: CrankAction,
@@ -76,44 +80,42 @@ pub fn instructions(
     providers: &HashMap<Pubkey, Provider>,
     cranker: &Pubkey,
 ) -> Result<Vec<Instruction>> {
-    let mut ixs = Vec::new();
-    let ata = |owner: &Pubkey, mint: &Pubkey, ixs: &mut Vec<Instruction>| {
-        ixs.push(token::create_ata_idempotent(cranker, owner, mint));
-        token::ata(owner, mint)
-    };
-    match action.kind {
+    let ix = match action.kind {
         CrankKind::Finalize => {
             let provider = providers
                 .get(&job.provider)
                 .ok_or(ClientError::AccountNotFound(job.provider))?;
-            let mine = ata(cranker, &m.payment_mint, &mut ixs);
-            ixs.push(ix::job_finalize(
-                m, action.job, job, provider, *cranker, mine,
-            ));
+            let mine = token::ata(cranker, &m.payment_mint);
+            ix::job_finalize(m, action.job, job, provider, *cranker, mine)
         }
         CrankKind::Expire => {
-            let my_stake = ata(cranker, &m.stake_mint, &mut ixs);
-            let buyer_stake = ata(&job.buyer, &m.stake_mint, &mut ixs);
-            let buyer_pay = ata(&job.buyer, &m.payment_mint, &mut ixs);
-            ixs.push(ix::job_expire(
-                m,
-                action.job,
-                job,
-                *cranker,
-                my_stake,
-                buyer_stake,
-                buyer_pay,
-            ));
+            let mine = token::ata(cranker, &m.stake_mint);
+            ix::job_expire(m, action.job, job, *cranker, mine)
         }
         CrankKind::ExpireUnclaimed => {
-            let mine = ata(cranker, &m.payment_mint, &mut ixs);
-            let buyer_pay = ata(&job.buyer, &m.payment_mint, &mut ixs);
-            ixs.push(ix::job_expire_unclaimed(
-                m, action.job, job.buyer, *cranker, buyer_pay, mine,
-            ));
+            let mine = token::ata(cranker, &m.payment_mint);
+            ix::job_expire_unclaimed(m, action.job, job, *cranker, mine)
         }
+    };
+    Ok(vec![ix])
+}
+
+/// Creates the crank's own associated token accounts for both mints (its
+/// rent, its accounts, closable by it). Idempotent.
+pub fn own_accounts_instructions(m: &MarketKeys, cranker: &Pubkey) -> Vec<Instruction> {
+    let mut ixs = vec![token::create_ata_idempotent(
+        cranker,
+        cranker,
+        &m.payment_mint,
+    )];
+    if m.stake_mint != m.payment_mint {
+        ixs.push(token::create_ata_idempotent(
+            cranker,
+            cranker,
+            &m.stake_mint,
+        ));
     }
-    Ok(ixs)
+    ixs
 }
 
 /// Reads the market, settles everything due, and reports what happened.
@@ -131,6 +133,24 @@ pub async fn crank_once(
     let mut report = CrankReport::default();
     if actions.is_empty() {
         return Ok(report);
+    }
+    let mine = [
+        token::ata(&cranker.pubkey(), &m.payment_mint),
+        token::ata(&cranker.pubkey(), &m.stake_mint),
+    ];
+    if chain
+        .get_multiple_accounts(&mine)
+        .await?
+        .iter()
+        .any(Option::is_none)
+    {
+        sender
+            .send(
+                &own_accounts_instructions(&m, &cranker.pubkey()),
+                cranker,
+                &[],
+            )
+            .await?;
     }
     let providers: HashMap<Pubkey, Provider> = accounts::list_providers(chain, market)
         .await?

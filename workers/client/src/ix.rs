@@ -86,6 +86,35 @@ pub fn market_update(authority: Pubkey, market: Pubkey, params: MarketParams) ->
     )
 }
 
+/// Applies the market's queued parameter update (anyone; `payer` only pays the fee).
+pub fn market_apply_update(market: Pubkey) -> Instruction {
+    build(
+        acc::MarketApplyUpdate { market },
+        data::MarketApplyUpdate {},
+    )
+}
+
+/// Sweeps accrued fees and treasury slash shares to the named accounts.
+pub fn market_sweep(
+    m: &MarketKeys,
+    authority: Pubkey,
+    fee_destination: Pubkey,
+    slash_destination: Pubkey,
+) -> Instruction {
+    build(
+        acc::MarketSweep {
+            authority,
+            market: m.market,
+            payment_vault: m.payment_vault,
+            stake_vault: m.stake_vault,
+            fee_destination,
+            slash_destination,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        data::MarketSweep {},
+    )
+}
+
 pub fn market_set_paused(authority: Pubkey, market: Pubkey, paused: bool) -> Instruction {
     build(
         acc::MarketSetPaused { authority, market },
@@ -191,11 +220,24 @@ pub fn provider_update(
     )
 }
 
-/// Returns the instruction and the new job's address.
+/// Returns the instruction and the new job's address. The buyer's stake-mint
+/// account (recorded for its share of a slash) is its associated token
+/// account; [`job_post_with`] names another.
 pub fn job_post(
     m: &MarketKeys,
     buyer: Pubkey,
     buyer_payment_account: Pubkey,
+    args: JobPostArgs,
+) -> (Instruction, Pubkey) {
+    let stake = crate::token::ata(&buyer, &m.stake_mint);
+    job_post_with(m, buyer, buyer_payment_account, stake, args)
+}
+
+pub fn job_post_with(
+    m: &MarketKeys,
+    buyer: Pubkey,
+    buyer_payment_account: Pubkey,
+    buyer_stake_account: Pubkey,
     args: JobPostArgs,
 ) -> (Instruction, Pubkey) {
     let job = pda::job(&m.market, &buyer, args.nonce);
@@ -205,6 +247,7 @@ pub fn job_post(
             market: m.market,
             job,
             buyer_payment_account,
+            buyer_stake_account,
             payment_vault: m.payment_vault,
             token_program: TOKEN_PROGRAM_ID,
             system_program: SYSTEM_PROGRAM_ID,
@@ -278,7 +321,6 @@ pub fn job_finalize(
             buyer: job.buyer,
             provider: job.provider,
             payout_account: provider.payout_account,
-            fee_account: m.fee_account,
             cranker_payment_account,
             payment_vault: m.payment_vault,
             token_program: TOKEN_PROGRAM_ID,
@@ -287,15 +329,13 @@ pub fn job_finalize(
     )
 }
 
-/// The buyer's token accounts default to its associated token accounts.
+/// The buyer's token accounts are the ones the job recorded at posting.
 pub fn job_expire(
     m: &MarketKeys,
     job_key: Pubkey,
     job: &Job,
     cranker: Pubkey,
     cranker_stake_account: Pubkey,
-    buyer_stake_account: Pubkey,
-    buyer_payment_account: Pubkey,
 ) -> Instruction {
     build(
         acc::JobExpire {
@@ -304,11 +344,10 @@ pub fn job_expire(
             job: job_key,
             buyer: job.buyer,
             provider: job.provider,
-            buyer_stake_account,
+            buyer_stake_account: job.slash_share_account,
             cranker_stake_account,
-            slash_account: m.slash_account,
             stake_vault: m.stake_vault,
-            buyer_payment_account,
+            buyer_payment_account: job.refund_account,
             payment_vault: m.payment_vault,
             token_program: TOKEN_PROGRAM_ID,
         },
@@ -316,12 +355,12 @@ pub fn job_expire(
     )
 }
 
+/// The buyer's refund goes to the payment account the job recorded at posting.
 pub fn job_expire_unclaimed(
     m: &MarketKeys,
     job_key: Pubkey,
-    buyer: Pubkey,
+    job: &Job,
     cranker: Pubkey,
-    buyer_payment_account: Pubkey,
     cranker_payment_account: Pubkey,
 ) -> Instruction {
     build(
@@ -329,8 +368,8 @@ pub fn job_expire_unclaimed(
             cranker,
             market: m.market,
             job: job_key,
-            buyer,
-            buyer_payment_account,
+            buyer: job.buyer,
+            buyer_payment_account: job.refund_account,
             cranker_payment_account,
             payment_vault: m.payment_vault,
             token_program: TOKEN_PROGRAM_ID,
@@ -438,13 +477,12 @@ pub fn dispute_absorb(job_key: Pubkey, dispute: Pubkey, count: u32) -> Instructi
     )
 }
 
-/// The token accounts a settlement may pay, beyond those the accounts themselves record.
+/// Who settles, and where its crank bounty goes (every other destination is recorded on
+/// the job, the dispute or the provider).
 #[derive(Clone, Copy, Debug)]
 pub struct SettleAccounts {
     pub settler: Pubkey,
     pub settler_payment_account: Pubkey,
-    pub buyer_payment_account: Pubkey,
-    pub buyer_stake_account: Pubkey,
 }
 
 pub fn dispute_settle(
@@ -467,11 +505,9 @@ pub fn dispute_settle(
             challenger: dispute.challenger,
             challenger_payment_account: dispute.challenger_payment_account,
             challenger_stake_account: dispute.challenger_stake_account,
-            buyer_payment_account: s.buyer_payment_account,
-            buyer_stake_account: s.buyer_stake_account,
+            buyer_payment_account: job.refund_account,
+            buyer_stake_account: job.slash_share_account,
             payout_account: provider.payout_account,
-            fee_account: m.fee_account,
-            slash_account: m.slash_account,
             settler_payment_account: s.settler_payment_account,
             payment_vault: m.payment_vault,
             stake_vault: m.stake_vault,

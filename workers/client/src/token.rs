@@ -60,6 +60,12 @@ pub fn mint_to(mint: &Pubkey, to: &Pubkey, authority: &Pubkey, amount: u64) -> I
         .expect("static mint_to arguments are valid")
 }
 
+/// Closes an empty token account, its rent to `destination` (signed by its owner).
+pub fn close_account(account: &Pubkey, destination: &Pubkey, owner: &Pubkey) -> Instruction {
+    spl_token::instruction::close_account(&TOKEN_PROGRAM_ID, account, destination, owner, &[])
+        .expect("static close_account arguments are valid")
+}
+
 pub fn transfer(from: &Pubkey, to: &Pubkey, authority: &Pubkey, amount: u64) -> Instruction {
     spl_token::instruction::transfer(&TOKEN_PROGRAM_ID, from, to, authority, &[], amount)
         .expect("static transfer arguments are valid")

@@ -26,6 +26,7 @@ fn params() -> gpu_market::state::MarketParams {
         slash_reporter_bps: 1_000,
         crank_bounty: 10,
         score_fee_scale: 1_000,
+        min_submit_window: 1,
     }
 }
 

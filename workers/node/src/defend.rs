@@ -188,8 +188,6 @@ impl crate::worker::Worker {
         let accounts = SettleAccounts {
             settler: self.key.pubkey(),
             settler_payment_account: token::ata(&self.key.pubkey(), &m.payment_mint),
-            buyer_payment_account: token::ata(&job.buyer, &m.payment_mint),
-            buyer_stake_account: token::ata(&job.buyer, &m.stake_mint),
         };
         gpu_market_client::dispute::settle(
             &self.sender,

@@ -12,7 +12,6 @@ use gpu_market_client::ix;
 use gpu_market_client::send::SignedTx;
 use gpu_market_client::{accounts, Pubkey};
 use solana_sdk::signature::Signer;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::JobError;
@@ -128,8 +127,8 @@ impl Worker {
         result: &Executed,
         now: i64,
     ) -> Result<()> {
-        let gpu_count = self.gpu_count.load(Ordering::SeqCst);
-        let bound = gpu_market::math::max_metered_ms(job.claimed_at, now, gpu_count);
+        // The program's own bound: the GPU count frozen in the job at the claim.
+        let bound = job.max_metered_ms_at(now);
         let args = JobSubmitArgs {
             result_root: result.root.0,
             result_uri: result.output_uri.clone(),

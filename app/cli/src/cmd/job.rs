@@ -314,6 +314,9 @@ async fn post(ctx: &Ctx, a: PostArgs, out: &mut dyn Write) -> Result<()> {
         a.price,
         now + a.deadline_in,
         req,
+        // The escrow computed above from the terms read now: a bounty raised
+        // before the post lands makes it fail instead of taking more.
+        escrow,
     )
     .await?;
     emit(out, ctx.format, &posted, |o| {

@@ -30,6 +30,18 @@ pub enum MarketCmd {
     Pause,
     /// Resume new business (authority).
     Unpause,
+    /// Apply a queued parameter update once its delay is over (anyone).
+    ApplyUpdate,
+    /// Send accrued fees and treasury slash shares to token accounts (authority;
+    /// default: the market's fee and slash accounts).
+    Sweep {
+        /// Payment-mint account for the fees.
+        #[arg(long)]
+        fee_to: Option<Pubkey>,
+        /// Stake-mint account for the slash shares.
+        #[arg(long)]
+        slash_to: Option<Pubkey>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -95,6 +107,9 @@ pub struct ParamArgs {
     /// Fees at which reputation confidence reaches 50%.
     #[arg(long)]
     pub score_fee_scale: Option<u64>,
+    /// Seconds every claim must leave to submit (at most the claim timeout).
+    #[arg(long)]
+    pub min_submit_window: Option<i64>,
 }
 
 /// Defaults for a 6-decimal token: 2.5% fee, bond half the price (at least
@@ -114,6 +129,7 @@ pub fn default_params() -> MarketParams {
         slash_reporter_bps: 1_000,
         crank_bounty: 1_000,
         score_fee_scale: 1_000_000,
+        min_submit_window: 300,
     }
 }
 
@@ -135,7 +151,8 @@ impl ParamArgs {
             slash_buyer_bps,
             slash_reporter_bps,
             crank_bounty,
-            score_fee_scale
+            score_fee_scale,
+            min_submit_window
         );
         p
     }
@@ -183,12 +200,26 @@ pub async fn run(ctx: &Ctx, cmd: MarketCmd, out: &mut dyn Write) -> Result<()> {
                     current.authority
                 )));
             }
+            // Raising what is read live (min stake, cooldown, score scale)
+            // is queued by the program behind `MarketParams::update_delay`.
+            let delayed = current.params.needs_delay(&new);
             let out_tx = send(ctx, &[ix::market_update(me, key, new)], &[]).await?;
             emit(
                 out,
                 ctx.format,
-                &json!({"market": key.to_string(), "params": params_json(&new), "signature": out_tx.signature.to_string()}),
-                |o| writeln!(o, "market {key} updated ({})", out_tx.signature),
+                &json!({"market": key.to_string(), "params": params_json(&new), "queued": delayed, "signature": out_tx.signature.to_string()}),
+                |o| {
+                    if delayed {
+                        writeln!(
+                            o,
+                            "market {key} update queued: anyone may apply it in {} s ({})",
+                            current.params.update_delay().unwrap_or(i64::MAX),
+                            out_tx.signature
+                        )
+                    } else {
+                        writeln!(o, "market {key} updated ({})", out_tx.signature)
+                    }
+                },
             )
         }
         MarketCmd::Pause | MarketCmd::Unpause => {
@@ -205,6 +236,43 @@ pub async fn run(ctx: &Ctx, cmd: MarketCmd, out: &mut dyn Write) -> Result<()> {
                         o,
                         "market {key} {}",
                         if paused { "paused" } else { "resumed" }
+                    )
+                },
+            )
+        }
+        MarketCmd::ApplyUpdate => {
+            let key = ctx.market()?;
+            let out_tx = send(ctx, &[ix::market_apply_update(key)], &[]).await?;
+            emit(
+                out,
+                ctx.format,
+                &json!({"market": key.to_string(), "signature": out_tx.signature.to_string()}),
+                |o| {
+                    writeln!(
+                        o,
+                        "market {key}: queued update applied ({})",
+                        out_tx.signature
+                    )
+                },
+            )
+        }
+        MarketCmd::Sweep { fee_to, slash_to } => {
+            let key = ctx.market()?;
+            let state = accounts::fetch_market(&*ctx.chain, &key).await?;
+            let m = ix::MarketKeys::new(key, &state);
+            let (fees, slash) = (state.totals.fees_unswept, state.totals.slash_unswept);
+            let fee_to = fee_to.unwrap_or(state.fee_account);
+            let slash_to = slash_to.unwrap_or(state.slash_account);
+            let me = ctx.keypair()?.pubkey();
+            let out_tx = send(ctx, &[ix::market_sweep(&m, me, fee_to, slash_to)], &[]).await?;
+            emit(
+                out,
+                ctx.format,
+                &json!({"market": key.to_string(), "fees": fees, "slash": slash, "fee_to": fee_to.to_string(), "slash_to": slash_to.to_string(), "signature": out_tx.signature.to_string()}),
+                |o| {
+                    writeln!(
+                        o,
+                        "market {key}: swept {fees} in fees to {fee_to} and {slash} in slash shares to {slash_to}"
                     )
                 },
             )

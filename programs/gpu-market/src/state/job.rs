@@ -70,6 +70,18 @@ pub struct Job {
     /// The open dispute while `Disputed` (default otherwise).
     pub dispute: Pubkey,
     pub bump: u8,
+    /// The buyer's payment-mint account that funded the escrow: refunds go
+    /// back to it (recorded at posting, so settlement never needs an account
+    /// created for the buyer; if the buyer closes it, see `job_expire`).
+    pub refund_account: Pubkey,
+    /// The buyer's stake-mint account, recorded at posting: its share of a slash.
+    pub slash_share_account: Pubkey,
+    /// The claiming provider's GPU count, frozen at the claim: metering is
+    /// bounded by it, whatever the descriptor says at submission.
+    pub claim_gpu_count: u16,
+    /// The market's `score_fee_scale` at the claim: the job's settlement
+    /// rescores the provider with it, whatever the market says by then.
+    pub claim_score_fee_scale: u64,
     #[max_len(MAX_URI_LEN)]
     pub spec_uri: String,
     #[max_len(MAX_URI_LEN)]
@@ -118,6 +130,8 @@ pub struct JobTerms {
     pub challenger_bond: u64,
     /// Seconds the parties of a dispute have to stage and verify their proofs.
     pub dispute_timeout: i64,
+    /// Seconds a claim must leave to submit, the deadline second included.
+    pub min_submit_window: i64,
 }
 
 impl From<&MarketParams> for JobTerms {
@@ -133,6 +147,7 @@ impl From<&MarketParams> for JobTerms {
             slash_reporter_bps: p.slash_reporter_bps,
             challenger_bond: p.challenger_bond,
             dispute_timeout: p.dispute_timeout,
+            min_submit_window: p.min_submit_window,
         }
     }
 }
@@ -184,11 +199,24 @@ impl Job {
         Ok(math::add_i64(now, self.terms.claim_timeout)?.min(self.deadline))
     }
 
+    /// The seconds a claim at `now` leaves to submit, the deadline second
+    /// included: `submit_deadline - now + 1`.
+    pub fn submit_window_for_claim_at(&self, now: i64) -> Result<i64> {
+        let deadline = self.submit_deadline_for_claim_at(now)?;
+        math::add_i64(deadline.saturating_sub(now), 1)
+    }
+
     /// What a claim at `now` needs from the job: open, its deadline not passed,
-    /// and room in the counters. Returns the submit deadline the claim gets.
+    /// at least the frozen `min_submit_window` left to submit (a buyer cannot
+    /// post or wait for a window no worker can meet and then collect the
+    /// slash), and room in the counters. Returns the submit deadline the claim gets.
     pub fn check_claim_at(&self, now: i64) -> Result<i64> {
         require!(self.state == JobState::Open, MarketError::JobNotOpen);
         require!(on_time(now, self.deadline), MarketError::JobDeadlinePassed);
+        require!(
+            self.submit_window_for_claim_at(now)? >= self.terms.min_submit_window,
+            MarketError::SubmitWindowTooShort
+        );
         require!(self.attempts < u16::MAX, MarketError::MathOverflow);
         self.submit_deadline_for_claim_at(now)
     }
@@ -197,6 +225,13 @@ impl Job {
     /// side is `Provider::can_claim`).
     pub fn claimable_at(&self, now: i64) -> bool {
         self.check_claim_at(now).is_ok()
+    }
+
+    /// The most GPU time a submission at `now` may meter: wall clock since the
+    /// claim times the GPU count frozen at the claim (a descriptor changed after
+    /// the claim does not raise it).
+    pub fn max_metered_ms_at(&self, now: i64) -> u64 {
+        math::max_metered_ms(self.claimed_at, now, self.claim_gpu_count)
     }
 
     /// A result may be submitted: claimed, and the submit deadline not passed.
@@ -289,6 +324,19 @@ impl Job {
 }
 
 impl Job {
+    /// Freezes what the claim's settlement depends on besides the terms: the
+    /// provider's GPU count (bounds metering) and the market's score scale.
+    pub fn freeze_claim(&mut self, gpu_count: u16, score_fee_scale: u64) {
+        self.claim_gpu_count = gpu_count;
+        self.claim_score_fee_scale = score_fee_scale;
+    }
+
+    /// The protocol fee this job pays when it completes; what an expiry of it
+    /// costs the provider's reliability (see `math::reputation_score`).
+    pub fn fee(&self) -> Result<u64> {
+        math::fee_for(self.price, self.terms.fee_bps)
+    }
+
     pub fn claim(&mut self, provider: Pubkey, bond: u64, now: i64) -> Result<()> {
         let submit_deadline = self.check_claim_at(now)?;
         self.state = JobState::Claimed;
@@ -308,14 +356,13 @@ impl Job {
         result_root: [u8; 32],
         result_uri: String,
         gpu_ms: u64,
-        gpu_count: u16,
         now: i64,
     ) -> Result<()> {
         self.check_submit_at(now)?;
         require!(result_root != [0u8; 32], MarketError::EmptyResultRoot);
         require!(result_uri.len() <= MAX_URI_LEN, MarketError::UriTooLong);
         require!(
-            gpu_ms <= math::max_metered_ms(self.claimed_at, now, gpu_count),
+            gpu_ms <= self.max_metered_ms_at(now),
             MarketError::MeteringExceedsWallClock
         );
         self.state = JobState::Submitted;
@@ -375,6 +422,8 @@ impl Job {
         self.bond = 0;
         self.claimed_at = 0;
         self.submit_deadline = 0;
+        self.claim_gpu_count = 0;
+        self.claim_score_fee_scale = 0;
         if on_time(now, self.deadline) {
             self.state = JobState::Open;
             Ok(ExpiryOutcome::Reopened)
@@ -411,6 +460,7 @@ impl Job {
                 slash_reporter_bps: 1_000,
                 challenger_bond: 500,
                 dispute_timeout: 30,
+                min_submit_window: 1,
             },
             state: JobState::Open,
             provider: Pubkey::default(),
@@ -428,6 +478,10 @@ impl Job {
             gemm: GemmCommitment::default(),
             dispute: Pubkey::default(),
             bump: 255,
+            refund_account: Pubkey::new_unique(),
+            slash_share_account: Pubkey::new_unique(),
+            claim_gpu_count: 0,
+            claim_score_fee_scale: 0,
         }
     }
 }
@@ -467,24 +521,24 @@ mod tests {
         let mut j = job();
         j.claim(p, 500, 100).unwrap();
         assert!(is(
-            j.clone_at(|j| j.submit([1; 32], "r".into(), 0, 1, 161)),
+            j.clone_at(|j| j.submit([1; 32], "r".into(), 0, 161)),
             MarketError::SubmitDeadlinePassed
         ));
         assert!(is(
-            j.clone_at(|j| j.submit([0; 32], "r".into(), 0, 1, 160)),
+            j.clone_at(|j| j.submit([0; 32], "r".into(), 0, 160)),
             MarketError::EmptyResultRoot
         ));
         assert!(is(
-            j.clone_at(|j| j.submit([1; 32], "r".into(), 61_001, 1, 160)),
+            j.clone_at(|j| j.submit([1; 32], "r".into(), 61_001, 160)),
             MarketError::MeteringExceedsWallClock
         ));
         assert!(is(
-            j.clone_at(|j| j.submit([1; 32], "u".repeat(201), 0, 1, 160)),
+            j.clone_at(|j| j.submit([1; 32], "u".repeat(201), 0, 160)),
             MarketError::UriTooLong
         ));
-        j.clone_at(|j| j.submit([1; 32], "r".into(), 0, 1, 159))
+        j.clone_at(|j| j.submit([1; 32], "r".into(), 0, 159))
             .unwrap();
-        j.submit([1; 32], "r".into(), 61_000, 1, 160).unwrap();
+        j.submit([1; 32], "r".into(), 61_000, 160).unwrap();
         assert_eq!((j.state, j.challenge_deadline), (JobState::Submitted, 190));
     }
 
@@ -492,7 +546,7 @@ mod tests {
     fn finalize_only_after_the_window() {
         let mut j = job();
         j.claim(Pubkey::new_unique(), 1, 0).unwrap();
-        j.submit([1; 32], "r".into(), 0, 1, 10).unwrap();
+        j.submit([1; 32], "r".into(), 0, 10).unwrap();
         assert!(is(
             j.clone_at(|j| j.finalize(39)),
             MarketError::ChallengeWindowOpen
@@ -601,7 +655,7 @@ mod tests {
                 );
                 assert_eq!(
                     j.submittable_at(now),
-                    j.clone_at(|j| j.submit([1; 32], "r".into(), 0, 1, now))
+                    j.clone_at(|j| j.submit([1; 32], "r".into(), 0, now))
                         .is_ok()
                 );
                 assert_eq!(
@@ -619,6 +673,23 @@ mod tests {
         let open = job();
         assert!(open.claimable_at(1_000) && !open.claimable_at(1_001));
         assert!(!open.unclaimed_lapsed_at(1_000) && open.unclaimed_lapsed_at(1_001));
+    }
+
+    #[test]
+    fn a_claim_must_leave_the_min_submit_window() {
+        // claim_timeout 60, deadline 1_000, window 30: a claim at 971 leaves
+        // 971..=1_000 (30 seconds), at 972 only 29.
+        let mut j = job();
+        j.terms.min_submit_window = 30;
+        assert_eq!(j.submit_window_for_claim_at(971).unwrap(), 30);
+        assert!(j.claimable_at(971));
+        assert!(is(j.check_claim_at(972), MarketError::SubmitWindowTooShort));
+        assert!(is(
+            j.check_claim_at(1_000),
+            MarketError::SubmitWindowTooShort
+        ));
+        // Far from the deadline the full timeout applies.
+        assert_eq!(j.submit_window_for_claim_at(0).unwrap(), 61);
     }
 
     #[test]

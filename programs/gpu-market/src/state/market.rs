@@ -34,6 +34,17 @@ pub struct Market {
     pub bump: u8,
     pub payment_vault_bump: u8,
     pub stake_vault_bump: u8,
+    /// An update that hurts participants, waiting out its delay (see
+    /// `MarketParams::needs_delay`); anyone applies it once due.
+    pub pending_update: Option<PendingUpdate>,
+}
+
+/// Parameters queued by `market_update`, applied by `market_apply_update` from
+/// `effective_at` (unix seconds) on.
+#[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
+pub struct PendingUpdate {
+    pub params: MarketParams,
+    pub effective_at: i64,
 }
 
 /// Rules of the market. Jobs copy the rules that concern them when posted
@@ -68,6 +79,10 @@ pub struct MarketParams {
     pub crank_bounty: u64,
     /// Fees (payment-mint units) at which reputation confidence reaches 50%.
     pub score_fee_scale: u64,
+    /// Seconds a claim must leave to submit (`submit_deadline - now + 1`, the
+    /// deadline second included); frozen into each job at posting. Between
+    /// `MIN_SUBMIT_WINDOW` and `claim_timeout`.
+    pub min_submit_window: i64,
 }
 
 impl MarketParams {
@@ -106,7 +121,52 @@ impl MarketParams {
             MarketError::CooldownTooShort
         );
         require!(self.score_fee_scale > 0, MarketError::ScoreScaleZero);
+        // Every amount an update could ask of a participant is bounded.
+        require!(
+            self.crank_bounty <= MAX_CRANK_BOUNTY,
+            MarketError::CrankBountyTooHigh
+        );
+        require!(self.bond_min <= MAX_BOND_MIN, MarketError::BondMinTooHigh);
+        require!(
+            self.min_stake <= MAX_MIN_STAKE,
+            MarketError::MinStakeTooHigh
+        );
+        require!(
+            self.challenger_bond <= MAX_CHALLENGER_BOND,
+            MarketError::ChallengerBondTooHigh
+        );
+        require!(
+            self.score_fee_scale <= MAX_SCORE_FEE_SCALE,
+            MarketError::ScoreScaleTooHigh
+        );
+        // A claim always gets a real window, and never more than a full timeout.
+        require!(
+            self.min_submit_window >= MIN_SUBMIT_WINDOW
+                && self.min_submit_window <= self.claim_timeout,
+            MarketError::InvalidDuration
+        );
         Ok(())
+    }
+
+    /// Whether moving from `self` to `new` hurts someone who relies on the
+    /// current rules, so that it must wait [`MarketParams::update_delay`].
+    /// Everything a job freezes at posting (fee, bounty, bond rule, phases,
+    /// slash split, submit window, challenger bond) cannot touch a posted job,
+    /// and a post carries its own `max_escrow`: those apply at once. What is read
+    /// live hurts when raised: `min_stake` (claims and registration),
+    /// `unstake_cooldown` (future unstake requests) and `score_fee_scale`
+    /// (the confidence of every later settlement).
+    pub fn needs_delay(&self, new: &MarketParams) -> bool {
+        new.min_stake > self.min_stake
+            || new.unstake_cooldown > self.unstake_cooldown
+            || new.score_fee_scale > self.score_fee_scale
+    }
+
+    /// How long a delayed update waits: longer than any claim made now can
+    /// keep a bond in play (`MAX_OBLIGATION`) plus the current cooldown, so a
+    /// provider who disagrees can settle its jobs, unstake and withdraw first.
+    pub fn update_delay(&self) -> Result<i64> {
+        math::add_i64(math::add_i64(MAX_OBLIGATION, self.unstake_cooldown)?, 1)
     }
 }
 
@@ -145,6 +205,16 @@ pub struct MarketTotals {
     pub challenger_bonds_outstanding: u64,
     /// Challenger bonds lost to upheld results (paid to providers and the treasury).
     pub challenger_bonds_forfeited: u64,
+    /// Protocol fees accrued in the payment vault, not yet swept (payment mint).
+    /// Fees stay in the program: settlement never pays a third-party account.
+    pub fees_unswept: u64,
+    /// Treasury shares of slashes accrued in the stake vault, not yet swept (stake mint).
+    pub slash_unswept: u64,
+    /// Treasury share of slashes, all time (stake mint).
+    pub slash_to_treasury: u64,
+    /// Refunds whose recorded buyer account could no longer receive (closed by
+    /// the buyer), accrued to the treasury with the fees, all time (payment mint).
+    pub refunds_forfeited: u64,
 }
 
 impl MarketTotals {
@@ -183,6 +253,7 @@ impl MarketTotals {
         self.gpu_ms_sold = math::add(self.gpu_ms_sold, gpu_ms)?;
         self.volume_paid = math::add(self.volume_paid, payout)?;
         self.fees_collected = math::add(self.fees_collected, fee)?;
+        self.fees_unswept = math::add(self.fees_unswept, fee)?;
         self.bounties_paid = math::add(self.bounties_paid, bounty)?;
         Ok(())
     }
@@ -194,29 +265,76 @@ impl MarketTotals {
         Ok(())
     }
 
-    /// A dispute settled: its bond leaves the vault (back to the challenger, or to the
-    /// provider and treasury when `forfeited`).
-    pub fn on_dispute_settled(&mut self, bond: u64, forfeited: bool) -> Result<()> {
+    /// A dispute settled: its bond leaves the vault's books (back to the challenger, or
+    /// when `forfeited` to the provider, with `to_treasury` of it staying in the payment
+    /// vault for the treasury until swept).
+    pub fn on_dispute_settled(
+        &mut self,
+        bond: u64,
+        forfeited: bool,
+        to_treasury: u64,
+    ) -> Result<()> {
         self.challenger_bonds_outstanding = math::sub(self.challenger_bonds_outstanding, bond)?;
         if forfeited {
             self.challenger_bonds_forfeited = math::add(self.challenger_bonds_forfeited, bond)?;
+            self.fees_unswept = math::add(self.fees_unswept, to_treasury)?;
         }
         Ok(())
     }
 
-    /// A provider lost a dispute: `amount` of stake slashed, the job's escrow refunded,
-    /// the job closed.
-    pub fn on_dispute_slash(&mut self, amount: u64, escrow: u64) -> Result<()> {
+    /// A provider lost a dispute: `amount` of stake slashed (`to_treasury` of it stays in
+    /// the stake vault until swept), the job's escrow released, the job closed.
+    pub fn on_dispute_slash(&mut self, amount: u64, to_treasury: u64, escrow: u64) -> Result<()> {
         self.jobs_slashed = math::add(self.jobs_slashed, 1)?;
         self.slashed = math::add(self.slashed, amount)?;
+        self.slash_unswept = math::add(self.slash_unswept, to_treasury)?;
+        self.slash_to_treasury = math::add(self.slash_to_treasury, to_treasury)?;
         self.release_escrow(escrow)?;
         self.on_unstake(amount)
     }
 
-    pub fn on_slash(&mut self, amount: u64) -> Result<()> {
+    /// A bond slashed: it leaves the stake; `to_treasury` of it stays in the
+    /// stake vault until swept.
+    pub fn on_slash(&mut self, amount: u64, to_treasury: u64) -> Result<()> {
         self.jobs_expired = math::add(self.jobs_expired, 1)?;
         self.slashed = math::add(self.slashed, amount)?;
+        self.slash_unswept = math::add(self.slash_unswept, to_treasury)?;
+        self.slash_to_treasury = math::add(self.slash_to_treasury, to_treasury)?;
         self.on_unstake(amount)
+    }
+
+    /// A refund the buyer's recorded account could not take: it stays in the
+    /// payment vault for the treasury.
+    pub fn accrue_forfeited_refund(&mut self, amount: u64) -> Result<()> {
+        self.fees_unswept = math::add(self.fees_unswept, amount)?;
+        self.refunds_forfeited = math::add(self.refunds_forfeited, amount)?;
+        Ok(())
+    }
+
+    pub fn on_claim(&mut self) -> Result<()> {
+        self.jobs_claimed = math::add(self.jobs_claimed, 1)?;
+        Ok(())
+    }
+
+    /// Everything accrued for the treasury leaves the vaults; returns
+    /// (fees, slash share) swept.
+    pub fn on_sweep(&mut self) -> (u64, u64) {
+        let swept = (self.fees_unswept, self.slash_unswept);
+        self.fees_unswept = 0;
+        self.slash_unswept = 0;
+        swept
+    }
+
+    /// What the payment vault owes: live escrow, unswept fees and open disputes' bonds.
+    pub fn payment_owed(&self) -> u128 {
+        (self.escrow_outstanding as u128)
+            .saturating_add(self.fees_unswept as u128)
+            .saturating_add(self.challenger_bonds_outstanding as u128)
+    }
+
+    /// What the stake vault owes: providers' stake and the unswept treasury share.
+    pub fn stake_owed(&self) -> u128 {
+        (self.stake_total as u128).saturating_add(self.slash_unswept as u128)
     }
 }
 
@@ -289,6 +407,7 @@ mod tests {
             slash_reporter_bps: 1_000,
             crank_bounty: 10,
             score_fee_scale: 1_000,
+            min_submit_window: 30,
         }
     }
 
@@ -340,6 +459,28 @@ mod tests {
             (|p| p.unstake_cooldown = 0, MarketError::InvalidDuration),
             (|p| p.unstake_cooldown = 60, MarketError::CooldownTooShort),
             (|p| p.score_fee_scale = 0, MarketError::ScoreScaleZero),
+            (
+                |p| p.crank_bounty = MAX_CRANK_BOUNTY + 1,
+                MarketError::CrankBountyTooHigh,
+            ),
+            (
+                |p| p.bond_min = MAX_BOND_MIN + 1,
+                MarketError::BondMinTooHigh,
+            ),
+            (
+                |p| p.min_stake = MAX_MIN_STAKE + 1,
+                MarketError::MinStakeTooHigh,
+            ),
+            (
+                |p| p.challenger_bond = MAX_CHALLENGER_BOND + 1,
+                MarketError::ChallengerBondTooHigh,
+            ),
+            (
+                |p| p.score_fee_scale = MAX_SCORE_FEE_SCALE + 1,
+                MarketError::ScoreScaleTooHigh,
+            ),
+            (|p| p.min_submit_window = 0, MarketError::InvalidDuration),
+            (|p| p.min_submit_window = 61, MarketError::InvalidDuration),
         ];
         for (mutate, want) in cases {
             let mut p = params();
@@ -352,7 +493,41 @@ mod tests {
         p.slash_buyer_bps = 9_000;
         p.slash_reporter_bps = 1_000;
         p.unstake_cooldown = p.challenge_window + p.dispute_timeout + 1;
+        p.crank_bounty = MAX_CRANK_BOUNTY;
+        p.bond_min = MAX_BOND_MIN;
+        p.min_stake = MAX_MIN_STAKE;
+        p.challenger_bond = MAX_CHALLENGER_BOND;
+        p.score_fee_scale = MAX_SCORE_FEE_SCALE;
+        p.min_submit_window = p.claim_timeout;
         p.validate().unwrap();
+        p.min_submit_window = MIN_SUBMIT_WINDOW;
+        p.validate().unwrap();
+    }
+
+    #[test]
+    fn raising_what_is_read_live_is_delayed() {
+        let p = params();
+        assert!(!p.needs_delay(&p));
+        type Case = (fn(&mut MarketParams), bool);
+        let cases: Vec<Case> = vec![
+            (|q| q.min_stake += 1, true),
+            (|q| q.unstake_cooldown += 1, true),
+            (|q| q.score_fee_scale += 1, true),
+            (|q| q.min_stake -= 1, false),
+            (|q| q.unstake_cooldown -= 1, false),
+            (|q| q.crank_bounty += 1_000, false),
+            (|q| q.fee_bps += 1, false),
+            (|q| q.bond_min += 1, false),
+        ];
+        for (mutate, delayed) in cases {
+            let mut q = p;
+            mutate(&mut q);
+            assert_eq!(p.needs_delay(&q), delayed, "{q:?}");
+        }
+        assert_eq!(
+            p.update_delay().unwrap(),
+            MAX_OBLIGATION + p.unstake_cooldown + 1
+        );
     }
 
     #[test]
@@ -363,7 +538,7 @@ mod tests {
             |t| t.on_post(110),
             |t| t.on_post(220),
             |t| t.on_finalize(110, 1_500, 98, 2, 10),
-            |t| t.on_slash(100),
+            |t| t.on_slash(100, 40),
             |t| {
                 // An expired claim past the job deadline: refunded and closed.
                 t.release_escrow(220)?;
@@ -435,9 +610,12 @@ mod tests {
         t.on_post(110).unwrap();
         t.on_stake(5_000).unwrap();
         t.on_finalize(110, 1_500, 98, 2, 10).unwrap();
-        t.on_slash(100).unwrap();
+        t.on_slash(100, 40).unwrap();
         assert_eq!(t.escrow_outstanding, 0);
         assert_eq!(t.stake_total, 4_900);
+        assert_eq!((t.payment_owed(), t.stake_owed()), (2, 4_940));
+        assert_eq!(t.on_sweep(), (2, 40));
+        assert_eq!((t.payment_owed(), t.stake_owed()), (0, 4_900));
         assert_eq!((t.jobs_completed, t.jobs_expired, t.slashed), (1, 1, 100));
         assert!(t.release_escrow(1).is_err());
     }

@@ -117,15 +117,19 @@ pub struct Reputation {
     pub slashed: u64,
     /// Derived: 0..=10_000.
     pub score: u32,
+    /// Protocol fees the provider's expired claims would have paid (each job's
+    /// fee at its frozen rate): what its expiries weigh in reliability.
+    pub forfeited_fees: u64,
+    /// The same for lost disputes (kept for the dispute instructions).
+    pub disputed_fees: u64,
 }
 
 impl Reputation {
     fn rescore(&mut self, score_fee_scale: u64) {
         self.score = math::reputation_score(
-            self.completed,
-            self.expired,
-            self.disputes_lost,
             self.fees_paid,
+            self.forfeited_fees,
+            self.disputed_fees,
             score_fee_scale,
         );
     }
@@ -179,15 +183,16 @@ impl Provider {
         Ok(())
     }
 
-    /// Releases the pending unstake once its cooldown is over and no bond is
-    /// locked; returns the amount to transfer out.
+    /// Releases the pending unstake once its cooldown is over; returns the
+    /// amount to transfer out. Bonds locked in other jobs do not block it: the
+    /// pending amount was free stake when requested and is never locked, and
+    /// `locked + pending_unstake <= stake` keeps every bond backed after it leaves.
     pub fn withdraw(&mut self, now: i64) -> Result<u64> {
         require!(self.pending_unstake > 0, MarketError::NothingToWithdraw);
         require!(
             now >= self.unstake_release_at,
             MarketError::UnstakeCooldownActive
         );
-        require!(self.locked == 0, MarketError::BondsLocked);
         let amount = self.pending_unstake;
         self.stake = math::sub(self.stake, amount)?;
         self.pending_unstake = 0;
@@ -296,13 +301,20 @@ impl Provider {
         Ok(())
     }
 
-    /// A missed submit deadline: the bond leaves the provider's stake for good.
-    pub fn record_expiry(&mut self, bond: u64, score_fee_scale: u64) -> Result<()> {
+    /// A missed submit deadline: the bond leaves the provider's stake for good,
+    /// and the job's fee (`forfeited_fee`) weighs against its reliability.
+    pub fn record_expiry(
+        &mut self,
+        bond: u64,
+        forfeited_fee: u64,
+        score_fee_scale: u64,
+    ) -> Result<()> {
         self.end_job(bond)?;
         self.stake = math::sub(self.stake, bond)?;
         let r = &mut self.reputation;
         r.expired = math::add(r.expired, 1)?;
         r.slashed = math::add(r.slashed, bond)?;
+        r.forfeited_fees = math::add(r.forfeited_fees, forfeited_fee)?;
         r.rescore(score_fee_scale);
         Ok(())
     }
@@ -325,10 +337,13 @@ impl Provider {
 
     /// A dispute the provider lost: the job's bond and the extra stake leave its stake
     /// for good; the job ends. Returns the amount slashed.
+    /// `disputed_fee` is the fee the job would have paid: what the lost dispute weighs in
+    /// the value-weighted reliability.
     pub fn record_dispute_lost(
         &mut self,
         bond: u64,
         extra: u64,
+        disputed_fee: u64,
         score_fee_scale: u64,
     ) -> Result<u64> {
         self.end_job(bond)?;
@@ -337,6 +352,7 @@ impl Provider {
         self.stake = math::sub(self.stake, slashed)?;
         let r = &mut self.reputation;
         r.disputes_lost = math::add(r.disputes_lost, 1)?;
+        r.disputed_fees = math::add(r.disputed_fees, disputed_fee)?;
         r.slashed = math::add(r.slashed, slashed)?;
         r.rescore(score_fee_scale);
         Ok(slashed)
@@ -437,16 +453,18 @@ mod tests {
     }
 
     #[test]
-    fn withdraw_waits_for_cooldown_and_bonds() {
+    fn withdraw_waits_for_the_cooldown_not_for_other_bonds() {
         let mut p = provider();
         assert!(is(p.withdraw(0), MarketError::NothingToWithdraw));
         p.lock_bond(100, 0).unwrap();
         p.request_unstake(500, 1_000, 60).unwrap();
         assert!(is(p.withdraw(1_059), MarketError::UnstakeCooldownActive));
-        assert!(is(p.withdraw(1_060), MarketError::BondsLocked));
-        p.record_completion(100, 0, 0, 0, 1_000).unwrap();
+        // A bond locked elsewhere stays backed: 500 staked, 100 locked.
         assert_eq!(p.withdraw(1_060).unwrap(), 500);
-        assert_eq!((p.stake, p.pending_unstake), (500, 0));
+        assert_eq!((p.stake, p.locked, p.pending_unstake), (500, 100, 0));
+        p.invariant().unwrap();
+        p.record_expiry(100, 10, 1_000).unwrap();
+        assert_eq!(p.stake, 400);
     }
 
     #[test]
@@ -457,14 +475,11 @@ mod tests {
         let good = p.reputation.score;
         assert!(good > 0);
         p.lock_bond(200, 0).unwrap();
-        p.record_expiry(200, 1_000).unwrap();
+        p.record_expiry(200, 30, 1_000).unwrap();
         assert_eq!((p.stake, p.locked, p.active_jobs), (800, 0, 0));
         assert_eq!(p.reputation.slashed, 200);
         assert!(p.reputation.score < good);
-        assert_eq!(
-            p.reputation.score,
-            math::reputation_score(1, 1, 0, 30, 1_000)
-        );
+        assert_eq!(p.reputation.score, math::reputation_score(30, 30, 0, 1_000));
     }
 
     #[test]
@@ -553,7 +568,7 @@ mod tests {
         step(&mut p, |p| p.lock_bond(200, 1_000));
         step(&mut p, |p| p.request_unstake(500, 0, 10));
         step(&mut p, |p| p.record_completion(300, 1, 1, 1, 1_000));
-        step(&mut p, |p| p.record_expiry(200, 1_000));
+        step(&mut p, |p| p.record_expiry(200, 1, 1_000));
         step(&mut p, |p| p.add_stake(50));
         step(&mut p, |p| p.withdraw(10).map(|_| ()));
         assert_eq!(

@@ -198,6 +198,7 @@ async fn lifecycle(chain: SharedChain, clock: Arc<EmbeddedChain>) {
                 a_root: [0xA1; 32],
                 b_root: [0xB1; 32],
             }),
+            max_escrow: gpu_market::math::escrow_for(price, default_params().crank_bounty).unwrap(),
         },
     );
     m.send(&[post], &[&buyer.key]).await.expect("job_post");
@@ -274,7 +275,16 @@ async fn lifecycle(chain: SharedChain, clock: Arc<EmbeddedChain>) {
 
     let fee = price * u64::from(p.fee_bps) / 10_000;
     assert_eq!(m.balance(&provider.owner.payment).await, price - fee);
-    assert_eq!(m.balance(&m.keys.fee_account).await - treasury_before, fee);
+    // The fee accrues in the payment vault until the authority sweeps it.
+    assert_eq!(m.balance(&m.keys.fee_account).await - treasury_before, 0);
+    assert_eq!(
+        accounts::fetch_market(&*m.chain, &m.keys.market)
+            .await
+            .unwrap()
+            .totals
+            .fees_unswept,
+        fee
+    );
     assert_eq!(m.balance(&cranker.payment).await, p.crank_bounty);
     assert_eq!(m.balance(&m.keys.payment_vault).await, 0);
     assert!(

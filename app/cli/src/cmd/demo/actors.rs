@@ -152,6 +152,9 @@ pub(super) async fn post_job(
         PRICE,
         now + JOB_LIFETIME_S,
         requirements,
+        // The terms this demo created its market with (an overflow would be
+        // refused by the program itself).
+        gpu_market::math::escrow_for(PRICE, super::demo_params().crank_bounty).unwrap_or(u64::MAX),
     )
     .await
     .map_err(failed)?;

@@ -89,6 +89,7 @@ pub fn demo_params() -> MarketParams {
         slash_reporter_bps: 1_000,
         crank_bounty: 1_000,
         score_fee_scale: 100_000,
+        min_submit_window: 3,
     }
 }
 
@@ -221,6 +222,24 @@ pub async fn run_scenario(
         let _ = handle.await;
         worker_stats.insert(i, w.stats());
     }
+
+    // Fees and the treasury's share of slashes accrue in the vaults; the
+    // authority (the demo's treasury) sweeps them to its own accounts.
+    let (fee_to, slash_to) =
+        gpu_market_client::bootstrap::wallet_accounts(&env.market, &cast.authority.pubkey());
+    sender
+        .send(
+            &[gpu_market_client::ix::market_sweep(
+                &env.market,
+                cast.authority.pubkey(),
+                fee_to,
+                slash_to,
+            )],
+            &cast.authority,
+            &[],
+        )
+        .await
+        .map_err(DemoError::chain("sweeping the treasury"))?;
 
     // The auditor's view.
     let snap = audit::Snapshot::load(&*chain, &env.market.market)

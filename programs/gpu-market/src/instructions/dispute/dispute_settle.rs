@@ -10,9 +10,12 @@
 //!   the same split) and the treasury (the rest); the extra stake is unlocked and the job
 //!   is `Submitted` again, finalizable once its challenge window has closed.
 //!
-//! The dispute account closes either way (rent to the challenger). Destinations that only
-//! one outcome pays are checked on that outcome's branch only, so a party that closes its
-//! own token account can block only its own payment, never the other side's settlement.
+//! The dispute account closes either way (rent to the challenger). Treasury shares accrue
+//! in the vaults (swept by `market_sweep`). Every other destination is an account recorded
+//! earlier (the buyer's at posting, the challenger's at the challenge, the provider's
+//! payout account) and is paid only if it can still receive; what it cannot take accrues
+//! to the treasury, so a party that closes its own account forfeits its own payment and
+//! never blocks the other side's settlement.
 
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
@@ -21,7 +24,7 @@ use crate::errors::MarketError;
 use crate::events::{DisputeSettled, ProviderSlashed};
 use crate::math;
 use crate::state::{Dispute, Job, Market, Provider};
-use crate::token_ops::{expect_token_account, pay_from_vault_to};
+use crate::token_ops::{expect_token_account, pay_from_vault_to, pay_if_open, token_owner};
 
 #[derive(Accounts)]
 pub struct DisputeSettle<'info> {
@@ -51,29 +54,28 @@ pub struct DisputeSettle<'info> {
     /// CHECK: receives the dispute account's rent; `has_one = challenger` pins it.
     #[account(mut, dup)]
     pub challenger: UncheckedAccount<'info>,
-    /// CHECK: the payment-mint account recorded (and checked) at the challenge.
+    /// CHECK: the payment-mint account recorded (and checked) at the challenge; paid only
+    /// if it can still receive.
     #[account(mut, dup, address = dispute.challenger_payment_account @ MarketError::WrongChallenger)]
     pub challenger_payment_account: UncheckedAccount<'info>,
-    /// CHECK: the stake-mint account recorded (and checked) at the challenge.
+    /// CHECK: the stake-mint account recorded (and checked) at the challenge; paid only if
+    /// it can still receive.
     #[account(mut, dup, address = dispute.challenger_stake_account @ MarketError::WrongChallenger)]
     pub challenger_stake_account: UncheckedAccount<'info>,
-    /// CHECK: the buyer's payment-mint account (the refund); checked when the provider loses.
-    #[account(mut, dup)]
+    /// CHECK: the payment-mint account the buyer recorded at posting (the refund); paid
+    /// only if it can still receive.
+    #[account(mut, dup, address = job.refund_account @ MarketError::WrongTokenOwner)]
     pub buyer_payment_account: UncheckedAccount<'info>,
-    /// CHECK: the buyer's stake-mint account (its share of the slash); checked when the
-    /// provider loses.
-    #[account(mut, dup)]
+    /// CHECK: the stake-mint account the buyer recorded at posting (its share of the
+    /// slash); paid only if it can still receive.
+    #[account(mut, dup, address = job.slash_share_account @ MarketError::WrongTokenOwner)]
     pub buyer_stake_account: UncheckedAccount<'info>,
-    /// CHECK: the provider's payout account (the forfeited challenger bond), by address.
+    /// CHECK: the provider's payout account (the forfeited challenger bond), by address;
+    /// paid only if it can still receive.
     #[account(mut, dup, address = provider.payout_account @ MarketError::WrongPayoutAccount)]
     pub payout_account: UncheckedAccount<'info>,
-    /// CHECK: the market's fee account, by address.
-    #[account(mut, dup, address = market.fee_account @ MarketError::WrongTreasuryAccount)]
-    pub fee_account: UncheckedAccount<'info>,
-    /// CHECK: the market's slash account, by address.
-    #[account(mut, dup, address = market.slash_account @ MarketError::WrongTreasuryAccount)]
-    pub slash_account: UncheckedAccount<'info>,
-    /// CHECK: the settler's payment-mint account (the crank bounty); checked when paid.
+    /// CHECK: the settler's payment-mint account (the crank bounty); mint and owner are
+    /// checked when the bounty is paid.
     #[account(mut, dup)]
     pub settler_payment_account: UncheckedAccount<'info>,
     #[account(mut, address = market.payment_vault @ MarketError::WrongVault)]
@@ -107,43 +109,81 @@ impl DisputeSettle<'_> {
             settler: a.settler.key(),
             timestamp: now,
         };
+        let payment_mint = a.market.payment_mint;
         if outcome.provider_loses() {
             let slashed = a.provider.record_dispute_lost(
                 a.job.bond,
                 a.dispute.stake_locked,
-                a.market.params.score_fee_scale,
+                a.job.fee()?,
+                a.job.claim_score_fee_scale,
             )?;
-            let split =
+            let mut split =
                 math::slash_split(slashed, terms.slash_buyer_bps, terms.slash_reporter_bps)?;
             let escrow = a.job.escrow;
             let bounty = terms.crank_bounty;
             let refund = math::sub(escrow, bounty)?;
-            a.market.totals.on_dispute_slash(slashed, escrow)?;
-            a.market.totals.bounties_paid = math::add(a.market.totals.bounties_paid, bounty)?;
-            a.market.totals.on_dispute_settled(bond, false)?;
-            let (payment_mint, stake_mint, buyer) =
-                (a.market.payment_mint, a.market.stake_mint, a.job.buyer);
-            expect_token_account(&a.buyer_stake_account, &stake_mint, &buyer)?;
-            expect_token_account(&a.buyer_payment_account, &payment_mint, &buyer)?;
-            let stake_payments = [
-                (a.buyer_stake_account.to_account_info(), split.buyer),
-                (a.challenger_stake_account.to_account_info(), split.reporter),
-                (a.slash_account.to_account_info(), split.treasury),
-            ];
-            for (to, amount) in stake_payments {
-                pay_from_vault_to(&a.token_program, &a.market, &a.stake_vault, to, amount)?;
+            let (buyer, challenger) = (a.job.buyer, a.dispute.challenger);
+            // Stake-mint shares to recorded accounts; what they cannot take is the treasury's.
+            for (to, owner, share) in [
+                (
+                    a.buyer_stake_account.to_account_info(),
+                    buyer,
+                    &mut split.buyer,
+                ),
+                (
+                    a.challenger_stake_account.to_account_info(),
+                    challenger,
+                    &mut split.reporter,
+                ),
+            ] {
+                if !pay_if_open(
+                    &a.token_program,
+                    &a.market,
+                    &a.stake_vault,
+                    &to,
+                    &owner,
+                    *share,
+                )? {
+                    split.treasury = math::add(split.treasury, *share)?;
+                    *share = 0;
+                }
+            }
+            a.market
+                .totals
+                .on_dispute_slash(slashed, split.treasury, escrow)?;
+            if !pay_if_open(
+                &a.token_program,
+                &a.market,
+                &a.payment_vault,
+                &a.buyer_payment_account.to_account_info(),
+                &buyer,
+                refund,
+            )? {
+                a.market.totals.accrue_forfeited_refund(refund)?;
             }
             if bounty > 0 {
                 expect_token_account(&a.settler_payment_account, &payment_mint, &a.settler.key())?;
+                pay_from_vault_to(
+                    &a.token_program,
+                    &a.market,
+                    &a.payment_vault,
+                    a.settler_payment_account.to_account_info(),
+                    bounty,
+                )?;
+                a.market.totals.bounties_paid = math::add(a.market.totals.bounties_paid, bounty)?;
             }
-            let payments = [
-                (a.buyer_payment_account.to_account_info(), refund),
-                (a.settler_payment_account.to_account_info(), bounty),
-                (a.challenger_payment_account.to_account_info(), bond),
-            ];
-            for (to, amount) in payments {
-                pay_from_vault_to(&a.token_program, &a.market, &a.payment_vault, to, amount)?;
-            }
+            // The challenger's bond back; if its account is gone, the treasury's.
+            let returned = pay_if_open(
+                &a.token_program,
+                &a.market,
+                &a.payment_vault,
+                &a.challenger_payment_account.to_account_info(),
+                &challenger,
+                bond,
+            )?;
+            a.market
+                .totals
+                .on_dispute_settled(bond, !returned, if returned { 0 } else { bond })?;
             a.job.end_dispute(true)?;
             a.job.close(a.buyer.to_account_info())?;
             crate::emit_event!(ProviderSlashed {
@@ -154,7 +194,7 @@ impl DisputeSettle<'_> {
                 to_buyer: split.buyer,
                 to_reporter: split.reporter,
                 to_treasury: split.treasury,
-                reporter: a.dispute.challenger,
+                reporter: challenger,
                 stake_after: a.provider.stake,
                 score_after: a.provider.reputation.score,
                 timestamp: now,
@@ -170,18 +210,27 @@ impl DisputeSettle<'_> {
             // The same split as a slash: the wronged party (here the provider) takes the
             // buyer and reporter shares, the treasury the rest.
             let split = math::slash_split(bond, terms.slash_buyer_bps, terms.slash_reporter_bps)?;
-            let to_provider = math::add(split.buyer, split.reporter)?;
-            a.market.totals.on_dispute_settled(bond, true)?;
-            let payments = [
-                (a.payout_account.to_account_info(), to_provider),
-                (a.fee_account.to_account_info(), split.treasury),
-            ];
-            for (to, amount) in payments {
-                pay_from_vault_to(&a.token_program, &a.market, &a.payment_vault, to, amount)?;
+            let mut to_provider = math::add(split.buyer, split.reporter)?;
+            let mut to_treasury = split.treasury;
+            // The payout account is whatever account the provider chose; its own owner.
+            let owner = token_owner(&a.payout_account).unwrap_or_default();
+            if !pay_if_open(
+                &a.token_program,
+                &a.market,
+                &a.payment_vault,
+                &a.payout_account.to_account_info(),
+                &owner,
+                to_provider,
+            )? {
+                to_treasury = math::add(to_treasury, to_provider)?;
+                to_provider = 0;
             }
+            a.market
+                .totals
+                .on_dispute_settled(bond, true, to_treasury)?;
             a.job.end_dispute(false)?;
             event.bond_to_provider = to_provider;
-            event.bond_to_treasury = split.treasury;
+            event.bond_to_treasury = to_treasury;
         }
         a.provider.invariant()?;
         a.market.invariant()?;

@@ -11,7 +11,7 @@ use crate::state::{Job, Market, Provider};
 #[derive(Accounts)]
 pub struct JobClaim<'info> {
     pub worker: Signer<'info>,
-    #[account(constraint = !market.paused @ MarketError::MarketPaused)]
+    #[account(mut, constraint = !market.paused @ MarketError::MarketPaused)]
     pub market: Box<Account<'info, Market>>,
     #[account(
         mut,
@@ -38,9 +38,13 @@ impl JobClaim<'_> {
         let a = &mut *ctx.accounts;
         let provider_key = a.provider.key();
         a.job.claim(provider_key, bond, clock.unix_timestamp)?;
+        a.job
+            .freeze_claim(a.provider.gpu.count, a.market.params.score_fee_scale);
+        a.market.totals.on_claim()?;
         a.provider.lock_bond(bond, a.market.params.min_stake)?;
         a.provider.heartbeat(clock.unix_timestamp, clock.slot);
         a.provider.invariant()?;
+        a.market.invariant()?;
         crate::emit_event!(JobClaimed {
             job: a.job.key(),
             provider: provider_key,

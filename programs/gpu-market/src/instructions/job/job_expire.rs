@@ -1,7 +1,13 @@
 //! Anyone expires a claim whose submit deadline passed. The provider's bond is
-//! slashed by the job's frozen split (buyer, reporter = the caller, treasury);
-//! the job reopens for another provider while its own deadline holds, and is
-//! refunded and closed otherwise.
+//! slashed by the job's frozen split: the buyer's share to the stake-mint
+//! account the buyer recorded at posting, the reporter's share to the caller
+//! (to the treasury when the caller is the buyer: a buyer never earns for
+//! reporting its own job), the treasury's share kept in the stake vault until
+//! swept. The job reopens for another provider while its own deadline holds,
+//! and is refunded (to the buyer's recorded payment account) and closed
+//! otherwise. A recorded buyer account that can no longer receive (closed by
+//! its owner) does not block the settlement: that amount accrues to the
+//! treasury instead.
 
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
@@ -29,14 +35,10 @@ pub struct JobExpire<'info> {
     pub buyer: UncheckedAccount<'info>,
     #[account(mut, has_one = market @ MarketError::WrongMarket)]
     pub provider: Box<Account<'info, Provider>>,
-    /// The buyer's stake-mint account: its share of the slash.
-    #[account(
-        mut,
-        dup,
-        constraint = buyer_stake_account.mint == market.stake_mint @ MarketError::WrongMint,
-        constraint = buyer_stake_account.owner == job.buyer @ MarketError::WrongTokenOwner
-    )]
-    pub buyer_stake_account: Box<Account<'info, TokenAccount>>,
+    /// CHECK: the stake-mint account the buyer recorded at posting (its share of
+    /// the slash); paid only if it can still receive (`token_ops::can_receive`).
+    #[account(mut, dup, address = job.slash_share_account @ MarketError::WrongTokenOwner)]
+    pub buyer_stake_account: UncheckedAccount<'info>,
     /// The caller's stake-mint account: the reporter's share of the slash.
     #[account(
         mut,
@@ -45,18 +47,12 @@ pub struct JobExpire<'info> {
         constraint = cranker_stake_account.owner == cranker.key() @ MarketError::WrongTokenOwner
     )]
     pub cranker_stake_account: Box<Account<'info, TokenAccount>>,
-    #[account(mut, dup, address = market.slash_account @ MarketError::WrongTreasuryAccount)]
-    pub slash_account: Box<Account<'info, TokenAccount>>,
     #[account(mut, address = market.stake_vault @ MarketError::WrongVault)]
     pub stake_vault: Box<Account<'info, TokenAccount>>,
-    /// The buyer's payment-mint account: the escrow if the job is refunded.
-    #[account(
-        mut,
-        dup,
-        constraint = buyer_payment_account.mint == market.payment_mint @ MarketError::WrongMint,
-        constraint = buyer_payment_account.owner == job.buyer @ MarketError::WrongTokenOwner
-    )]
-    pub buyer_payment_account: Box<Account<'info, TokenAccount>>,
+    /// CHECK: the payment-mint account the buyer recorded at posting (the
+    /// escrow if the job is refunded); paid only if it can still receive.
+    #[account(mut, dup, address = job.refund_account @ MarketError::WrongTokenOwner)]
+    pub buyer_payment_account: UncheckedAccount<'info>,
     #[account(mut, address = market.payment_vault @ MarketError::WrongVault)]
     pub payment_vault: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
@@ -68,19 +64,19 @@ impl JobExpire<'_> {
         let a = &mut *ctx.accounts;
         let bond = a.job.bond;
         let terms = a.job.terms;
+        let forfeited_fee = a.job.fee()?;
+        let score_fee_scale = a.job.claim_score_fee_scale;
+        let buyer = a.job.buyer;
         let outcome = a.job.expire(now)?;
 
-        let split = math::slash_split(bond, terms.slash_buyer_bps, terms.slash_reporter_bps)?;
+        let mut split = math::slash_split(bond, terms.slash_buyer_bps, terms.slash_reporter_bps)?;
+        // The buyer reporting its own job earns no reporter share.
+        if a.cranker.key() == buyer {
+            split.treasury = math::add(split.treasury, split.reporter)?;
+            split.reporter = 0;
+        }
         a.provider
-            .record_expiry(bond, a.market.params.score_fee_scale)?;
-        a.market.totals.on_slash(bond)?;
-        token_ops::pay_from_vault(
-            &a.token_program,
-            &a.market,
-            &a.stake_vault,
-            &a.buyer_stake_account,
-            split.buyer,
-        )?;
+            .record_expiry(bond, forfeited_fee, score_fee_scale)?;
         token_ops::pay_from_vault(
             &a.token_program,
             &a.market,
@@ -88,13 +84,18 @@ impl JobExpire<'_> {
             &a.cranker_stake_account,
             split.reporter,
         )?;
-        token_ops::pay_from_vault(
+        if !token_ops::pay_if_open(
             &a.token_program,
             &a.market,
             &a.stake_vault,
-            &a.slash_account,
-            split.treasury,
-        )?;
+            &a.buyer_stake_account.to_account_info(),
+            &buyer,
+            split.buyer,
+        )? {
+            split.treasury = math::add(split.treasury, split.buyer)?;
+            split.buyer = 0;
+        }
+        a.market.totals.on_slash(bond, split.treasury)?;
         crate::emit_event!(ProviderSlashed {
             market: a.market.key(),
             provider: a.provider.key(),
@@ -119,18 +120,22 @@ impl JobExpire<'_> {
             let escrow = a.job.escrow;
             a.market.totals.release_escrow(escrow)?;
             a.market.totals.jobs_refunded = math::add(a.market.totals.jobs_refunded, 1)?;
-            token_ops::pay_from_vault(
+            let refunded = token_ops::pay_if_open(
                 &a.token_program,
                 &a.market,
                 &a.payment_vault,
-                &a.buyer_payment_account,
+                &a.buyer_payment_account.to_account_info(),
+                &buyer,
                 escrow,
             )?;
+            if !refunded {
+                a.market.totals.accrue_forfeited_refund(escrow)?;
+            }
             a.job.close(a.buyer.to_account_info())?;
             crate::emit_event!(JobRefunded {
                 job: a.job.key(),
                 buyer: a.buyer.key(),
-                refunded: escrow,
+                refunded: if refunded { escrow } else { 0 },
                 bounty: 0,
                 cranker: a.cranker.key(),
                 timestamp: now,

@@ -1,6 +1,8 @@
 //! Anyone settles an unclaimed job whose deadline passed: the caller earns the
-//! crank bounty the buyer deposited, the buyer gets the price back, and the
-//! account is closed with its rent back to the buyer.
+//! crank bounty the buyer deposited, the buyer gets the price back to the
+//! payment account it recorded at posting (accrued to the treasury if the buyer
+//! closed it: nothing the buyer does blocks the settlement), and the account is
+//! closed with its rent back to the buyer.
 
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
@@ -26,13 +28,10 @@ pub struct JobExpireUnclaimed<'info> {
     /// CHECK: only receives the job account's rent; `has_one = buyer` pins it.
     #[account(mut)]
     pub buyer: UncheckedAccount<'info>,
-    #[account(
-        mut,
-        dup,
-        constraint = buyer_payment_account.mint == market.payment_mint @ MarketError::WrongMint,
-        constraint = buyer_payment_account.owner == job.buyer @ MarketError::WrongTokenOwner
-    )]
-    pub buyer_payment_account: Box<Account<'info, TokenAccount>>,
+    /// CHECK: the payment-mint account the buyer recorded at posting; paid only
+    /// if it can still receive (`token_ops::can_receive`).
+    #[account(mut, dup, address = job.refund_account @ MarketError::WrongTokenOwner)]
+    pub buyer_payment_account: UncheckedAccount<'info>,
     #[account(
         mut,
         dup,
@@ -56,13 +55,18 @@ impl JobExpireUnclaimed<'_> {
         a.market.totals.release_escrow(escrow)?;
         a.market.totals.jobs_refunded = math::add(a.market.totals.jobs_refunded, 1)?;
         a.market.totals.bounties_paid = math::add(a.market.totals.bounties_paid, bounty)?;
-        token_ops::pay_from_vault(
+        let buyer = a.job.buyer;
+        let refunded = token_ops::pay_if_open(
             &a.token_program,
             &a.market,
             &a.payment_vault,
-            &a.buyer_payment_account,
+            &a.buyer_payment_account.to_account_info(),
+            &buyer,
             refund,
         )?;
+        if !refunded {
+            a.market.totals.accrue_forfeited_refund(refund)?;
+        }
         token_ops::pay_from_vault(
             &a.token_program,
             &a.market,
@@ -74,7 +78,7 @@ impl JobExpireUnclaimed<'_> {
         crate::emit_event!(JobRefunded {
             job: a.job.key(),
             buyer: a.buyer.key(),
-            refunded: refund,
+            refunded: if refunded { refund } else { 0 },
             bounty,
             cranker: a.cranker.key(),
             timestamp: now,

@@ -1,6 +1,7 @@
 //! Anyone settles a submitted job once its challenge window has closed: the
-//! provider is paid the price minus the fee, the fee goes to the treasury, the
-//! crank bounty to the caller, the bond is released, reputation and market
+//! provider is paid the price minus the fee, the fee stays in the payment vault
+//! for the treasury (swept by `market_sweep`, so no third-party account can
+//! block settlement), the crank bounty goes to the caller, the bond is released, reputation and market
 //! totals are updated, and the job account is closed with its rent back to the buyer.
 
 use anchor_lang::prelude::*;
@@ -32,8 +33,6 @@ pub struct JobFinalize<'info> {
     pub provider: Box<Account<'info, Provider>>,
     #[account(mut, dup, address = provider.payout_account @ MarketError::WrongPayoutAccount)]
     pub payout_account: Box<Account<'info, TokenAccount>>,
-    #[account(mut, dup, address = market.fee_account @ MarketError::WrongTreasuryAccount)]
-    pub fee_account: Box<Account<'info, TokenAccount>>,
     #[account(
         mut,
         dup,
@@ -60,7 +59,7 @@ impl JobFinalize<'_> {
             job.gpu_ms,
             payout,
             fee,
-            a.market.params.score_fee_scale,
+            job.claim_score_fee_scale,
         )?;
         a.market
             .totals
@@ -71,13 +70,6 @@ impl JobFinalize<'_> {
             &a.payment_vault,
             &a.payout_account,
             payout,
-        )?;
-        token_ops::pay_from_vault(
-            &a.token_program,
-            &a.market,
-            &a.payment_vault,
-            &a.fee_account,
-            fee,
         )?;
         token_ops::pay_from_vault(
             &a.token_program,

@@ -1,5 +1,9 @@
 //! A buyer posts a job with its full escrow (price + crank bounty) and the
-//! market's current terms frozen into it.
+//! market's current terms frozen into it. The buyer says the most it agrees
+//! to deposit (`max_escrow`), so a parameter change landing just before the
+//! post cannot take more; and it records where refunds and its share of a
+//! slash go (its own accounts, which exist now), so settlement never needs
+//! an account created for it.
 
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
@@ -28,6 +32,9 @@ pub struct JobPostArgs {
     /// For gemm-i8 and gemm-f32 (required there, refused elsewhere): the shape and input
     /// roots a dispute's ruling checks against.
     pub gemm: Option<GemmCommitment>,
+    /// The most the buyer agrees to deposit (payment-mint units); the post
+    /// fails with `EscrowAboveMaximum` if the market's terms ask for more.
+    pub max_escrow: u64,
 }
 
 #[derive(Accounts)]
@@ -51,6 +58,13 @@ pub struct JobPost<'info> {
         constraint = buyer_payment_account.owner == buyer.key() @ MarketError::WrongTokenOwner
     )]
     pub buyer_payment_account: Box<Account<'info, TokenAccount>>,
+    /// Where the buyer's share of a slash goes (recorded in the job).
+    #[account(
+        dup,
+        constraint = buyer_stake_account.mint == market.stake_mint @ MarketError::WrongMint,
+        constraint = buyer_stake_account.owner == buyer.key() @ MarketError::WrongTokenOwner
+    )]
+    pub buyer_stake_account: Box<Account<'info, TokenAccount>>,
     #[account(mut, address = market.payment_vault @ MarketError::WrongVault)]
     pub payment_vault: Box<Account<'info, TokenAccount>>,
     pub token_program: Program<'info, Token>,
@@ -65,6 +79,13 @@ impl JobPost<'_> {
             args.deadline.saturating_sub(now) <= MAX_JOB_DURATION,
             MarketError::DeadlineTooFar
         );
+        // A claim at posting gets `deadline - now + 1` seconds (the deadline
+        // second included): a job no claim could take in time is refused.
+        require!(
+            args.deadline.saturating_sub(now).saturating_add(1)
+                >= self.market.params.min_submit_window,
+            MarketError::DeadlineTooSoon
+        );
         require!(args.spec_uri.len() <= MAX_URI_LEN, MarketError::UriTooLong);
         let kind = WorkloadKind::from_u8(args.workload).ok_or(MarketError::UnknownWorkload)?;
         check_gemm_commitment(kind, args.gemm.as_ref())
@@ -76,6 +97,7 @@ impl JobPost<'_> {
         let a = &mut *ctx.accounts;
         let terms = JobTerms::from(&a.market.params);
         let escrow = math::escrow_for(args.price, terms.crank_bounty)?;
+        require!(escrow <= args.max_escrow, MarketError::EscrowAboveMaximum);
         token_ops::deposit(
             &a.token_program,
             &a.buyer_payment_account,
@@ -111,6 +133,10 @@ impl JobPost<'_> {
             gemm: args.gemm.unwrap_or_default(),
             dispute: Pubkey::default(),
             bump: ctx.bumps.job,
+            refund_account: a.buyer_payment_account.key(),
+            slash_share_account: a.buyer_stake_account.key(),
+            claim_gpu_count: 0,
+            claim_score_fee_scale: 0,
         });
         a.market.invariant()?;
         crate::emit_event!(JobPosted {

@@ -33,7 +33,6 @@ impl JobSubmit<'_> {
             args.result_root,
             args.result_uri,
             args.gpu_ms,
-            a.provider.gpu.count,
             clock.unix_timestamp,
         )?;
         a.provider.heartbeat(clock.unix_timestamp, clock.slot);

@@ -1,5 +1,8 @@
-//! Creates a market: its parameters, its two vaults, and where fees and the
-//! treasury share of slashes go.
+//! Creates a market: its parameters, its two vaults, and the treasury's
+//! default sweep destinations (fees and the treasury share of slashes accrue
+//! in the vaults; `market_sweep` pays them out). Mints with a freeze authority
+//! are refused: whoever holds it could freeze the vaults and stop every
+//! settlement and withdrawal.
 
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Mint, Token, TokenAccount};
@@ -28,7 +31,9 @@ pub struct MarketCreate<'info> {
         bump
     )]
     pub market: Box<Account<'info, Market>>,
+    #[account(constraint = payment_mint.freeze_authority.is_none() @ MarketError::MintHasFreezeAuthority)]
     pub payment_mint: Box<Account<'info, Mint>>,
+    #[account(constraint = stake_mint.freeze_authority.is_none() @ MarketError::MintHasFreezeAuthority)]
     pub stake_mint: Box<Account<'info, Mint>>,
     #[account(
         init,
@@ -77,6 +82,7 @@ impl MarketCreate<'_> {
             bump: ctx.bumps.market,
             payment_vault_bump: ctx.bumps.payment_vault,
             stake_vault_bump: ctx.bumps.stake_vault,
+            pending_update: None,
         });
         a.market.invariant()?;
         crate::emit_event!(MarketCreated {

@@ -1,4 +1,5 @@
-//! Pays out the pending unstake once the cooldown is over and no bond is locked.
+//! Pays out the pending unstake once the cooldown is over. Bonds locked in
+//! running jobs stay in the stake and do not block it.
 
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};

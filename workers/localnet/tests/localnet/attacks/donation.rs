@@ -115,7 +115,7 @@ async fn a_vault_below_what_it_owes_still_fails_the_audit() {
     assert!(!r.ok);
     assert_eq!(
         failed(&r),
-        ["payment vault balance >= market escrow outstanding + challenger bonds outstanding"]
+        ["payment vault balance >= escrow outstanding + unswept fees + challenger bonds outstanding"]
     );
     assert_eq!(
         r.surplus,
