@@ -114,6 +114,8 @@ async fn run(workers: usize, jobs: usize) -> Run {
             1_000,
             deadline,
             JobRequirements::default(),
+            // The test market's own terms; no cap on the escrow.
+            u64::MAX,
         )
         .await
         .unwrap();

@@ -141,6 +141,8 @@ async fn run(prefetch: bool, jobs: usize, n: u32, fetch_delay: Duration, threads
             1_000,
             deadline,
             JobRequirements::default(),
+            // The test market's own terms; no cap on the escrow.
+            u64::MAX,
         )
         .await
         .unwrap();

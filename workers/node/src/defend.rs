@@ -124,7 +124,7 @@ impl crate::worker::Worker {
                     .await
                     .map(|_| self.bump(|s| s.disputes_answered += 1)),
                 Defense::Settle { job, dispute } => self
-                    .settle_won(&job, job_of[&job], &dispute)
+                    .settle_won(&job, &dispute)
                     .await
                     .map(|_| self.bump(|s| s.disputes_settled += 1)),
                 Defense::Close { dispute, tree } => self.close_buffer(&dispute, tree).await,
@@ -177,12 +177,7 @@ impl crate::worker::Worker {
     }
 
     /// Settles a dispute this provider has won, so its payment does not wait on others.
-    async fn settle_won(
-        &self,
-        job_key: &Pubkey,
-        job: &Job,
-        dispute_key: &Pubkey,
-    ) -> Result<(), DefenseError> {
+    async fn settle_won(&self, job_key: &Pubkey, dispute_key: &Pubkey) -> Result<(), DefenseError> {
         use gpu_market_client::{ix::SettleAccounts, token};
         let m = &self.market;
         let accounts = SettleAccounts {

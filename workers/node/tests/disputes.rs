@@ -63,6 +63,8 @@ async fn honest_submitted() -> Honest {
         PRICE,
         deadline,
         JobRequirements::default(),
+        // The test market's own terms; no cap on the escrow.
+        u64::MAX,
     )
     .await
     .unwrap();
@@ -273,6 +275,8 @@ async fn a_job_whose_commitment_is_not_its_spec_is_never_claimed() {
         PRICE,
         w.now().await + 3_600,
         JobRequirements::default(),
+        // The test market's own terms; no cap on the escrow.
+        u64::MAX,
     )
     .await
     .unwrap();

@@ -87,6 +87,8 @@ impl Setup {
             price,
             deadline,
             JobRequirements::default(),
+            // The test market's own terms; no cap on the escrow.
+            u64::MAX,
         )
         .await
         .unwrap();
