@@ -82,6 +82,14 @@ fn s(v: &Value, k: &str) -> String {
         .to_string()
 }
 
+/// A job's inputs and the output its provider committed to.
+struct Matrices {
+    workload: gpu_market_compute::spec::Workload,
+    a: Vec<u8>,
+    b: Vec<u8>,
+    c: Vec<u8>,
+}
+
 struct Market {
     chain: Arc<EmbeddedChain>,
     _dir: tempfile::TempDir,
@@ -148,7 +156,11 @@ impl Market {
     /// (posted through the CLI, i.e. `buyer::post`) and submits the true product, with
     /// `tamper` applied to it first, stored in the blob store. Inputs are seeded by the
     /// nonce, so that two jobs' outputs are different blobs. Returns (job, provider).
-    async fn submitted(&self, nonce: u64, tamper: impl FnOnce(&mut [i32])) -> (Pubkey, User) {
+    async fn submitted(
+        &self,
+        nonce: u64,
+        tamper: impl FnOnce(&mut [i32]),
+    ) -> (Pubkey, User, Matrices) {
         let provider = self.user(50_000).await;
         provider
             .run(&[
@@ -237,7 +249,8 @@ impl Market {
             .send(&[submit], provider.key(), &[])
             .await
             .unwrap();
-        (job, provider)
+        let workload = spec.workload;
+        (job, provider, Matrices { workload, a, b, c })
     }
 
     /// Deletes the blob whose SHA-256 a URI names from the directory store.
@@ -270,7 +283,7 @@ async fn audit_verify_names_a_wrong_element_and_an_unavailable_output() {
     let m = Market::new().await;
     let auditor = User::new(&m.chain, &m.blobs, Some(m.market)).await;
 
-    let (honest, _) = m.submitted(1, |_| {}).await;
+    let (honest, _, _) = m.submitted(1, |_| {}).await;
     let v = auditor.run(&["audit", "verify", &honest.to_string()]).await;
     assert_eq!(
         (v["verdict"].as_str(), v["job"].as_str()),
@@ -278,7 +291,7 @@ async fn audit_verify_names_a_wrong_element_and_an_unavailable_output() {
     );
 
     // The attack: a provider submits a product with one element off by one.
-    let (cheated, _) = m.submitted(2, cheat).await;
+    let (cheated, _, _) = m.submitted(2, cheat).await;
     let (out, r) = auditor
         .exec(&["audit", "verify", &cheated.to_string()])
         .await;
@@ -299,8 +312,34 @@ async fn audit_verify_names_a_wrong_element_and_an_unavailable_output() {
         v["claimed"].as_str().unwrap().parse::<i64>().unwrap()
     );
 
+    // The element it names is challenged by hand: bond posted, row of A and column of B
+    // proven, their dot product absorbed.
+    let viewer = User::new(&m.chain, &m.blobs, Some(m.market)).await;
+    let bond = viewer.run(&["market", "show"]).await["params"]["challenger_bond"]
+        .as_u64()
+        .unwrap();
+    let bonded = m.user(bond * 2).await;
+    let c = bonded
+        .run(&[
+            "audit",
+            "challenge",
+            &cheated.to_string(),
+            "--row",
+            "3",
+            "--col",
+            "5",
+        ])
+        .await;
+    let dispute: Pubkey = s(&c, "dispute").parse().unwrap();
+    let d = accounts::fetch_dispute(&*m.chain, &dispute).await.unwrap();
+    assert_eq!(
+        (d.row, d.col, d.proven, d.challenger),
+        (3, 5, 1 | 2, bonded.pubkey())
+    );
+    assert_eq!(d.absorbed(gpu_market::state::WorkloadKind::GemmI8), 8);
+
     // The output blob vanishes: a named outcome with its own exit code, not a crash.
-    let (gone, _) = m.submitted(3, |_| {}).await;
+    let (gone, _, _) = m.submitted(3, |_| {}).await;
     let uri = accounts::fetch_job(&*m.chain, &gone)
         .await
         .unwrap()
@@ -327,9 +366,9 @@ async fn audit_watch_challenges_and_slashes_a_cheat_and_leaves_honest_work_alone
         p["slash_reporter_bps"].as_u64().unwrap() as u16,
     );
     let auditor = m.user(challenger_bond * 10).await;
-    let (honest, _) = m.submitted(1, |_| {}).await;
-    let (cheated, cheater) = m.submitted(2, cheat).await;
-    let (gone, _) = m.submitted(3, |_| {}).await;
+    let (honest, _, _) = m.submitted(1, |_| {}).await;
+    let (cheated, cheater, _) = m.submitted(2, cheat).await;
+    let (gone, _, _) = m.submitted(3, |_| {}).await;
     let uri = accounts::fetch_job(&*m.chain, &gone)
         .await
         .unwrap()
@@ -428,4 +467,68 @@ async fn audit_watch_challenges_and_slashes_a_cheat_and_leaves_honest_work_alone
         .await
         .unwrap()
         .is_empty());
+}
+
+/// The risk `--challenge-unavailable` is documented with: the provider whose output blob
+/// is gone from the store reveals its (right) row from its own copy, and the challenger
+/// loses its bond. Without the flag nothing is challenged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn challenging_an_unavailable_but_right_output_costs_the_bond() {
+    let m = Market::new().await;
+    let viewer = User::new(&m.chain, &m.blobs, Some(m.market)).await;
+    let challenger_bond = viewer.run(&["market", "show"]).await["params"]["challenger_bond"]
+        .as_u64()
+        .unwrap();
+    let auditor = m.user(challenger_bond * 10).await;
+    let (gone, gone_provider, gone_matrices) = m.submitted(3, |_| {}).await;
+    let uri = accounts::fetch_job(&*m.chain, &gone)
+        .await
+        .unwrap()
+        .result_uri;
+    m.delete_blob(&uri);
+    let events = auditor.watch_once().await;
+    assert!(
+        events.iter().all(|e| e["event"] != "challenged"),
+        "{events:?}"
+    );
+
+    let balance_before = m.balance(&auditor).await;
+    let (out, r) = auditor
+        .exec(&["audit", "watch", "--once", "--challenge-unavailable"])
+        .await;
+    r.unwrap();
+    let challenged: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event"] == "challenged")
+        .collect();
+    assert_eq!(challenged.len(), 1, "{out}");
+    assert_eq!(challenged[0]["job"], gone.to_string(), "{out}");
+    let dispute_key: Pubkey = s(&challenged[0], "dispute").parse().unwrap();
+    let x = &gone_matrices;
+    let proof =
+        gpu_market_compute::commit::proof_for_element(&x.workload, &x.a, &x.b, &x.c, 0, 0).unwrap();
+    gpu_market_client::dispute::stage_leaf(
+        &gone_provider.ctx.sender,
+        gone_provider.key(),
+        &gone,
+        &dispute_key,
+        gpu_market::state::ProofTree::C,
+        &proof.c_row,
+        &proof.c_proof,
+    )
+    .await
+    .unwrap();
+    let events = auditor.watch_once().await;
+    let settled: Vec<&Value> = events.iter().filter(|e| e["event"] == "settled").collect();
+    assert_eq!(settled.len(), 1, "{events:?}");
+    assert_eq!(settled[0]["outcome"], "challenger_wrong", "{events:?}");
+    assert_eq!(m.balance(&auditor).await, balance_before - challenger_bond);
+    assert!(
+        events.iter().all(|e| e["event"] != "challenged"),
+        "{events:?}"
+    );
+
+    let job = accounts::fetch_job(&*m.chain, &gone).await.unwrap();
+    assert_eq!(job.state, gpu_market::state::JobState::Submitted);
 }

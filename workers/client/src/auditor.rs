@@ -603,7 +603,9 @@ pub async fn watch_pass(
             .await
             .map_err(AuditorError::chain(market))?
             .unix_timestamp;
-        if gpu_market::state::on_time(now, dispute.respond_deadline) {
+        if gpu_market::state::on_time(now, dispute.respond_deadline)
+            && !challenger_half_done(chain, dispute).await
+        {
             match prove(sender, auditor, &dispute.job, key).await {
                 Ok(0) => {}
                 Ok(sent) => report(WatchEvent::Proven {
@@ -682,6 +684,20 @@ pub async fn watch_pass(
         }
     }
     Ok(())
+}
+
+/// The row of A and the column of B are verified and their whole dot product absorbed
+/// (so a pass need not fetch the inputs again). `false` when unknown.
+async fn challenger_half_done(chain: &dyn crate::chain::Chain, dispute: &Dispute) -> bool {
+    if !(dispute.is_proven(ProofTree::A) && dispute.is_proven(ProofTree::B)) {
+        return false;
+    }
+    match accounts::fetch_job(chain, &dispute.job).await {
+        Ok(job) => job
+            .workload_kind()
+            .is_some_and(|w| dispute.absorbed(w) == job.gemm.k),
+        Err(_) => false,
+    }
 }
 
 async fn settle_report(
