@@ -161,6 +161,22 @@ impl Market {
         nonce: u64,
         tamper: impl FnOnce(&mut [i32]),
     ) -> (Pubkey, User, Matrices) {
+        self.submitted_as(nonce, "gemm-i8", |c: &mut Vec<u8>| {
+            let mut v = gemm::i32s_from_le_bytes(c);
+            tamper(&mut v);
+            *c = gemm::i32s_to_le_bytes(&v);
+        })
+        .await
+    }
+
+    /// [`Self::submitted`] for `workload` ("gemm-i8" or "gemm-f32"), `tamper` applied to
+    /// the output's little-endian bytes.
+    async fn submitted_as(
+        &self,
+        nonce: u64,
+        workload: &str,
+        tamper: impl FnOnce(&mut Vec<u8>),
+    ) -> (Pubkey, User, Matrices) {
         let provider = self.user(50_000).await;
         provider
             .run(&[
@@ -183,7 +199,7 @@ impl Market {
                 "job",
                 "post",
                 "--workload",
-                "gemm-i8",
+                workload,
                 "--m",
                 "8",
                 "--n",
@@ -211,16 +227,23 @@ impl Market {
             async move { gpu_market_blobs::fetch(&r.uri, &r.sha256).await.unwrap() }
         };
         let (a, b) = (input("a").await, input("b").await);
-        let mut c = gemm::gemm_i8(
-            8,
-            8,
-            8,
-            &gemm::i8s_from_bytes(&a),
-            &gemm::i8s_from_bytes(&b),
-        )
-        .unwrap();
+        let mut c = match spec.workload {
+            gpu_market_compute::spec::Workload::GemmI8 { .. } => {
+                let c = gemm::gemm_i8(
+                    8,
+                    8,
+                    8,
+                    &gemm::i8s_from_bytes(&a),
+                    &gemm::i8s_from_bytes(&b),
+                );
+                gemm::i32s_to_le_bytes(&c.unwrap())
+            }
+            _ => {
+                let (af, bf) = (gemm::f32s_from_le_bytes(&a), gemm::f32s_from_le_bytes(&b));
+                gemm::f32s_to_le_bytes(&gemm::gemm_f32(8, 8, 8, &af, &bf).unwrap())
+            }
+        };
         tamper(&mut c);
-        let c = gemm::i32s_to_le_bytes(&c);
         let store = gpu_market_blobs::open(&self.blobs).unwrap();
         let stored = store.put(&c).await.unwrap();
 
@@ -531,4 +554,46 @@ async fn challenging_an_unavailable_but_right_output_costs_the_bond() {
 
     let job = accounts::fetch_job(&*m.chain, &gone).await.unwrap();
     assert_eq!(job.state, gpu_market::state::JobState::Submitted);
+}
+
+/// gemm-f32: an element off by one ulp is within the ruling's bound and is not named (a
+/// challenge of it would lose the bond); one far beyond it is named, challenged and its
+/// four-byte row of A and column of B proven and absorbed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn f32_results_are_named_by_the_rulings_bound() {
+    let m = Market::new().await;
+    let viewer = User::new(&m.chain, &m.blobs, Some(m.market)).await;
+    let bond = viewer.run(&["market", "show"]).await["params"]["challenger_bond"]
+        .as_u64()
+        .unwrap();
+    let auditor = m.user(bond * 10).await;
+    let at = (3 * 8 + 5) * 4;
+    let nudge = |delta: fn(f32) -> f32| {
+        move |c: &mut Vec<u8>| {
+            let v = f32::from_le_bytes(c[at..at + 4].try_into().unwrap());
+            c[at..at + 4].copy_from_slice(&delta(v).to_le_bytes());
+        }
+    };
+    let (near, _, _) = m
+        .submitted_as(1, "gemm-f32", nudge(|v| f32::from_bits(v.to_bits() + 1)))
+        .await;
+    let (far, _, _) = m.submitted_as(2, "gemm-f32", nudge(|v| v + 100.0)).await;
+    let v = auditor.run(&["audit", "verify", &near.to_string()]).await;
+    assert_eq!(v["verdict"], "correct");
+    let (out, r) = auditor.exec(&["audit", "verify", &far.to_string()]).await;
+    assert!(
+        matches!(r, Err(CliError::ResultWrong { row: 3, col: 5, .. })),
+        "{r:?}: {out}"
+    );
+    let events = auditor.watch_once().await;
+    let challenged: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event"] == "challenged")
+        .collect();
+    assert_eq!(challenged.len(), 1, "{events:?}");
+    assert_eq!(challenged[0]["job"], far.to_string());
+    let dispute: Pubkey = s(challenged[0], "dispute").parse().unwrap();
+    let d = accounts::fetch_dispute(&*m.chain, &dispute).await.unwrap();
+    assert_eq!((d.row, d.col, d.proven), (3, 5, 1 | 2));
+    assert_eq!(d.absorbed(gpu_market::state::WorkloadKind::GemmF32), 8);
 }
