@@ -3,7 +3,8 @@
 //! key or path it concerns, so a program embedding the CLI can match on the
 //! cause; `main` prints the message as one line on stderr. Usage errors
 //! (something the user can fix by changing the command) exit with 2, `audit
-//! verify`'s unavailable output with 3 and its unprovable rejection with 4,
+//! verify`'s unavailable output with 3 and a result nothing can be challenged
+//! in (an unprovable rejection, a workload the chain cannot rule on) with 4,
 //! everything else with 1.
 
 use std::net::SocketAddr;
@@ -134,7 +135,7 @@ impl CliError {
             | CliError::ReadSpec { .. }
             | CliError::BadSpec { .. } => 2,
             CliError::OutputUnavailable { .. } => 3,
-            CliError::Unprovable { .. } => 4,
+            CliError::Unprovable { .. } | CliError::Auditor(AuditorError::NotGemm { .. }) => 4,
             _ => 1,
         }
     }
@@ -169,6 +170,33 @@ mod tests {
         );
         assert_eq!(e.exit_code(), 1);
         assert_eq!(CliError::Usage("x".into()).exit_code(), 2);
+    }
+
+    /// `audit verify`'s outcomes are told apart by exit code alone: a script must not
+    /// mistake an unavailable output (not proof of anything) for a wrong one.
+    #[test]
+    fn audit_verify_outcomes_have_distinct_exit_codes() {
+        let job = Pubkey::new_unique();
+        let wrong = CliError::ResultWrong {
+            job,
+            row: 3,
+            col: 5,
+        };
+        assert!(wrong.to_string().contains("C[3][5]"), "{wrong}");
+        let unavailable = CliError::OutputUnavailable {
+            job,
+            reason: "gone".into(),
+        };
+        let unprovable = CliError::Unprovable { job, row: 0 };
+        let kernel = CliError::Auditor(AuditorError::NotGemm {
+            job,
+            kind: "cuda-kernel",
+        });
+        let codes: Vec<i32> = [&wrong, &unavailable, &unprovable, &kernel]
+            .iter()
+            .map(|e| e.exit_code())
+            .collect();
+        assert_eq!(codes, [1, 3, 4, 4]);
     }
 
     #[test]

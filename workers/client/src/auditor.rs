@@ -631,6 +631,15 @@ pub async fn watch_pass(
         let name = key.to_string();
         let verdict = match verify_job(sender, &key).await {
             Ok(v) => v,
+            Err(e @ AuditorError::NotGemm { .. }) => {
+                // Nothing to rule on, now or later: reported once.
+                seen.insert(key);
+                report(WatchEvent::Error {
+                    job: name,
+                    error: e.to_string(),
+                });
+                continue;
+            }
             Err(e) => {
                 report(WatchEvent::Error {
                     job: name,

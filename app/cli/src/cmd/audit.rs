@@ -27,8 +27,8 @@ pub enum AuditCmd {
     /// Check a submitted GEMM result: the output against its on-chain root, Freivalds'
     /// test against the inputs, and a rejected row recomputed by the chain's own ruling.
     /// Exit 0 correct; 1 wrong (the element C[row][col] is printed); 3 output
-    /// unavailable (not proof of a wrong result); 4 rejected by Freivalds but no element
-    /// the chain would rule wrong.
+    /// unavailable (not proof of a wrong result); 4 nothing to challenge (rejected by
+    /// Freivalds but no element the chain would rule wrong, or not a GEMM job).
     Verify(super::auditor::VerifyArgs),
     /// Dispute one output element C[row][col] of a submitted GEMM job: posts the
     /// challenger bond, stages the row of A and the column of B and absorbs their dot

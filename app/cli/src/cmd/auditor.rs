@@ -1,7 +1,8 @@
 //! `gpumkt audit verify | challenge | watch`: the auditor's side of disputes (the logic
 //! is `gpu_market_client::auditor`'s). Exit codes of `verify`: 0 correct, 1 wrong (the
-//! element is printed), 3 output unavailable, 4 rejected by Freivalds' test but no
-//! element the chain would rule wrong.
+//! element is printed; other failures also exit 1, and print no verdict), 3 output
+//! unavailable, 4 nothing to challenge (rejected by Freivalds' test but no element the
+//! chain would rule wrong, or not a GEMM job).
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -190,7 +191,7 @@ pub async fn watch(ctx: &Ctx, a: WatchArgs, out: &mut dyn Write) -> Result<()> {
     let mut seen = HashSet::new();
     loop {
         let mut events = Vec::new();
-        auditor::watch_pass(
+        let pass = auditor::watch_pass(
             &ctx.sender,
             ctx.keypair()?,
             accounts,
@@ -199,7 +200,16 @@ pub async fn watch(ctx: &Ctx, a: WatchArgs, out: &mut dyn Write) -> Result<()> {
             &mut seen,
             &mut |e| events.push(e),
         )
-        .await?;
+        .await;
+        match pass {
+            Ok(()) => {}
+            Err(e) if a.once => return Err(e.into()),
+            // The daemon outlives a pass that could not list the market (an RPC outage).
+            Err(e) => events.push(WatchEvent::Error {
+                job: m.market.to_string(),
+                error: e.to_string(),
+            }),
+        }
         for e in &events {
             print_event(out, ctx.format, e).map_err(CliError::Output)?;
         }
