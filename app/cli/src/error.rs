@@ -2,13 +2,16 @@
 //! (the chain's, the blob store's, the buyer helpers', the demo's) and the
 //! key or path it concerns, so a program embedding the CLI can match on the
 //! cause; `main` prints the message as one line on stderr. Usage errors
-//! (something the user can fix by changing the command) exit with 2,
+//! (something the user can fix by changing the command) exit with 2, `audit
+//! verify`'s unavailable output with 3 and a result nothing can be challenged
+//! in (an unprovable rejection, a workload the chain cannot rule on) with 4,
 //! everything else with 1.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use gpu_market_blobs::BlobError;
+use gpu_market_client::auditor::AuditorError;
 use gpu_market_client::buyer::BuyerError;
 use gpu_market_client::config::KeyFileError;
 use gpu_market_client::error::ClientError;
@@ -78,6 +81,20 @@ pub enum CliError {
         timeout_s: u64,
         last_state: Option<&'static str>,
     },
+    /// `audit verify`: the chain would rule this element wrong.
+    #[error("job {job}'s result is wrong at C[{row}][{col}]: `gpumkt audit challenge {job} --row {row} --col {col}` wins the dispute")]
+    ResultWrong { job: Pubkey, row: u32, col: u32 },
+    /// `audit verify`: the committed output cannot be had (not proof that it is wrong).
+    #[error("job {job}'s output is unavailable: {reason}")]
+    OutputUnavailable { job: Pubkey, reason: String },
+    /// `audit verify`: Freivalds' test rejected row `row`, but no element of it is wrong
+    /// by the ruling (f32), so no challenge would win.
+    #[error(
+        "job {job}: row {row} fails Freivalds' test but no element is beyond the ruling's bound"
+    )]
+    Unprovable { job: Pubkey, row: u32 },
+    #[error(transparent)]
+    Auditor(#[from] AuditorError),
     #[error("market {market}: invariants violated")]
     InvariantsViolated { market: Pubkey },
     #[error("airdrop to {to} failed (only local chains and devnet have faucets): {source}")]
@@ -117,6 +134,8 @@ impl CliError {
             | CliError::ReadFile { .. }
             | CliError::ReadSpec { .. }
             | CliError::BadSpec { .. } => 2,
+            CliError::OutputUnavailable { .. } => 3,
+            CliError::Unprovable { .. } | CliError::Auditor(AuditorError::NotGemm { .. }) => 4,
             _ => 1,
         }
     }
@@ -151,6 +170,33 @@ mod tests {
         );
         assert_eq!(e.exit_code(), 1);
         assert_eq!(CliError::Usage("x".into()).exit_code(), 2);
+    }
+
+    /// `audit verify`'s outcomes are told apart by exit code alone: a script must not
+    /// mistake an unavailable output (not proof of anything) for a wrong one.
+    #[test]
+    fn audit_verify_outcomes_have_distinct_exit_codes() {
+        let job = Pubkey::new_unique();
+        let wrong = CliError::ResultWrong {
+            job,
+            row: 3,
+            col: 5,
+        };
+        assert!(wrong.to_string().contains("C[3][5]"), "{wrong}");
+        let unavailable = CliError::OutputUnavailable {
+            job,
+            reason: "gone".into(),
+        };
+        let unprovable = CliError::Unprovable { job, row: 0 };
+        let kernel = CliError::Auditor(AuditorError::NotGemm {
+            job,
+            kind: "cuda-kernel",
+        });
+        let codes: Vec<i32> = [&wrong, &unavailable, &unprovable, &kernel]
+            .iter()
+            .map(|e| e.exit_code())
+            .collect();
+        assert_eq!(codes, [1, 3, 4, 4]);
     }
 
     #[test]

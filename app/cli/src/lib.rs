@@ -76,7 +76,8 @@ pub enum Command {
     /// Post, watch, check and cancel jobs.
     #[command(subcommand)]
     Job(cmd::job::JobCmd),
-    /// Recompute the market's figures and check its invariants from chain state.
+    /// Recompute the market's figures and check its invariants from chain state; verify,
+    /// challenge and watch submitted results.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCmd),
     /// Settle what is due (finalize, expire, refund) and earn the bounties.

@@ -5,12 +5,14 @@
 //! real cluster, or the embedded in-process chain), and program failures come
 //! back as [`error::ClientError::Program`] carrying the program's error name.
 //! On top of that sit the roles' helpers: [`buyer`] (post a job, check its
-//! result), [`dispute`] (challenge, stage proofs, settle), [`crank`], [`audit`], and [`bootstrap`] (mints and a market, for
+//! result), [`dispute`] (challenge, stage proofs, settle), [`auditor`] (check a
+//! result, challenge and prove a wrong element, settle), [`crank`], [`audit`], and [`bootstrap`] (mints and a market, for
 //! local chains, the demo and tests) with its [`conservation`] check.
 
 pub mod accounts;
 pub mod anchor_errors;
 pub mod audit;
+pub mod auditor;
 pub mod bootstrap;
 pub mod buyer;
 pub mod chain;

@@ -1,7 +1,8 @@
 //! `gpumkt audit`: the market's figures recomputed from chain state alone
 //! (utilization, GPU-hours sold, revenue per provider, slashes, completion and
 //! expiry rates), and its invariants (vault balances against what the accounts
-//! say is owed). `invariants` exits non-zero when one fails.
+//! say is owed). `invariants` exits non-zero when one fails. `verify`, `challenge`
+//! and `watch` are the auditor's side of disputes (`super::auditor`).
 
 use std::io::Write;
 
@@ -23,6 +24,21 @@ pub enum AuditCmd {
     Jobs,
     /// Check vault balances and counters; exit 1 if any check fails.
     Invariants,
+    /// Check a submitted GEMM result: the output against its on-chain root, Freivalds'
+    /// test against the inputs, and a rejected row recomputed by the chain's own ruling.
+    /// Exit 0 correct; 1 wrong (the element C[row][col] is printed); 3 output
+    /// unavailable (not proof of a wrong result); 4 nothing to challenge (rejected by
+    /// Freivalds but no element the chain would rule wrong, or not a GEMM job).
+    Verify(super::auditor::VerifyArgs),
+    /// Dispute one output element C[row][col] of a submitted GEMM job: posts the
+    /// challenger bond, stages the row of A and the column of B and absorbs their dot
+    /// product. If the element is right, the challenger loses its bond; check first with
+    /// `audit verify`. `audit watch` settles the dispute when due.
+    Challenge(super::auditor::ChallengeArgs),
+    /// Watch the market: verify every submitted result once, challenge and prove the
+    /// wrong ones, settle this auditor's disputes once due. One line per job and event
+    /// (`--output json`: one JSON object per line).
+    Watch(super::auditor::WatchArgs),
 }
 
 fn pct(x: f64) -> String {
@@ -107,6 +123,12 @@ pub fn print_invariants(out: &mut dyn Write, r: &audit::InvariantReport) -> std:
 }
 
 pub async fn run(ctx: &Ctx, cmd: AuditCmd, out: &mut dyn Write) -> Result<()> {
+    let cmd = match cmd {
+        AuditCmd::Verify(a) => return super::auditor::verify(ctx, a, out).await,
+        AuditCmd::Challenge(a) => return super::auditor::challenge(ctx, a, out).await,
+        AuditCmd::Watch(a) => return super::auditor::watch(ctx, a, out).await,
+        other => other,
+    };
     let market = ctx.market()?;
     let snap = audit::Snapshot::load(&*ctx.chain, &market).await?;
     match cmd {
@@ -151,6 +173,9 @@ pub async fn run(ctx: &Ctx, cmd: AuditCmd, out: &mut dyn Write) -> Result<()> {
             } else {
                 Err(CliError::InvariantsViolated { market })
             }
+        }
+        AuditCmd::Verify(_) | AuditCmd::Challenge(_) | AuditCmd::Watch(_) => {
+            unreachable!("dispatched above")
         }
     }
 }

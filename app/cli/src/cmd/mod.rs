@@ -3,6 +3,7 @@
 //! the program's accounts.
 
 pub mod audit;
+pub mod auditor;
 pub mod blob;
 pub mod crank;
 pub mod demo;
