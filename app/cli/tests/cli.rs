@@ -442,10 +442,11 @@ async fn bad_input_gets_a_clear_named_error() {
             "--price",
             "10",
             "--deadline-in",
-            "5",
+            // The shortest deadline the market's min_submit_window (300 s) admits.
+            "300",
         ])
         .await;
-    chain.advance(10).await.unwrap();
+    chain.advance(310).await.unwrap();
     let job = s(&posted, "job");
     let err = user.try_run(&["job", "result", &job]).await.unwrap_err();
     assert!(err.to_string().contains("no submitted result"), "{err}");

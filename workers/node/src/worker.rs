@@ -70,6 +70,8 @@ pub struct Worker {
     stats: Mutex<Stats>,
     accepting: AtomicBool,
     crashed: AtomicBool,
+    /// The worker key's own token accounts exist (see `ensure_crank_accounts`).
+    crank_accounts_ready: AtomicBool,
     /// One execution on the device at a time: a queued job starts the moment
     /// the previous one's computation ends, while that one is committed,
     /// uploaded and submitted.
@@ -150,6 +152,7 @@ impl Worker {
             stats: Mutex::new(Stats::default()),
             accepting: AtomicBool::new(true),
             crashed: AtomicBool::new(false),
+            crank_accounts_ready: AtomicBool::new(false),
             lane: Arc::new(Semaphore::new(1)),
             wedged: Arc::new(AtomicUsize::new(0)),
             benchmark_gflops: AtomicU32::new(p.gpu.benchmark_gflops),
@@ -349,6 +352,7 @@ impl Worker {
                                 .collect(),
                         );
                     }
+                    self.ensure_crank_accounts().await?;
                     let ixs = crank::instructions(
                         &self.market,
                         c,
@@ -365,6 +369,31 @@ impl Worker {
         }
         self.defend(&snapshot.jobs, snapshot.now).await;
         Ok(actions)
+    }
+
+    /// The worker key's own token accounts, where crank bounties and reporter shares
+    /// go: created once, at the worker's cost (a crank never creates anyone else's).
+    async fn ensure_crank_accounts(&self) -> Result<()> {
+        if self.crank_accounts_ready.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let me = self.key.pubkey();
+        let mine = [
+            gpu_market_client::token::ata(&me, &self.market.payment_mint),
+            gpu_market_client::token::ata(&me, &self.market.stake_mint),
+        ];
+        let chain = &*self.sender.chain;
+        if chain
+            .get_multiple_accounts(&mine)
+            .await?
+            .iter()
+            .any(Option::is_none)
+        {
+            let ixs = crank::own_accounts_instructions(&self.market, &me);
+            self.sender.send(&ixs, &self.key, &[]).await?;
+        }
+        self.crank_accounts_ready.store(true, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Claims one job now if it is open (used by tests and operators; the
