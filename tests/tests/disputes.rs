@@ -40,6 +40,35 @@ async fn balances(w: &World, case: &Case, challenger: &Wallet, settler: &Wallet)
     }
 }
 
+/// A whole dispute of C[row][col], every side played: a fresh challenger stages the row of
+/// A and the column of B and absorbs, the provider reveals its committed row, a third
+/// party settles; balances before and after, token conservation checked at the end.
+struct Played {
+    challenger: Wallet,
+    settler: Wallet,
+    before: Balances,
+    after: Balances,
+}
+
+async fn play(w: &World, case: &Case, row: u32, col: u32) -> Played {
+    let challenger = w.wallet(10_000, 0).await;
+    let settler = w.wallet(0, 0).await;
+    let before = balances(w, case, &challenger, &settler).await;
+    let dispute = w.challenge(case, &challenger, row, col).await.unwrap();
+    let proof = case.gemm.proof(row, col);
+    w.stage_inputs(case, &dispute, &challenger, &proof).await;
+    w.reveal(case, &dispute, &proof).await.unwrap();
+    w.settle(case, &dispute, &settler).await.unwrap();
+    w.assert_conservation().await;
+    let after = balances(w, case, &challenger, &settler).await;
+    Played {
+        challenger,
+        settler,
+        before,
+        after,
+    }
+}
+
 /// A cheating provider's wrong i8 element: challenged, its row revealed (the committed,
 /// wrong one), the inputs staged, the dot product recomputed on chain. The provider loses
 /// its bond and as much stake again; the buyer gets the price back and half the slash, the
@@ -164,17 +193,12 @@ async fn a_wrong_i8_element_is_proven_on_chain_and_the_cheater_pays_for_it() {
 async fn challenging_an_honest_i8_result_costs_the_challenger_its_bond() {
     let w = World::new().await;
     let case = w.submitted_gemm(Gemm::i8(4, 3, 50, 2), 1).await;
-    let challenger = w.wallet(10_000, 0).await;
-    let settler = w.wallet(0, 0).await;
-    let before = balances(&w, &case, &challenger, &settler).await;
-    let dispute = w.challenge(&case, &challenger, 3, 0).await.unwrap();
-    let proof = case.gemm.proof(3, 0);
-    w.stage_inputs(&case, &dispute, &challenger, &proof).await;
-    w.reveal(&case, &dispute, &proof).await.unwrap();
-    w.settle(&case, &dispute, &settler).await.unwrap();
-    w.assert_conservation().await;
-
-    let after = balances(&w, &case, &challenger, &settler).await;
+    let Played {
+        challenger,
+        settler,
+        before,
+        after,
+    } = play(&w, &case, 3, 0).await;
     assert_eq!(
         after.challenger_payment,
         before.challenger_payment - CHALLENGER_BOND
@@ -215,16 +239,7 @@ async fn a_wrong_f32_element_beyond_the_bound_is_proven() {
     let honest = f32::from_le_bytes(gemm.output(0, 1));
     gemm.set_output(0, 1, (honest + 0.01).to_le_bytes());
     let case = w.submitted_gemm(gemm, 1).await;
-    let challenger = w.wallet(10_000, 0).await;
-    let settler = w.wallet(0, 0).await;
-    let before = balances(&w, &case, &challenger, &settler).await;
-    let dispute = w.challenge(&case, &challenger, 0, 1).await.unwrap();
-    let proof = case.gemm.proof(0, 1);
-    w.stage_inputs(&case, &dispute, &challenger, &proof).await;
-    w.reveal(&case, &dispute, &proof).await.unwrap();
-    w.settle(&case, &dispute, &settler).await.unwrap();
-    w.assert_conservation().await;
-    let after = balances(&w, &case, &challenger, &settler).await;
+    let Played { before, after, .. } = play(&w, &case, 0, 1).await;
     assert_eq!(after.buyer_payment, before.buyer_payment + PRICE);
     assert_eq!(
         after.challenger_stake,
@@ -257,16 +272,7 @@ async fn an_honest_f32_result_in_another_summation_order_is_upheld() {
     let nudged = f32::from_bits(backwards.to_bits() + 1);
     gemm.set_output(1, 1, nudged.to_le_bytes());
     let case = w.submitted_gemm(gemm, 1).await;
-    let challenger = w.wallet(10_000, 0).await;
-    let settler = w.wallet(0, 0).await;
-    let before = balances(&w, &case, &challenger, &settler).await;
-    let dispute = w.challenge(&case, &challenger, 1, 1).await.unwrap();
-    let proof = case.gemm.proof(1, 1);
-    w.stage_inputs(&case, &dispute, &challenger, &proof).await;
-    w.reveal(&case, &dispute, &proof).await.unwrap();
-    w.settle(&case, &dispute, &settler).await.unwrap();
-    w.assert_conservation().await;
-    let after = balances(&w, &case, &challenger, &settler).await;
+    let Played { before, after, .. } = play(&w, &case, 1, 1).await;
     assert_eq!(
         after.challenger_payment,
         before.challenger_payment - CHALLENGER_BOND

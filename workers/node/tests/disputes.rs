@@ -28,8 +28,14 @@ struct Honest {
     job: Pubkey,
 }
 
-/// An honest worker that has executed and submitted one gemm-i8 job.
-async fn honest_submitted() -> Honest {
+/// A market with one provider, its worker (CPU, local blob store) and the store.
+async fn market_with_a_worker() -> (
+    World,
+    tempfile::TempDir,
+    Arc<dyn BlobStore>,
+    ProviderHandle,
+    Arc<Worker>,
+) {
     let dir = tempfile::tempdir().unwrap();
     let blobs = gpu_market_blobs::open(dir.path().join("blobs").to_str().unwrap()).unwrap();
     let w = World::new().await;
@@ -49,6 +55,12 @@ async fn honest_submitted() -> Honest {
     )
     .await
     .unwrap();
+    (w, dir, blobs, p, worker)
+}
+
+/// An honest worker that has executed and submitted one gemm-i8 job.
+async fn honest_submitted() -> Honest {
+    let (w, dir, blobs, p, worker) = market_with_a_worker().await;
     let buyer_w = w.wallet(1_000_000, 0).await;
     let workload = Workload::GemmI8 { m: 8, n: 6, k: 33 };
     let spec = buyer::gemm_spec(&*blobs, workload, 7).await.unwrap();
@@ -206,25 +218,7 @@ async fn a_griefer_that_never_stages_is_settled_by_the_worker_after_the_deadline
 /// claims the job, so no bond is ever at risk.
 #[tokio::test]
 async fn a_job_whose_commitment_is_not_its_spec_is_never_claimed() {
-    let dir = tempfile::tempdir().unwrap();
-    let blobs = gpu_market_blobs::open(dir.path().join("blobs").to_str().unwrap()).unwrap();
-    let w = World::new().await;
-    let p = w.register_provider(h100(), STAKE).await;
-    let mut cfg = WorkerConfig::new(
-        w.market.market,
-        p.owner.pubkey(),
-        dir.path().join("j.jsonl"),
-    );
-    cfg.uri_policy = gpu_market_worker::UriPolicy::local();
-    let worker = Worker::new(
-        cfg,
-        w.sender.clone(),
-        p.worker.insecure_clone(),
-        Arc::new(CpuExecutor::with_threads(1)),
-        blobs.clone(),
-    )
-    .await
-    .unwrap();
+    let (w, _dir, blobs, p, worker) = market_with_a_worker().await;
     let buyer_w = w.wallet(1_000_000, 0).await;
     let workload = Workload::GemmI8 { m: 4, n: 4, k: 8 };
     let spec = buyer::gemm_spec(&*blobs, workload.clone(), 1)
