@@ -76,6 +76,13 @@ pub struct WorkerConfig {
     pub work_safety_factor: f64,
     /// Tests: stop dead right after this step, as if killed.
     pub fail_point: Option<FailPoint>,
+    /// TEST ONLY, never on by default: submit WRONG results on purpose. After each GEMM
+    /// executes, one output element is corrupted (C[0][0] + 1 for gemm-i8, + 1e6 for
+    /// gemm-f32) before the output is committed to and stored, so the committed root, the
+    /// stored output and any revealed row are of the wrong result: the demo's cheating
+    /// provider, whose challenge the auditor wins. Logged as a warning at start and on
+    /// every job.
+    pub cheat_wrong_results: bool,
 }
 
 impl WorkerConfig {
@@ -102,6 +109,7 @@ impl WorkerConfig {
             execution_timeout: None,
             work_safety_factor: 4.0,
             fail_point: None,
+            cheat_wrong_results: false,
         }
     }
 }

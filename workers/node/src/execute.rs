@@ -18,6 +18,7 @@ use gpu_market::state::Job;
 use gpu_market_client::Pubkey;
 use gpu_market_compute::commit::result_root;
 use gpu_market_compute::exec::{Executor, Inputs};
+use gpu_market_compute::spec::Workload;
 
 use crate::error::JobError;
 use crate::fetch::{Prepared, Purpose};
@@ -107,9 +108,17 @@ impl Worker {
         let device_ms = out.device_time.as_millis() as u64;
         let start = Instant::now();
         let workload = spec.workload.clone();
+        let cheat = self.cfg.cheat_wrong_results;
+        if cheat {
+            tracing::warn!(job = %key, "TEST ONLY: cheat_wrong_results is on: corrupting this job's output before committing to it");
+        }
         let (root, bytes) = tokio::task::spawn_blocking(move || {
-            let root = result_root(&workload, &out.bytes);
-            (root, out.bytes)
+            let mut bytes = out.bytes;
+            if cheat {
+                corrupt_first_element(&workload, &mut bytes);
+            }
+            let root = result_root(&workload, &bytes);
+            (root, bytes)
         })
         .await
         .map_err(|e| job_error(e.into()))?;
@@ -133,6 +142,26 @@ impl Worker {
             gpu_ms,
         })
     }
+}
+
+/// The cheating test mode ([`crate::WorkerConfig::cheat_wrong_results`]): makes C[0][0]
+/// of a GEMM output wrong, by 1 for gemm-i8 (exact, so any change is wrong) and by 1e6
+/// for gemm-f32 (far beyond the ruling's error bound at any size the demo runs). Other
+/// workloads are left as they are: the chain cannot rule on them. Returns whether the
+/// output was changed.
+pub fn corrupt_first_element(workload: &Workload, bytes: &mut [u8]) -> bool {
+    let Some(first) = bytes.get_mut(..4) else {
+        return false;
+    };
+    let mut word = [0u8; 4];
+    word.copy_from_slice(first);
+    let wrong = match workload {
+        Workload::GemmI8 { .. } => i32::from_le_bytes(word).wrapping_add(1).to_le_bytes(),
+        Workload::GemmF32 { .. } => (f32::from_le_bytes(word) + 1.0e6).to_le_bytes(),
+        _ => return false,
+    };
+    first.copy_from_slice(&wrong);
+    true
 }
 
 /// One execution, as the waiting side and the blocking call both see it.
@@ -165,7 +194,7 @@ impl Worker {
 /// A quick GEMM throughput measurement for the on-chain descriptor, GFLOP/s
 /// (f32, 256^3; a few milliseconds on a CPU, microseconds on a GPU).
 pub fn measure_gflops(executor: &dyn Executor) -> u32 {
-    use gpu_market_compute::spec::{random_f32_matrix, Workload};
+    use gpu_market_compute::spec::random_f32_matrix;
     let n = 256u32;
     let w = Workload::GemmF32 {
         m: n,
@@ -182,5 +211,50 @@ pub fn measure_gflops(executor: &dyn Executor) -> u32 {
             (w.flops() as f64 / out.device_time.as_secs_f64() / 1e9) as u32
         }
         _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cheat_mode_makes_c00_wrong_for_both_gemms_and_leaves_other_workloads() {
+        let i8 = Workload::GemmI8 { m: 1, n: 2, k: 1 };
+        let mut c = gpu_market_compute::gemm::i32s_to_le_bytes(&[41, 7]);
+        assert!(corrupt_first_element(&i8, &mut c));
+        assert_eq!(c, gpu_market_compute::gemm::i32s_to_le_bytes(&[42, 7]));
+
+        let f32 = Workload::GemmF32 {
+            m: 1,
+            n: 2,
+            k: 1,
+            rel_tolerance: 1e-3,
+        };
+        let mut c = gpu_market_compute::gemm::f32s_to_le_bytes(&[0.5, 2.0]);
+        assert!(corrupt_first_element(&f32, &mut c));
+        assert_eq!(
+            c,
+            gpu_market_compute::gemm::f32s_to_le_bytes(&[1.0e6 + 0.5, 2.0])
+        );
+
+        let other = Workload::CudaKernel {
+            source: String::new(),
+            entry: "k".into(),
+            grid: [1, 1, 1],
+            block: [1, 1, 1],
+            shared_mem_bytes: 0,
+            args: vec![],
+        };
+        let mut c = vec![1, 2, 3, 4];
+        assert!(!corrupt_first_element(&other, &mut c));
+        assert_eq!(c, [1, 2, 3, 4]);
+        assert!(!corrupt_first_element(&i8, &mut [0u8; 3]));
+    }
+
+    #[test]
+    fn the_cheat_mode_is_off_by_default() {
+        let cfg = crate::WorkerConfig::new(Default::default(), Default::default(), "j".into());
+        assert!(!cfg.cheat_wrong_results);
     }
 }

@@ -83,6 +83,12 @@ struct Args {
     /// TOML file with any of the settings above (snake_case keys).
     #[arg(long, env = "GPU_WORKER_CONFIG")]
     config: Option<PathBuf>,
+    /// TEST ONLY: corrupt one element of every GEMM result before committing to it, so
+    /// the worker submits wrong results and loses the disputes over them (its bond and
+    /// stake slashed). For demos and tests of the dispute machinery; hidden, and never
+    /// read from the environment or the config file.
+    #[arg(long, hide = true)]
+    test_only_submit_wrong_results: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -191,6 +197,7 @@ async fn main() {
         .unwrap_or(cfg.max_concurrent);
     cfg.price_floor = args.price_floor.or(file.price_floor).unwrap_or(0);
     cfg.crank = args.crank || file.crank.unwrap_or(false);
+    cfg.cheat_wrong_results = args.test_only_submit_wrong_results;
     if let Some(s) = args.reconcile_secs.or(file.reconcile_secs) {
         cfg.reconcile_every = Duration::from_secs(s.max(1));
     }

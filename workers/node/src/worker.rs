@@ -132,6 +132,12 @@ impl Worker {
             })
             .collect();
         let kinds = crate::supported_kinds(&*executor);
+        if cfg.cheat_wrong_results {
+            tracing::warn!(
+                provider = %provider,
+                "TEST ONLY: cheat_wrong_results is on: this worker submits WRONG GEMM results on purpose, and loses every dispute over them (bond and stake slashed)"
+            );
+        }
         Ok(Arc::new(Worker {
             market: MarketKeys::new(cfg.market, &market_state),
             cfg,
