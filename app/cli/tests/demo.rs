@@ -1,12 +1,15 @@
 //! The demo scenario end to end at a small size, asserting on its report:
 //! every job finalized and paid exactly once, the offline provider slashed by
-//! the market's rule, token conservation, and reputation ordering.
+//! the market's rule, the cheating provider's wrong result challenged by the
+//! auditor, proven on chain and slashed by the rule's exact amounts (bond plus
+//! locked stake, the buyer's share and refund, the challenger's reward), token
+//! conservation, and reputation ordering.
 
 use gpu_market_client::chain::embedded::{ClockMode, EmbeddedChain};
 use gpumkt::cmd::demo::{demo_params, run_scenario, DemoArgs};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_settles_every_job_once_and_slashes_the_offline_provider_by_rule() {
+async fn demo_settles_every_job_once_and_slashes_the_offline_provider_and_the_cheater_by_rule() {
     let chain = EmbeddedChain::start(ClockMode::RealTime).await.unwrap();
     let args = DemoArgs {
         jobs: 6,
@@ -21,8 +24,9 @@ async fn demo_settles_every_job_once_and_slashes_the_offline_provider_by_rule() 
         .unwrap();
     assert!(ticks > 0, "progress was reported");
 
-    // Every job finalized and paid exactly once.
-    assert_eq!((r.jobs_posted, r.jobs_finalized), (6, 6));
+    // Every job finalized and paid exactly once, but the cheated one (the sixth
+    // provider's, posted by the second buyer), which is slashed instead.
+    assert_eq!((r.jobs_posted, r.jobs_finalized, r.jobs_slashed), (7, 6, 1));
     assert_eq!(r.providers.iter().map(|p| p.jobs_done).sum::<u64>(), 6);
     assert_eq!(r.market_stats.jobs_live, 0);
     let params = demo_params();
@@ -51,7 +55,11 @@ async fn demo_settles_every_job_once_and_slashes_the_offline_provider_by_rule() 
             .unwrap();
     assert_eq!(s.bond, bond);
     assert_eq!(
-        (s.buyer_received, s.reporter_received, s.treasury_received),
+        (
+            s.buyer_received,
+            s.reporter_received,
+            s.expected_to_treasury
+        ),
         (split.buyer, split.reporter, split.treasury)
     );
     assert!(
@@ -59,11 +67,71 @@ async fn demo_settles_every_job_once_and_slashes_the_offline_provider_by_rule() 
         "another provider finished the job"
     );
     let offline = r.providers.iter().find(|p| p.offline).unwrap();
+    let offline_treasury = split.treasury;
     assert_eq!((offline.jobs_done, offline.slashed), (0, bond));
     assert_eq!(r.market_stats.jobs_expired, 1);
 
+    // The cheat: the cheated buyer's own check rejected it; the auditor found it
+    // wrong (C[0][0], the element the cheat mode corrupts), challenged it, and the
+    // provider's own (wrong) reveal lost the ruling.
+    assert_eq!(r.disputes.len(), 1);
+    let d = &r.disputes[0];
+    assert!(d.buyer_check_rejected);
+    assert_eq!((d.row, d.col), (Some(0), Some(0)));
+    assert_eq!(d.outcome.as_deref(), Some("provider_wrong"));
+    assert_eq!(r.auditor_wrong, 1, "only the cheat is wrong");
+    assert!(
+        r.auditor_checked >= 2,
+        "the auditor checked honest results too"
+    );
+    // Slashed by the rule: the job's bond plus as much again of free stake.
+    let cheat_price = 2 * price;
+    let cheat_bond =
+        gpu_market::math::bond_for(cheat_price, params.bond_bps, params.bond_min).unwrap();
+    let cheater = r.providers.iter().find(|p| p.cheater).unwrap();
+    let slashed = 2 * cheat_bond;
+    assert_eq!(
+        (d.bond, d.stake_locked, d.slashed),
+        (cheat_bond, cheat_bond, slashed)
+    );
+    assert_eq!(
+        (cheater.jobs_done, cheater.slashed, cheater.earnings),
+        (0, slashed, 0)
+    );
+    assert_eq!(
+        cheater.worker.disputes_answered, 1,
+        "the cheater revealed its row"
+    );
+    let cheat_split =
+        gpu_market::math::slash_split(slashed, params.slash_buyer_bps, params.slash_reporter_bps)
+            .unwrap();
+    assert!(cheat_split.buyer > 0 && cheat_split.reporter > 0 && cheat_split.treasury > 0);
+    assert_eq!(
+        (
+            d.buyer_received,
+            d.challenger_received,
+            d.expected_to_treasury
+        ),
+        (
+            cheat_split.buyer,
+            cheat_split.reporter,
+            cheat_split.treasury
+        )
+    );
+    // The buyer's escrow back less the crank bounty, i.e. the price; the challenger's
+    // bond back, and the settler's bounty (the auditor settled it).
+    assert_eq!(d.buyer_refunded, cheat_price);
+    assert!(d.challenger_bond_returned);
+    assert_eq!(d.challenger_bounty, params.crank_bounty);
+    assert!(d.ok());
+    // The treasury swept both slashes' shares, exactly.
+    assert_eq!(
+        r.treasury_slash_received,
+        offline_treasury + cheat_split.treasury
+    );
+
     // Reputation: everyone who delivered ranks above the provider who vanished.
-    for p in r.providers.iter().filter(|p| !p.offline) {
+    for p in r.providers.iter().filter(|p| !p.offline && !p.cheater) {
         assert!(
             p.reputation_score > offline.reputation_score,
             "{} outranks the offline provider",
@@ -105,8 +173,13 @@ async fn the_same_scenario_runs_over_json_rpc_against_a_local_node() {
         .unwrap();
     assert!(r.chain.starts_with("http://127.0.0.1:"), "{}", r.chain);
     assert_eq!(
-        (r.jobs_posted, r.jobs_finalized, r.results_verified),
-        (4, 4, 4)
+        (
+            r.jobs_posted,
+            r.jobs_finalized,
+            r.jobs_slashed,
+            r.results_verified
+        ),
+        (5, 4, 1, 4)
     );
     assert_eq!(r.market_stats.jobs_expired, 1);
     assert!(r.ok(), "{:?}", r.invariants);

@@ -1,8 +1,9 @@
 //! The actors, each a task over one shared [`Env`]: the buyer posting a
 //! stream of jobs and checking every submitted result, a crank settling what
-//! is due, and the providers' workers (one of which vanishes after its first
-//! claim). A new actor (a cheating provider, a challenger) is another task
-//! next to these.
+//! is due, the providers' workers (one of which vanishes after its first
+//! claim, and one of which cheats), and an auditor running the watch loop of
+//! `gpumkt audit watch` ([`auditor::watch_pass`]), which challenges a wrong
+//! result, proves it on chain and settles the dispute.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use gpu_market::state::{JobRequirements, JobState};
 use gpu_market_blobs::BlobStore;
+use gpu_market_client::auditor::{self, ChallengerAccounts, WatchEvent, WatchPolicy};
 use gpu_market_client::buyer;
 use gpu_market_client::conservation::TokenAccounts;
 use gpu_market_client::crank::crank_once;
@@ -18,7 +20,7 @@ use gpu_market_client::ix::MarketKeys;
 use gpu_market_client::send::Sender;
 use gpu_market_client::{accounts, Pubkey};
 use gpu_market_compute::spec::{JobSpec, KernelArg, Workload};
-use solana_sdk::signature::Keypair;
+use solana_sdk::signature::{Keypair, Signer};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -32,6 +34,8 @@ const JOB_LIFETIME_S: i64 = 120;
 /// How often the crank and the buyer's checker look again.
 const CRANK_EVERY: Duration = Duration::from_millis(500);
 const CHECK_EVERY: Duration = Duration::from_millis(150);
+/// How often the auditor's watch loop makes a pass.
+const AUDIT_EVERY: Duration = Duration::from_millis(250);
 /// Pause between the buyer's posts, so that work arrives as a stream.
 const POST_EVERY: Duration = Duration::from_millis(150);
 
@@ -93,12 +97,13 @@ fn vector_add_workload(n: u32) -> Workload {
     }
 }
 
-/// The buyer posts job `nonce` of `workload` at the demo's price.
+/// The buyer posts job `nonce` of `workload` at `price`.
 pub(super) async fn post_job(
     env: &Env,
     buyer_key: &Keypair,
     workload: &Workload,
     nonce: u64,
+    price: u64,
 ) -> Result<Pubkey, DemoError> {
     let failed = |source| DemoError::Post { nonce, source };
     let spec: JobSpec = match workload {
@@ -149,12 +154,12 @@ pub(super) async fn post_job(
         &*env.blobs,
         &spec,
         nonce,
-        PRICE,
+        price,
         now + JOB_LIFETIME_S,
         requirements,
         // The terms this demo created its market with (an overflow would be
         // refused by the program itself).
-        gpu_market::math::escrow_for(PRICE, super::demo_params().crank_bounty).unwrap_or(u64::MAX),
+        gpu_market::math::escrow_for(price, super::demo_params().crank_bounty).unwrap_or(u64::MAX),
     )
     .await
     .map_err(failed)?;
@@ -172,7 +177,7 @@ pub(super) async fn post_stream(
 ) -> Result<(), DemoError> {
     for n in 1..u64::from(jobs) {
         let w = &workloads[n as usize % workloads.len()];
-        post_job(env, buyer_key, w, n).await?;
+        post_job(env, buyer_key, w, n, PRICE).await?;
         tokio::time::sleep(POST_EVERY).await;
     }
     Ok(())
@@ -196,9 +201,67 @@ pub(super) fn spawn_crank(
     })
 }
 
-/// The buyer's checker: every submitted result is downloaded and verified
-/// once; a check that could not run (a blob not readable yet) is retried.
-pub(super) fn spawn_checker(env: Arc<Env>, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+/// The auditor: [`auditor::watch_pass`] (what `gpumkt audit watch` runs) until
+/// stopped, its bond paid from and its reporter share paid to `auditor`'s own
+/// token accounts. Hands back everything it saw and did, for the report.
+pub(super) fn spawn_auditor(
+    env: Arc<Env>,
+    auditor_key: Keypair,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<Vec<WatchEvent>> {
+    tokio::spawn(async move {
+        let accounts = ChallengerAccounts::associated(&auditor_key.pubkey(), &env.market);
+        let mut seen = HashSet::new();
+        let mut events = Vec::new();
+        loop {
+            let mut record = |e: WatchEvent| events.push(e);
+            // A failed pass (listing the market's accounts) is tried again on the next.
+            let _ = auditor::watch_pass(
+                &env.sender,
+                &auditor_key,
+                accounts,
+                &env.market,
+                WatchPolicy::default(),
+                &mut seen,
+                &mut record,
+            )
+            .await;
+            tokio::select! {
+                _ = tokio::time::sleep(AUDIT_EVERY) => {}
+                _ = stop.changed() => return events,
+            }
+        }
+    })
+}
+
+/// Waits until job `key` has a result submitted (or is past that), up to `deadline`.
+pub(super) async fn wait_submitted(
+    env: &Env,
+    key: &Pubkey,
+    deadline: Instant,
+) -> Result<gpu_market::state::Job, DemoError> {
+    loop {
+        let job = accounts::fetch_job(&*env.sender.chain, key)
+            .await
+            .map_err(DemoError::chain("reading the cheated job"))?;
+        if !matches!(job.state, JobState::Open | JobState::Claimed) {
+            return Ok(job);
+        }
+        if Instant::now() > deadline {
+            return Err(DemoError::CheatNotSubmitted { job: *key });
+        }
+        tokio::time::sleep(CHECK_EVERY).await;
+    }
+}
+
+/// The buyer's checker: every submitted result of `buyer`'s jobs is downloaded
+/// and verified once; a check that could not run (a blob not readable yet) is
+/// retried.
+pub(super) fn spawn_checker(
+    env: Arc<Env>,
+    buyer_key: Pubkey,
+    mut stop: watch::Receiver<bool>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut checked = HashSet::new();
         loop {
@@ -209,7 +272,7 @@ pub(super) fn spawn_checker(env: Arc<Env>, mut stop: watch::Receiver<bool>) -> J
             )
             .await
             {
-                for (key, _) in jobs {
+                for (key, _) in jobs.into_iter().filter(|(_, j)| j.buyer == buyer_key) {
                     if checked.insert(key) {
                         match buyer::verify_result(&env.sender, &key).await {
                             Ok(v) if v.ok() => env.verified.fetch_add(1, Ordering::SeqCst),
@@ -246,7 +309,9 @@ pub(super) async fn snapshot_progress(env: &Env) -> Result<Progress, DemoError> 
         open: count(JobState::Open),
         claimed: count(JobState::Claimed),
         submitted: count(JobState::Submitted),
+        disputed: count(JobState::Disputed),
         finalized: m.totals.jobs_completed,
+        slashed: m.totals.jobs_slashed,
         expired: m.totals.jobs_expired,
         verified: env.verified.load(Ordering::SeqCst),
     })

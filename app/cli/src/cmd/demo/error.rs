@@ -36,6 +36,9 @@ pub enum DemoError {
     /// The first act needs the soon-offline provider to hold the first job.
     #[error("the offline provider {provider} did not get the first job {job}")]
     OfflineMissedFirstJob { provider: Pubkey, job: Pubkey },
+    /// The cheating provider never submitted its (wrong) result.
+    #[error("the cheating provider did not submit job {job} in time")]
+    CheatNotSubmitted { job: Pubkey },
     #[error("posting job {nonce}: {source}")]
     Post {
         nonce: u64,
@@ -49,6 +52,8 @@ pub enum DemoError {
     },
     #[error("crank task: {0}")]
     CrankTask(#[source] tokio::task::JoinError),
+    #[error("auditor task: {0}")]
+    AuditorTask(#[source] tokio::task::JoinError),
     /// The market's slash rule could not split the offline provider's bond.
     #[error("slash split of bond {bond}: {source}")]
     SlashSplit {

@@ -3,13 +3,17 @@
 //! if present, CPU otherwise); a buyer posts a stream of jobs of each workload
 //! it can run and checks every result; one provider goes offline right after
 //! claiming a job, which then expires, its bond slashed by the market's rule,
-//! and another provider finishes it; a crank settles everything; an auditor
-//! recomputes the figures and checks the invariants from chain state.
+//! and another provider finishes it; one more provider cheats (its worker in
+//! the test-only wrong-results mode) on a job of a second buyer, and an
+//! auditor running `gpumkt audit watch`'s loop challenges the wrong element,
+//! proves it on chain and settles the dispute: the cheater's bond and locked
+//! stake slashed by the rule, the buyer refunded, the challenger paid; a crank
+//! settles everything; an auditor's report recomputes the figures and checks
+//! the invariants from chain state.
 //!
 //! The scenario here is the script; [`setup`] sets the stage, [`actors`]
-//! holds the tasks that share one [`Env`] (new ones, a cheating provider and
-//! a challenger once disputes exist, are another task next to them), and
-//! [`report`] is the auditor's account of it.
+//! holds the tasks that share one [`Env`], and [`report`] is the auditor's
+//! account of it.
 
 mod actors;
 mod error;
@@ -26,6 +30,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use gpu_market::state::MarketParams;
 use gpu_market_client::audit;
+use gpu_market_client::auditor::{Verdict, WatchEvent};
+use gpu_market_client::buyer;
 use gpu_market_client::chain::counting::CountingChain;
 use gpu_market_client::chain::SharedChain;
 use gpu_market_client::conservation::TokenAccounts;
@@ -36,7 +42,7 @@ use solana_sdk::signature::{Keypair, Signer};
 
 pub use actors::Env;
 pub use error::DemoError;
-pub use report::{print_report, DemoReport, Progress, ProviderReport, SlashReport};
+pub use report::{print_report, DemoReport, DisputeReport, Progress, ProviderReport, SlashReport};
 
 use crate::output::emit;
 use crate::{CliError, Ctx, Format, Result};
@@ -46,7 +52,8 @@ pub struct DemoArgs {
     /// Jobs the buyer posts.
     #[arg(long, default_value_t = 12)]
     pub jobs: u32,
-    /// Providers, each running a worker (one of them goes offline).
+    /// Providers, each running a worker (one of them goes offline); one more, a
+    /// cheating provider, joins them.
     #[arg(long, default_value_t = 3)]
     pub providers: u32,
     /// GEMM dimension (m = n = k).
@@ -73,7 +80,10 @@ impl Default for DemoArgs {
 }
 
 /// Market rules sized for a demo that runs in seconds: a claim must be
-/// submitted within 6 s, results can be challenged for 2 s.
+/// submitted within 6 s, results can be challenged for 4 s (time for the
+/// auditor to fetch and check each result), and a dispute's two sides have
+/// 8 s to stage their proofs (a complete dispute is settled at once, so an
+/// honest run never waits that long).
 pub fn demo_params() -> MarketParams {
     MarketParams {
         fee_bps: 250,
@@ -81,9 +91,9 @@ pub fn demo_params() -> MarketParams {
         bond_bps: 5_000,
         bond_min: 100_000,
         claim_timeout: 6,
-        challenge_window: 2,
-        dispute_timeout: 1,
-        unstake_cooldown: 10,
+        challenge_window: 4,
+        dispute_timeout: 8,
+        unstake_cooldown: 20,
         challenger_bond: 100_000,
         slash_buyer_bps: 5_000,
         slash_reporter_bps: 1_000,
@@ -95,6 +105,9 @@ pub fn demo_params() -> MarketParams {
 
 /// What the buyer pays per job, payment-mint base units.
 const PRICE: u64 = 1_000_000;
+/// The price of the cheated buyer's one job: the cheating provider takes only
+/// jobs at this price or more, so it cheats on that job alone.
+const CHEAT_PRICE: u64 = 2 * PRICE;
 /// How often the scenario looks at the market while it waits.
 const POLL_EVERY: Duration = Duration::from_millis(500);
 
@@ -131,7 +144,8 @@ pub async fn run_scenario(
         .map_err(|source| DemoError::BlobStore { location, source })?;
 
     // The stage: keys, lamports, the market, tokens, providers.
-    let cast = setup::Cast::new(a.providers);
+    // The providers, then the cheating provider.
+    let cast = setup::Cast::new(a.providers + 1);
     setup::fund_lamports(&sender, funder, &cast).await?;
     let tokens = TokenAccounts::new();
     let market = setup::market(&sender, &cast, a.jobs, &tokens).await?;
@@ -146,15 +160,18 @@ pub async fn run_scenario(
         rejected: AtomicU64::new(0),
         tokens,
     });
-    let executors = setup::Executors::detect(a.providers);
+    let executors = setup::Executors::detect(a.providers + 1);
     let executor_name = executors.next().device().name.clone();
-    let seats = setup::register_providers(&env, &cast, &executors).await?;
-    let offline_index = seats.len() - 1;
+    let mut seats = setup::register_providers(&env, &cast, &executors).await?;
+    let cheat_index = seats.len() - 1;
+    seats[cheat_index].name = "cheater".into();
+    let cheat_key = seats[cheat_index].key;
+    let offline_index = cheat_index - 1;
     let offline_key = seats[offline_index].key;
     let workloads = actors::workloads(a.size, executors.has_gpu());
 
     // Act 1: the soon-offline provider claims the first job, then dies.
-    let first = actors::post_job(&env, &cast.buyer, &workloads[0], 0).await?;
+    let first = actors::post_job(&env, &cast.buyer, &workloads[0], 0, PRICE).await?;
     let offline_worker = seats[offline_index]
         .worker(&env, &workdir, Some(FailPoint::AfterClaimSent))
         .await?;
@@ -176,9 +193,36 @@ pub async fn run_scenario(
     worker_stats.insert(offline_index, offline_worker.stats());
     drop(offline_worker);
 
-    // Act 2: the other providers' daemons, a crank, and the buyer's checker run
-    // while the buyer posts the rest.
+    // Act 2: the cheating provider's daemon takes the cheated buyer's one job and
+    // submits a wrong result; that buyer's own check rejects it.
+    let deadline = started + Duration::from_secs(a.timeout);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let cheater = seats[cheat_index].cheater(&env, &workdir).await?;
+    let cheater_task = tokio::spawn(cheater.clone().run(stop_rx.clone()));
+    let cheated = actors::post_job(
+        &env,
+        &cast.cheated_buyer,
+        &workloads[0],
+        u64::from(a.jobs),
+        CHEAT_PRICE,
+    )
+    .await?;
+    let cheated_job = actors::wait_submitted(&env, &cheated, deadline).await?;
+    let buyer_check_rejected = matches!(
+        buyer::verify_result(&env.sender, &cheated).await,
+        Ok(v) if !v.ok()
+    );
+    // What the rule will lock beside the bond at the challenge: the cheater holds no
+    // other job, so its free stake now is its free stake then.
+    let cheater_before = accounts::fetch_provider(&*chain, &cheat_key)
+        .await
+        .map_err(DemoError::chain("reading the cheating provider"))?;
+    let stake_locked = cheated_job.bond.min(cheater_before.free_stake());
+
+    // Act 3: the auditor's watch loop, the other providers' daemons, a crank, and
+    // the buyer's checker run while the buyer posts the rest.
+    let auditor =
+        actors::spawn_auditor(env.clone(), cast.auditor.insecure_clone(), stop_rx.clone());
     let mut daemons = Vec::new();
     for (i, seat) in seats.iter().enumerate().take(offline_index) {
         let w = seat.worker(&env, &workdir, None).await?;
@@ -186,11 +230,11 @@ pub async fn run_scenario(
     }
     let crank_task =
         actors::spawn_crank(env.clone(), cast.cranker.insecure_clone(), stop_rx.clone());
-    let checker = actors::spawn_checker(env.clone(), stop_rx.clone());
+    let checker = actors::spawn_checker(env.clone(), cast.buyer.pubkey(), stop_rx.clone());
     actors::post_stream(&env, &cast.buyer, &workloads, a.jobs).await?;
 
-    // Until every job is finalized. Meanwhile, note who picks up the abandoned job.
-    let deadline = started + Duration::from_secs(a.timeout);
+    // Until every job is finalized (or, the cheated one, slashed). Meanwhile, note
+    // who picks up the abandoned job.
     let mut finished_by = None;
     loop {
         if finished_by.is_none() {
@@ -202,7 +246,7 @@ pub async fn run_scenario(
         }
         let p = actors::snapshot_progress(&env).await?;
         progress(&p);
-        if p.settled(u64::from(a.jobs)) {
+        if p.settled(u64::from(a.jobs) + 1) {
             break;
         }
         if Instant::now() > deadline {
@@ -218,10 +262,13 @@ pub async fn run_scenario(
     let _ = stop_tx.send(true);
     let cranker = crank_task.await.map_err(DemoError::CrankTask)?;
     let _ = checker.await;
+    let events = auditor.await.map_err(DemoError::AuditorTask)?;
     for (i, w, handle) in daemons {
         let _ = handle.await;
         worker_stats.insert(i, w.stats());
     }
+    let _ = cheater_task.await;
+    worker_stats.insert(cheat_index, cheater.stats());
 
     // Fees and the treasury's share of slashes accrue in the vaults; the
     // authority (the demo's treasury) sweeps them to its own accounts.
@@ -279,15 +326,100 @@ pub async fn run_scenario(
         expected_to_treasury: split.treasury,
         buyer_received: received(cast.buyer.pubkey()).await?,
         reporter_received: received(cranker.pubkey()).await?,
-        treasury_received: received(cast.authority.pubkey()).await?,
         finished_by: finished_by.map(|k| k.to_string()),
     };
+
+    // The cheat's dispute: what the auditor did, and what the rule paid.
+    let cheated_name = cheated.to_string();
+    let challenged = events.iter().find_map(|e| match e {
+        WatchEvent::Challenged(c) if c.job == cheated_name => Some(c.clone()),
+        _ => None,
+    });
+    let outcome = events.iter().find_map(|e| match e {
+        WatchEvent::Settled { job, outcome, .. } if *job == cheated_name => Some(outcome.clone()),
+        _ => None,
+    });
+    let cheater_after = accounts::fetch_provider(&*chain, &cheat_key)
+        .await
+        .map_err(DemoError::chain("reading the cheating provider"))?;
+    let expected_slashed = cheated_job.bond.saturating_add(stake_locked);
+    let dispute_split = gpu_market::math::slash_split(
+        expected_slashed,
+        params.slash_buyer_bps,
+        params.slash_reporter_bps,
+    )
+    .map_err(|source| DemoError::SlashSplit {
+        bond: expected_slashed,
+        source,
+    })?;
+    let paid = |owner: Pubkey| {
+        let chain = chain.clone();
+        let mint = env.market.payment_mint;
+        async move {
+            token::balance(&*chain, &token::ata(&owner, &mint))
+                .await
+                .map_err(DemoError::chain("reading the dispute's payments"))
+        }
+    };
+    // The cheated buyer was funded with exactly its one job's escrow, and the auditor
+    // with exactly one challenger bond: what they hold now is what came back.
+    let auditor_paid = paid(cast.auditor.pubkey()).await?;
+    let dispute = DisputeReport {
+        provider: cheat_key.to_string(),
+        job: cheated_name,
+        dispute: challenged.as_ref().map(|c| c.dispute.clone()),
+        row: challenged.as_ref().map(|c| c.row),
+        col: challenged.as_ref().map(|c| c.col),
+        buyer_check_rejected,
+        outcome,
+        bond: cheated_job.bond,
+        stake_locked,
+        slashed: cheater_before.stake.saturating_sub(cheater_after.stake),
+        expected_slashed,
+        expected_to_buyer: dispute_split.buyer,
+        expected_to_challenger: dispute_split.reporter,
+        expected_to_treasury: dispute_split.treasury,
+        buyer_received: received(cast.cheated_buyer.pubkey()).await?,
+        challenger_received: received(cast.auditor.pubkey()).await?,
+        buyer_refunded: paid(cast.cheated_buyer.pubkey()).await?,
+        expected_refund: cheated_job.escrow.saturating_sub(params.crank_bounty),
+        challenger_bond_returned: auditor_paid >= params.challenger_bond,
+        challenger_bounty: auditor_paid.saturating_sub(params.challenger_bond),
+    };
+    let auditor_checked = events
+        .iter()
+        .filter(|e| matches!(e, WatchEvent::Verified { .. }))
+        .count() as u64;
+    let auditor_wrong = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                WatchEvent::Verified {
+                    verdict: Verdict::Wrong { .. },
+                    ..
+                }
+            )
+        })
+        .count() as u64;
+    let jobs_slashed = accounts::fetch_market(&*chain, &env.market.market)
+        .await
+        .map_err(DemoError::chain("reading the market"))?
+        .totals
+        .jobs_slashed;
     let providers = seats
         .iter()
         .enumerate()
         .map(|(i, seat)| {
             let worker = worker_stats.get(&i).cloned().unwrap_or_default();
-            report::provider_report(&seat.name, &seat.key, i == offline_index, &stats, worker)
+            report::provider_report(
+                &seat.name,
+                &seat.key,
+                i == offline_index,
+                i == cheat_index,
+                &stats,
+                worker,
+            )
         })
         .collect();
     Ok(DemoReport {
@@ -305,7 +437,13 @@ pub async fn run_scenario(
         results_verified: env.verified.load(Ordering::SeqCst),
         results_rejected: env.rejected.load(Ordering::SeqCst),
         transactions: counting.landed(),
+        jobs_slashed,
+        treasury_slash_received: received(cast.authority.pubkey()).await?,
+        treasury_slash_expected: split.treasury.saturating_add(dispute.expected_to_treasury),
         offline: Some(offline),
+        disputes: vec![dispute],
+        auditor_checked,
+        auditor_wrong,
         providers,
         market_stats: stats,
         invariants,

@@ -1,7 +1,9 @@
 //! The demo's outcome: progress lines while it runs, and at the end the
 //! auditor's view from chain state (per provider jobs, GPU-seconds, earnings,
 //! utilization, reputation, slashes; the offline provider's slash against the
-//! rule; totals; invariants; token conservation), as JSON or as text.
+//! rule; the cheating provider's dispute, its slash, the buyer's refund and the
+//! challenger's reward against the rule; totals; invariants; token
+//! conservation), as JSON or as text.
 
 use std::io::Write;
 
@@ -19,22 +21,27 @@ pub struct Progress {
     pub open: u64,
     pub claimed: u64,
     pub submitted: u64,
+    pub disputed: u64,
     pub finalized: u64,
+    /// Jobs ended by a lost dispute.
+    pub slashed: u64,
     pub expired: u64,
     pub verified: u64,
 }
 
 impl Progress {
-    /// Every posted job paid and none left live.
+    /// Every one of `jobs` posted jobs paid or slashed, and none left live.
     pub fn settled(&self, jobs: u64) -> bool {
-        self.finalized >= jobs && self.open + self.claimed + self.submitted == 0
+        self.posted >= jobs
+            && self.finalized + self.slashed >= jobs
+            && self.open + self.claimed + self.submitted + self.disputed == 0
     }
 
     /// One progress line (without the time).
     pub fn line(&self) -> String {
         format!(
-            "posted {:>3}  open {:>3}  claimed {:>3}  submitted {:>3}  finalized {:>3}  expired {}  results checked {}",
-            self.posted, self.open, self.claimed, self.submitted, self.finalized, self.expired, self.verified
+            "posted {:>3}  open {:>3}  claimed {:>3}  submitted {:>3}  disputed {}  finalized {:>3}  slashed {}  expired {}  results checked {}",
+            self.posted, self.open, self.claimed, self.submitted, self.disputed, self.finalized, self.slashed, self.expired, self.verified
         )
     }
 }
@@ -44,6 +51,8 @@ pub struct ProviderReport {
     pub name: String,
     pub provider: String,
     pub offline: bool,
+    /// The worker ran in its test-only wrong-results mode.
+    pub cheater: bool,
     pub jobs_done: u64,
     pub gpu_seconds: f64,
     pub earnings: u64,
@@ -63,8 +72,57 @@ pub struct SlashReport {
     pub expected_to_treasury: u64,
     pub buyer_received: u64,
     pub reporter_received: u64,
-    pub treasury_received: u64,
     pub finished_by: Option<String>,
+}
+
+/// A dispute of the cheating provider's result, from the auditor's events and the
+/// balances of the accounts the rule pays: each measured figure beside the rule's.
+#[derive(Clone, Debug, Serialize)]
+pub struct DisputeReport {
+    pub provider: String,
+    pub job: String,
+    pub dispute: Option<String>,
+    /// The element challenged, C[row][col].
+    pub row: Option<u32>,
+    pub col: Option<u32>,
+    /// The cheated job's buyer found the result wrong with its own check.
+    pub buyer_check_rejected: bool,
+    /// `provider_wrong`, `provider_silent`, ... as settled; `None`: never settled.
+    pub outcome: Option<String>,
+    /// The job's bond and the stake locked beside it at the challenge
+    /// (`min(bond, free stake)`, read from the provider before the challenge).
+    pub bond: u64,
+    pub stake_locked: u64,
+    /// The provider's stake before the challenge less after the settlement.
+    pub slashed: u64,
+    pub expected_slashed: u64,
+    pub expected_to_buyer: u64,
+    pub expected_to_challenger: u64,
+    pub expected_to_treasury: u64,
+    /// Stake-mint shares received (the buyer's and the challenger's accounts get
+    /// nothing else).
+    pub buyer_received: u64,
+    pub challenger_received: u64,
+    /// The payment the buyer got back (its escrow less the crank bounty, by rule).
+    pub buyer_refunded: u64,
+    pub expected_refund: u64,
+    /// The challenger's bond came back.
+    pub challenger_bond_returned: bool,
+    /// The settler's crank bounty, when the challenger settled the dispute itself.
+    pub challenger_bounty: u64,
+}
+
+impl DisputeReport {
+    /// The cheat was rejected, proven wrong, and everyone paid exactly by the rule.
+    pub fn ok(&self) -> bool {
+        self.buyer_check_rejected
+            && self.outcome.as_deref() == Some("provider_wrong")
+            && self.slashed == self.expected_slashed
+            && self.buyer_received == self.expected_to_buyer
+            && self.challenger_received == self.expected_to_challenger
+            && self.buyer_refunded == self.expected_refund
+            && self.challenger_bond_returned
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -81,7 +139,16 @@ pub struct DemoReport {
     pub results_rejected: u64,
     /// Transactions that landed, setup included.
     pub transactions: u64,
+    pub jobs_slashed: u64,
     pub offline: Option<SlashReport>,
+    pub disputes: Vec<DisputeReport>,
+    /// Submitted results the auditor checked, and how many it found wrong.
+    pub auditor_checked: u64,
+    pub auditor_wrong: u64,
+    /// The treasury's slash shares (the offline provider's and the disputes'), as swept
+    /// and as the rule has them.
+    pub treasury_slash_received: u64,
+    pub treasury_slash_expected: u64,
     pub providers: Vec<ProviderReport>,
     pub market_stats: MarketStats,
     pub invariants: InvariantReport,
@@ -89,10 +156,14 @@ pub struct DemoReport {
 }
 
 impl DemoReport {
-    /// Every job paid once, every result checked, books balanced.
+    /// Every job paid once or its cheat slashed by rule, every result checked,
+    /// books balanced.
     pub fn ok(&self) -> bool {
-        self.jobs_finalized == self.jobs_posted
+        self.jobs_finalized + self.jobs_slashed == self.jobs_posted
             && self.results_rejected == 0
+            && !self.disputes.is_empty()
+            && self.disputes.iter().all(DisputeReport::ok)
+            && self.treasury_slash_received == self.treasury_slash_expected
             && self.invariants.ok
             && self.conservation.iter().all(|c| c.ok)
     }
@@ -103,6 +174,7 @@ pub(super) fn provider_report(
     name: &str,
     key: &gpu_market_client::Pubkey,
     offline: bool,
+    cheater: bool,
     stats: &MarketStats,
     worker: Stats,
 ) -> ProviderReport {
@@ -114,6 +186,7 @@ pub(super) fn provider_report(
         name: name.to_string(),
         provider: key.to_string(),
         offline,
+        cheater,
         jobs_done: s.map(|s| s.completed).unwrap_or(0),
         gpu_seconds: s.map(|s| s.gpu_hours * 3_600.0).unwrap_or(0.0),
         earnings: s.map(|s| s.revenue).unwrap_or(0),
@@ -158,10 +231,76 @@ pub fn print_report(o: &mut dyn Write, r: &DemoReport) -> std::io::Result<()> {
                     "to the reporter (crank)",
                     format!("{} (rule: {})", s.reporter_received, s.expected_to_reporter),
                 ),
+                ("to the treasury (rule)", s.expected_to_treasury.to_string()),
+            ],
+        )?;
+    }
+    for d in &r.disputes {
+        let opt = |v: Option<u32>| v.map_or("-".to_string(), |v| v.to_string());
+        writeln!(o)?;
+        writeln!(
+            o,
+            "== dispute: cheating provider {} submitted a wrong result for job {}",
+            short(&d.provider),
+            short(&d.job)
+        )?;
+        kv(
+            o,
+            &[
                 (
-                    "to the treasury",
-                    format!("{} (rule: {})", s.treasury_received, s.expected_to_treasury),
+                    "buyer's own check",
+                    if d.buyer_check_rejected {
+                        "rejected"
+                    } else {
+                        "accepted"
+                    }
+                    .into(),
                 ),
+                (
+                    "challenged element",
+                    format!("C[{}][{}] by the auditor", opt(d.row), opt(d.col)),
+                ),
+                (
+                    "outcome",
+                    d.outcome.clone().unwrap_or_else(|| "not settled".into()),
+                ),
+                (
+                    "slashed (bond + locked stake)",
+                    format!(
+                        "{} (rule: {} + {} = {})",
+                        d.slashed, d.bond, d.stake_locked, d.expected_slashed
+                    ),
+                ),
+                (
+                    "to the buyer",
+                    format!("{} (rule: {})", d.buyer_received, d.expected_to_buyer),
+                ),
+                (
+                    "to the challenger",
+                    format!(
+                        "{} (rule: {})",
+                        d.challenger_received, d.expected_to_challenger
+                    ),
+                ),
+                ("to the treasury (rule)", d.expected_to_treasury.to_string()),
+                (
+                    "buyer refunded",
+                    format!("{} (rule: {})", d.buyer_refunded, d.expected_refund),
+                ),
+                (
+                    "challenger's bond",
+                    if d.challenger_bond_returned {
+                        "returned"
+                    } else {
+                        "NOT returned"
+                    }
+                    .into(),
+                ),
+                (
+                    "settler's bounty to the challenger",
+                    d.challenger_bounty.to_string(),
+                ),
+                ("check", if d.ok() { "ok" } else { "FAIL" }.into()),
             ],
         )?;
     }
@@ -172,7 +311,17 @@ pub fn print_report(o: &mut dyn Write, r: &DemoReport) -> std::io::Result<()> {
         .iter()
         .map(|p| {
             vec![
-                format!("{}{}", p.name, if p.offline { " (offline)" } else { "" }),
+                format!(
+                    "{}{}",
+                    p.name,
+                    if p.offline {
+                        " (offline)"
+                    } else if p.cheater {
+                        " (cheater)"
+                    } else {
+                        ""
+                    }
+                ),
                 p.jobs_done.to_string(),
                 format!("{:.3}", p.gpu_seconds),
                 p.earnings.to_string(),
@@ -200,6 +349,18 @@ pub fn print_report(o: &mut dyn Write, r: &DemoReport) -> std::io::Result<()> {
                 format!("{} / {}", r.jobs_posted, r.jobs_finalized),
             ),
             ("claims expired (slashed)", t.jobs_expired.to_string()),
+            ("disputes lost (slashed)", r.jobs_slashed.to_string()),
+            (
+                "results checked by the auditor",
+                format!("{} ({} wrong)", r.auditor_checked, r.auditor_wrong),
+            ),
+            (
+                "slash shares to the treasury",
+                format!(
+                    "{} (rule: {})",
+                    r.treasury_slash_received, r.treasury_slash_expected
+                ),
+            ),
             (
                 "results checked by the buyer",
                 format!("{} ok, {} rejected", r.results_verified, r.results_rejected),
@@ -228,7 +389,7 @@ pub fn print_report(o: &mut dyn Write, r: &DemoReport) -> std::io::Result<()> {
         o,
         "{}",
         if r.ok() {
-            "demo OK: every job paid exactly once, every result checked, books balanced"
+            "demo OK: every job paid exactly once or its cheat slashed by rule, every result checked, books balanced"
         } else {
             "demo FAILED a check"
         }

@@ -17,7 +17,7 @@ use solana_sdk::signature::{Keypair, Signer};
 
 use super::actors::Env;
 use super::error::DemoError;
-use super::{demo_params, PRICE};
+use super::{demo_params, CHEAT_PRICE, PRICE};
 use gpu_market_client::conservation::TokenAccounts;
 
 /// Lamports each actor gets for fees and rent.
@@ -28,10 +28,14 @@ const STAKE: u64 = 5_000_000;
 /// Instructions per setup transaction (well under the size limit).
 const IXS_PER_TX: usize = 6;
 
-/// Everyone's keys. The market's authority is also its treasury.
+/// Everyone's keys. The market's authority is also its treasury. The cheated
+/// buyer posts only the job the cheating provider takes, so that what the
+/// dispute pays it (its slash share, its refund) is its balance alone.
 pub(super) struct Cast {
     pub authority: Keypair,
     pub buyer: Keypair,
+    pub cheated_buyer: Keypair,
+    pub auditor: Keypair,
     pub cranker: Keypair,
     pub owners: Vec<Keypair>,
     pub workers: Vec<Keypair>,
@@ -42,6 +46,8 @@ impl Cast {
         Cast {
             authority: Keypair::new(),
             buyer: Keypair::new(),
+            cheated_buyer: Keypair::new(),
+            auditor: Keypair::new(),
             cranker: Keypair::new(),
             owners: (0..providers).map(|_| Keypair::new()).collect(),
             workers: (0..providers).map(|_| Keypair::new()).collect(),
@@ -49,12 +55,18 @@ impl Cast {
     }
 
     fn everyone(&self) -> Vec<Pubkey> {
-        [&self.authority, &self.buyer, &self.cranker]
-            .into_iter()
-            .chain(&self.owners)
-            .chain(&self.workers)
-            .map(|k| k.pubkey())
-            .collect()
+        [
+            &self.authority,
+            &self.buyer,
+            &self.cheated_buyer,
+            &self.auditor,
+            &self.cranker,
+        ]
+        .into_iter()
+        .chain(&self.owners)
+        .chain(&self.workers)
+        .map(|k| k.pubkey())
+        .collect()
     }
 }
 
@@ -79,8 +91,10 @@ pub(super) async fn fund_lamports(
 }
 
 /// Mints, the market, and the tokens: the buyer can pay for every job (and
-/// one more), each owner holds stake, and everyone who will receive tokens
-/// (the cranker's bounties, the buyer's slash share) has both accounts.
+/// one more), the cheated buyer for its one job, the auditor for one
+/// challenger bond, each owner holds stake, and everyone who will receive
+/// tokens (the cranker's bounties, the buyers' slash shares, the auditor's
+/// reporter share) has both accounts.
 pub(super) async fn market(
     sender: &Sender,
     cast: &Cast,
@@ -103,6 +117,12 @@ pub(super) async fn market(
         .saturating_mul(u64::from(jobs) + 1);
     let wallets = [
         (cast.buyer.pubkey(), budget, 0),
+        (
+            cast.cheated_buyer.pubkey(),
+            gpu_market::math::escrow_for(CHEAT_PRICE, params.crank_bounty).unwrap_or(u64::MAX),
+            0,
+        ),
+        (cast.auditor.pubkey(), params.challenger_bond, 0),
         (cast.cranker.pubkey(), 0, 0),
     ]
     .into_iter()
@@ -231,6 +251,22 @@ impl Seat {
         workdir: &Path,
         fail: Option<FailPoint>,
     ) -> Result<Arc<Worker>, DemoError> {
+        self.start(self.config(env, workdir, fail), env).await
+    }
+
+    /// The cheating provider's worker: in the test-only mode that submits wrong
+    /// results, and taking only jobs priced at [`CHEAT_PRICE`] or more (the one
+    /// job the cheated buyer posts), so that it cheats exactly once. It answers
+    /// the challenge itself, revealing its (wrong) committed row, and loses.
+    pub async fn cheater(&self, env: &Env, workdir: &Path) -> Result<Arc<Worker>, DemoError> {
+        let mut cfg = self.config(env, workdir, None);
+        cfg.cheat_wrong_results = true;
+        cfg.price_floor = CHEAT_PRICE;
+        cfg.max_concurrent = 1;
+        self.start(cfg, env).await
+    }
+
+    fn config(&self, env: &Env, workdir: &Path, fail: Option<FailPoint>) -> WorkerConfig {
         let mut cfg = WorkerConfig::new(
             env.market.market,
             self.owner,
@@ -246,6 +282,10 @@ impl Seat {
         cfg.uri_policy = gpu_market_worker::UriPolicy::local();
         // Claims last 6 s here: a second is enough to commit, upload and submit.
         cfg.execution_margin = 1;
+        cfg
+    }
+
+    async fn start(&self, cfg: WorkerConfig, env: &Env) -> Result<Arc<Worker>, DemoError> {
         Worker::new(
             cfg,
             env.sender.clone(),
