@@ -162,9 +162,8 @@ pub async fn run_scenario(
     });
     let executors = setup::Executors::detect(a.providers + 1);
     let executor_name = executors.next().device().name.clone();
-    let mut seats = setup::register_providers(&env, &cast, &executors).await?;
+    let seats = setup::register_providers(&env, &cast, &executors).await?;
     let cheat_index = seats.len() - 1;
-    seats[cheat_index].name = "cheater".into();
     let cheat_key = seats[cheat_index].key;
     let offline_index = cheat_index - 1;
     let offline_key = seats[offline_index].key;
@@ -460,7 +459,7 @@ pub async fn run(ctx: &Ctx, a: DemoArgs, out: &mut dyn Write) -> Result<()> {
     if text {
         writeln!(
             out,
-            "gpu-market demo on {}: {} providers, {} jobs",
+            "gpu-market demo on {}: {} providers and a cheating one, {} jobs and the one it cheats on",
             ctx.chain.describe(),
             a.providers,
             a.jobs
