@@ -1,0 +1,1107 @@
+//! Invariant fuzzing: random sequences of every instruction a buyer, a provider (honest
+//! or not), a challenger, a crank or the authority sends, with the clock moved at random,
+//! on the embedded chain. Every failure must be one of the named errors declared for its
+//! operation; after every step the books must balance (token conservation per mint and
+//! the audit's invariants), jobs move only along the lifecycle's edges and settle at most
+//! once, a slash comes only out of locked stake, no withdrawal beats its cooldown, and an
+//! honest provider (correct results, on time) never loses stake.
+//!
+//! A run is reproduced by its seed: `GPU_MARKET_FUZZ_SEED=<seed>` replays that one run
+//! (with `GPU_MARKET_FUZZ_STEPS` steps per run, default 400). Otherwise runs with seeds
+//! `GPU_MARKET_FUZZ_BASE` (default 0x5EED), +1, ... go on until `GPU_MARKET_FUZZ_TX`
+//! transactions (default 100,000) were sent. `GPU_MARKET_FUZZ_AUDIT_EVERY=N` runs the
+//! full audit every N steps (default 8).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use gpu_market::state::{JobState, MarketParams, ProofTree};
+use gpu_market::{JobPostArgs, JobSubmitArgs};
+use gpu_market_client::chain::counting::CountingChain;
+use gpu_market_client::chain::{Chain, SharedChain};
+use gpu_market_client::error::Result;
+use gpu_market_client::ix::{self, SettleAccounts};
+use gpu_market_client::send::Sender;
+use gpu_market_client::{accounts, pda, Pubkey};
+use gpu_market_tests::dispute::Gemm;
+use gpu_market_tests::{default_params, h100, Keypair, ProviderHandle, Signer, Wallet, World};
+use solana_sdk::instruction::Instruction;
+
+/// splitmix64: a seed is a whole run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo + 1)
+    }
+    fn chance(&mut self, pct: u64) -> bool {
+        self.next() % 100 < pct
+    }
+}
+
+/// What the model last saw of a job; `Gone` is a closed account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Seen {
+    Open,
+    Claimed,
+    Submitted,
+    Disputed,
+    Finalized,
+    Cancelled,
+    Refunded,
+    Slashed,
+    Gone,
+}
+
+impl From<JobState> for Seen {
+    fn from(s: JobState) -> Self {
+        match s {
+            JobState::Open => Seen::Open,
+            JobState::Claimed => Seen::Claimed,
+            JobState::Submitted => Seen::Submitted,
+            JobState::Disputed => Seen::Disputed,
+            JobState::Finalized => Seen::Finalized,
+            JobState::Cancelled => Seen::Cancelled,
+            JobState::Refunded => Seen::Refunded,
+            JobState::Slashed => Seen::Slashed,
+        }
+    }
+}
+
+impl Seen {
+    fn terminal(self) -> bool {
+        matches!(
+            self,
+            Seen::Finalized | Seen::Cancelled | Seen::Refunded | Seen::Slashed | Seen::Gone
+        )
+    }
+}
+
+/// The lifecycle's edges (a step may take at most one).
+fn allowed(from: Seen, to: Seen) -> bool {
+    use Seen::*;
+    from == to
+        || matches!(
+            (from, to),
+            (Open, Claimed)
+                | (Open, Gone) // cancel, expire_unclaimed (closed to the buyer)
+                | (Claimed, Submitted)
+                | (Claimed, Open) // expired claim, time left: reopened
+                | (Claimed, Refunded)
+                | (Claimed, Gone) // expired claim past the deadline: refunded and closed
+                | (Submitted, Disputed)
+                | (Submitted, Gone) // finalize (closed)
+                | (Disputed, Submitted) // the provider won the dispute
+                | (Disputed, Slashed)
+                | (Disputed, Gone) // the provider lost: slashed and closed
+        )
+}
+
+struct JobM {
+    key: Pubkey,
+    buyer: usize,
+    /// Honest inputs and output.
+    gemm: Gemm,
+    /// The output the provider submitted (tampered when dishonest) and the element changed.
+    submitted: Option<(Gemm, Option<(u32, u32)>)>,
+    provider: Option<usize>,
+    seen: Seen,
+    settlements: u32,
+}
+
+struct DisputeM {
+    key: Pubkey,
+    job: usize,
+    challenger: usize,
+    row: u32,
+    col: u32,
+    settled: bool,
+    /// Buffers opened and who paid (the payer closes them): (tree, challenger?)
+    buffers: Vec<(ProofTree, bool)>,
+}
+
+struct ProvM {
+    h: ProviderHandle,
+    honest: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ProvSnap {
+    stake: u64,
+    locked: u64,
+    pending: u64,
+    release_at: i64,
+}
+
+struct Fuzz {
+    w: World,
+    counting: Arc<CountingChain>,
+    rng: Rng,
+    seed: u64,
+    payers: Vec<Keypair>,
+    uses: HashMap<Vec<u8>, usize>,
+    buyers: Vec<Wallet>,
+    providers: Vec<ProvM>,
+    challengers: Vec<Wallet>,
+    cranks: Vec<Wallet>,
+    jobs: Vec<JobM>,
+    disputes: Vec<DisputeM>,
+    nonce: u64,
+    log: Vec<String>,
+    step: usize,
+    audit_every: usize,
+    snaps: Vec<ProvSnap>,
+    /// Successful operations by kind (for the report).
+    ok: HashMap<&'static str, u64>,
+    errs: HashMap<String, u64>,
+    t_send: f64,
+    t_audit: f64,
+    t_model: f64,
+    /// Jobs this step's operation sent a transaction about.
+    touched: Vec<usize>,
+}
+
+/// Fails the run with the seed and the last operations.
+macro_rules! fail {
+    ($f:expr, $($arg:tt)*) => {{
+        let tail: Vec<&String> = $f.log.iter().rev().take(40).collect();
+        panic!(
+            "FUZZ FAILURE seed={:#x} step={}: {}\nlast operations (newest first):\n{:#?}",
+            $f.seed, $f.step, format!($($arg)*), tail
+        )
+    }};
+}
+
+fn fingerprint(ixs: &[Instruction]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for ix in ixs {
+        v.extend_from_slice(ix.program_id.as_ref());
+        for a in &ix.accounts {
+            v.extend_from_slice(a.pubkey.as_ref());
+            v.push(a.is_signer as u8 | (a.is_writable as u8) << 1);
+        }
+        v.extend_from_slice(&ix.data);
+    }
+    v
+}
+
+impl Fuzz {
+    async fn new(seed: u64, audit_every: usize) -> Self {
+        let mut w = World::new().await;
+        let shared: SharedChain = w.chain.clone();
+        let counting = Arc::new(CountingChain::new(shared));
+        w.sender = Sender::new(counting.clone());
+        let mut rng = Rng(seed);
+        let mut payers = Vec::new();
+        for _ in 0..24 {
+            let k = Keypair::new();
+            w.chain
+                .request_airdrop(&k.pubkey(), 1_000_000_000_000)
+                .await
+                .unwrap();
+            payers.push(k);
+        }
+        let mut buyers = Vec::new();
+        for _ in 0..3 {
+            buyers.push(w.wallet(rng.range(20_000, 200_000), 0).await);
+        }
+        let mut providers = Vec::new();
+        let n_prov = 2 + rng.below(3);
+        for i in 0..n_prov {
+            let stake = rng.range(1_000, 20_000);
+            let h = w.register_provider(h100(), stake).await;
+            providers.push(ProvM {
+                h,
+                honest: i % 2 == 0,
+            });
+        }
+        let mut challengers = Vec::new();
+        for _ in 0..2 {
+            challengers.push(w.wallet(50_000, 0).await);
+        }
+        let mut cranks = Vec::new();
+        for _ in 0..2 {
+            cranks.push(w.wallet(0, 0).await);
+        }
+        let mut f = Fuzz {
+            w,
+            counting,
+            rng,
+            seed,
+            payers,
+            uses: HashMap::new(),
+            buyers,
+            providers,
+            challengers,
+            cranks,
+            jobs: Vec::new(),
+            disputes: Vec::new(),
+            nonce: 0,
+            log: Vec::new(),
+            step: 0,
+            audit_every,
+            snaps: Vec::new(),
+            ok: HashMap::new(),
+            errs: HashMap::new(),
+            t_send: 0.0,
+            t_audit: 0.0,
+            t_model: 0.0,
+            touched: Vec::new(),
+        };
+        f.snaps = f.prov_snaps().await;
+        f.w.assert_conservation().await;
+        f
+    }
+
+    /// Sends with a fee payer from the pool chosen so that no message repeats (the
+    /// manual clock keeps one blockhash, and the sender would wait for a fresh one).
+    async fn send(&mut self, ixs: &[Instruction], signers: &[&Keypair]) -> Result<()> {
+        let fp = fingerprint(ixs);
+        let n = self.uses.entry(fp).or_insert(0);
+        let payer = &self.payers[*n % self.payers.len()];
+        *n += 1;
+        if *n > self.payers.len() {
+            // Out of distinct payers for this message: a new slot, a new blockhash.
+            self.uses.clear();
+            self.w.advance(1).await;
+        }
+        // Only the keys the instructions ask to sign (a spare signature is refused).
+        let signers: Vec<&Keypair> = signers
+            .iter()
+            .copied()
+            .filter(|k| {
+                ixs.iter().any(|ix| {
+                    ix.accounts
+                        .iter()
+                        .any(|a| a.is_signer && a.pubkey == k.pubkey())
+                })
+            })
+            .collect();
+        let t = Instant::now();
+        let r = self.w.sender.send(ixs, payer, &signers).await.map(|_| ());
+        self.t_send += t.elapsed().as_secs_f64();
+        r
+    }
+
+    /// Checks an operation's outcome against its declared errors.
+    fn expect(&mut self, op: &'static str, r: Result<()>, allowed: &[&str]) -> bool {
+        match r {
+            Ok(()) => {
+                *self.ok.entry(op).or_insert(0) += 1;
+                self.log.push("  -> ok".to_string());
+                true
+            }
+            Err(e) => {
+                let name = e.error_name().map(str::to_owned);
+                match name {
+                    Some(n) if allowed.contains(&n.as_str()) => {
+                        self.log.push(format!("  -> {n}"));
+                        *self.errs.entry(format!("{op}: {n}")).or_insert(0) += 1;
+                        false
+                    }
+                    _ => fail!(
+                        self,
+                        "{op} failed with an undeclared error: {e} ({:?}); logs {:?}",
+                        name,
+                        e.logs().iter().rev().take(4).collect::<Vec<_>>()
+                    ),
+                }
+            }
+        }
+    }
+
+    async fn now(&self) -> i64 {
+        self.w.now().await
+    }
+
+    fn live_jobs(&self, pred: impl Fn(&JobM) -> bool) -> Vec<usize> {
+        (0..self.jobs.len())
+            .filter(|&i| self.jobs[i].seen != Seen::Gone && pred(&self.jobs[i]))
+            .collect()
+    }
+
+    fn pick(&mut self, v: &[usize]) -> Option<usize> {
+        if v.is_empty() {
+            None
+        } else {
+            Some(v[self.rng.below(v.len())])
+        }
+    }
+
+    /// Picks a job among `v` and marks it for this step's check.
+    fn pick_job(&mut self, v: &[usize]) -> Option<usize> {
+        let j = self.pick(v)?;
+        self.touched.push(j);
+        Some(j)
+    }
+
+    async fn prov_snaps(&self) -> Vec<ProvSnap> {
+        let mut v = Vec::new();
+        for p in &self.providers {
+            let s = self.w.provider(&p.h.key).await;
+            v.push(ProvSnap {
+                stake: s.stake,
+                locked: s.locked,
+                pending: s.pending_unstake,
+                release_at: s.unstake_release_at,
+            });
+        }
+        v
+    }
+
+    // ---- operations ----
+
+    async fn post(&mut self) {
+        let b = self.rng.below(self.buyers.len());
+        self.nonce += 1;
+        let nonce = self.nonce;
+        let price = self.rng.range(1, 5_000);
+        let now = self.now().await;
+        let deadline = now + self.rng.range(0, 900) as i64 - 5;
+        let gemm = Gemm::i8(2, 2, 4, self.seed ^ nonce.wrapping_mul(0x1234_5678_9ABC));
+        let bounty = if self.rng.chance(80) {
+            self.w.market_state().await.params.crank_bounty
+        } else {
+            self.w.params.crank_bounty
+        };
+        let args = JobPostArgs {
+            workload: gemm.workload.kind_code(),
+            gemm: Some(gemm.commitment()),
+            max_escrow: gpu_market::math::escrow_for(price, bounty).unwrap_or(u64::MAX),
+            ..self.w.post_args(nonce, price, deadline)
+        };
+        self.log.push(format!(
+            "post buyer={b} nonce={nonce} price={price} deadline=now{:+}",
+            deadline - now
+        ));
+        let buyer = &self.buyers[b];
+        let (ixn, key) = ix::job_post(&self.w.market, buyer.pubkey(), buyer.payment, args);
+        let bk = buyer.key.insecure_clone();
+        let r = self.send(&[ixn], &[&bk]).await;
+        if self.expect(
+            "post",
+            r,
+            &[
+                "DeadlineInPast",
+                "DeadlineTooSoon",
+                "EscrowAboveMaximum",
+                "TokenInsufficientFunds",
+            ],
+        ) {
+            self.jobs.push(JobM {
+                key,
+                buyer: b,
+                gemm,
+                submitted: None,
+                provider: None,
+                seen: Seen::Open,
+                settlements: 0,
+            });
+        }
+    }
+
+    async fn cancel(&mut self) {
+        let Some(j) = self.pick_job(&self.live_jobs(|_| true)) else {
+            return;
+        };
+        let job = &self.jobs[j];
+        let buyer = &self.buyers[job.buyer];
+        self.log.push(format!("cancel job={j}"));
+        let ixn = ix::job_cancel(&self.w.market, job.key, buyer.pubkey(), buyer.payment);
+        let bk = buyer.key.insecure_clone();
+        let r = self.send(&[ixn], &[&bk]).await;
+        self.expect("cancel", r, &["JobNotOpen"]);
+    }
+
+    async fn submit_as(&mut self, p: usize, j: usize, tamper: bool) -> Result<()> {
+        let mut out = self.jobs[j].gemm.clone();
+        let mut changed = None;
+        if tamper {
+            let (r, c) = (self.rng.below(2) as u32, self.rng.below(2) as u32);
+            let v = i32::from_le_bytes(out.output(r, c)).wrapping_add(1 + self.rng.below(9) as i32);
+            out.set_output(r, c, v.to_le_bytes());
+            changed = Some((r, c));
+        }
+        let prov = &self.providers[p].h;
+        let ixn = ix::job_submit(
+            prov.key,
+            self.jobs[j].key,
+            prov.worker.pubkey(),
+            JobSubmitArgs {
+                result_root: out.result_root(),
+                result_uri: "blob://result".into(),
+                gpu_ms: 0,
+            },
+        );
+        let wk = prov.worker.insecure_clone();
+        let r = self.send(&[ixn], &[&wk]).await;
+        if r.is_ok() {
+            self.jobs[j].submitted = Some((out, changed));
+        }
+        r
+    }
+
+    async fn claim(&mut self) {
+        let Some(j) = self.pick_job(&self.live_jobs(|_| true)) else {
+            return;
+        };
+        let p = self.rng.below(self.providers.len());
+        let honest = self.providers[p].honest;
+        self.log
+            .push(format!("claim provider={p} honest={honest} job={j}"));
+        let prov = &self.providers[p].h;
+        let ixn = ix::job_claim(
+            self.w.market.market,
+            prov.key,
+            self.jobs[j].key,
+            prov.worker.pubkey(),
+        );
+        let wk = prov.worker.insecure_clone();
+        let r = self.send(&[ixn], &[&wk]).await;
+        let claimed = self.expect(
+            "claim",
+            r,
+            &[
+                "JobNotOpen",
+                "JobDeadlinePassed",
+                "StakeBelowMinimum",
+                "InsufficientFreeStake",
+                "ConcurrencyLimitReached",
+                "DeadlineTooSoon",
+                "SubmitWindowTooShort",
+            ],
+        );
+        if claimed {
+            self.jobs[j].provider = Some(p);
+            self.observe(j, true).await;
+            if honest {
+                // The honest worker computes and submits at once (on time, correct).
+                self.log.push(format!("  honest submit job={j}"));
+                let r = self.submit_as(p, j, false).await;
+                self.expect("honest submit", r, &[]);
+            }
+        }
+    }
+
+    /// A dishonest provider submits: a wrong result, or the right one (maybe late).
+    async fn dishonest_submit(&mut self) {
+        let cands: Vec<usize> = (0..self.providers.len())
+            .filter(|&p| !self.providers[p].honest)
+            .collect();
+        let Some(p) = self.pick(&cands) else { return };
+        let mine = self.live_jobs(|j| j.provider == Some(p));
+        let j = match self.pick_job(&mine) {
+            Some(j) if self.rng.chance(85) => j,
+            _ => match self.pick_job(&self.live_jobs(|_| true)) {
+                Some(j) => j,
+                None => return,
+            },
+        };
+        let tamper = self.rng.chance(60);
+        self.log.push(format!(
+            "dishonest submit provider={p} job={j} wrong={tamper}"
+        ));
+        let r = self.submit_as(p, j, tamper).await;
+        self.expect(
+            "dishonest submit",
+            r,
+            &["JobNotClaimed", "SubmitDeadlinePassed", "WrongProvider"],
+        );
+    }
+
+    async fn finalize(&mut self) {
+        let Some(j) = self.pick_job(&self.live_jobs(|j| j.provider.is_some())) else {
+            return;
+        };
+        let c = self.rng.below(self.cranks.len());
+        self.log.push(format!("finalize job={j} crank={c}"));
+        let key = self.jobs[j].key;
+        let job = self.w.job(&key).await;
+        let provider = self.w.provider(&job.provider).await;
+        let cr = &self.cranks[c];
+        let ixn = ix::job_finalize(
+            &self.w.market,
+            key,
+            &job,
+            &provider,
+            cr.pubkey(),
+            cr.payment,
+        );
+        let ck = cr.key.insecure_clone();
+        let r = self.send(&[ixn], &[&ck]).await;
+        self.expect("finalize", r, &["JobNotSubmitted", "ChallengeWindowOpen"]);
+    }
+
+    async fn expire(&mut self) {
+        // Its builder names the claiming provider's account: only claimed jobs qualify.
+        let Some(j) = self.pick_job(&self.live_jobs(|j| j.provider.is_some())) else {
+            return;
+        };
+        let c = self.rng.below(self.cranks.len());
+        self.log.push(format!("expire job={j} crank={c}"));
+        let key = self.jobs[j].key;
+        let job = self.w.job(&key).await;
+        let cr = &self.cranks[c];
+        let ixn = ix::job_expire(&self.w.market, key, &job, cr.pubkey(), cr.stake);
+        let ck = cr.key.insecure_clone();
+        let r = self.send(&[ixn], &[&ck]).await;
+        self.expect("expire", r, &["JobNotClaimed", "SubmitDeadlineNotPassed"]);
+    }
+
+    async fn expire_unclaimed(&mut self) {
+        let Some(j) = self.pick_job(&self.live_jobs(|_| true)) else {
+            return;
+        };
+        let c = self.rng.below(self.cranks.len());
+        self.log.push(format!("expire_unclaimed job={j} crank={c}"));
+        let key = self.jobs[j].key;
+        let job = self.w.job(&key).await;
+        let cr = &self.cranks[c];
+        let ixn = ix::job_expire_unclaimed(&self.w.market, key, &job, cr.pubkey(), cr.payment);
+        let ck = cr.key.insecure_clone();
+        let r = self.send(&[ixn], &[&ck]).await;
+        self.expect("expire_unclaimed", r, &["JobNotOpen", "DeadlineNotPassed"]);
+    }
+
+    async fn challenge(&mut self) {
+        let Some(j) = self.pick_job(&self.live_jobs(|j| j.submitted.is_some())) else {
+            return;
+        };
+        let c = self.rng.below(self.challengers.len());
+        // Aim at the tampered element when there is one, mostly.
+        let (row, col) = match self.jobs[j].submitted.as_ref().and_then(|s| s.1) {
+            Some(rc) if self.rng.chance(70) => rc,
+            _ => (self.rng.below(2) as u32, self.rng.below(2) as u32),
+        };
+        self.log
+            .push(format!("challenge job={j} challenger={c} at=({row},{col})"));
+        let key = self.jobs[j].key;
+        let job = self.w.job(&key).await;
+        let m = self.w.market_state().await;
+        let id = m.totals.jobs_disputed;
+        let dispute = pda::dispute(&self.w.market.market, id);
+        let ch = &self.challengers[c];
+        let ixn = ix::job_challenge(
+            &self.w.market,
+            key,
+            &job,
+            id,
+            ch.pubkey(),
+            ch.payment,
+            ch.stake,
+            row,
+            col,
+        );
+        let ck = ch.key.insecure_clone();
+        let r = self.send(&[ixn], &[&ck]).await;
+        if self.expect(
+            "challenge",
+            r,
+            &[
+                "JobNotSubmitted",
+                "ChallengeWindowClosed",
+                "DisputeAlreadyOpen",
+            ],
+        ) {
+            self.disputes.push(DisputeM {
+                key: dispute,
+                job: j,
+                challenger: c,
+                row,
+                col,
+                settled: false,
+                buffers: Vec::new(),
+            });
+            let d = self.disputes.len() - 1;
+            let p = self.jobs[j]
+                .provider
+                .expect("a submitted job has a provider");
+            if self.providers[p].honest {
+                // The honest provider's worker answers with its row of C at once.
+                self.log.push(format!("  honest reveal dispute={d}"));
+                let r = self.stage(d, ProofTree::C).await;
+                self.expect("honest reveal", r, &[]);
+            }
+        }
+    }
+
+    /// Stages one leaf of dispute `d` (A and B by the challenger, C by the provider).
+    async fn stage(&mut self, d: usize, tree: ProofTree) -> Result<()> {
+        let dm = &self.disputes[d];
+        let job = &self.jobs[dm.job];
+        let (out, _) = job.submitted.clone().expect("submitted");
+        let proof = out.proof(dm.row, dm.col);
+        let (leaf, path) = match tree {
+            ProofTree::A => (proof.a_row, proof.a_proof),
+            ProofTree::B => (proof.b_col, proof.b_proof),
+            _ => (proof.c_row, proof.c_proof),
+        };
+        let by_challenger = tree != ProofTree::C;
+        let payer = if by_challenger {
+            self.challengers[dm.challenger].key.insecure_clone()
+        } else {
+            let p = job.provider.expect("provider");
+            self.providers[p].h.worker.insecure_clone()
+        };
+        let (job_key, dkey) = (job.key, dm.key);
+        let buffer = pda::proof_buffer(&dkey, tree);
+        if self.w.chain.get_account(&buffer).await?.is_none() {
+            let open = ix::proof_open(payer.pubkey(), job_key, dkey, tree);
+            self.send(&[open], &[&payer]).await?;
+            self.disputes[d].buffers.push((tree, by_challenger));
+        }
+        let write = ix::proof_write(payer.pubkey(), dkey, tree, 0, leaf);
+        self.send(&[write], &[&payer]).await?;
+        let verify = ix::proof_verify(job_key, dkey, tree, path);
+        self.send(&[verify], &[&payer]).await
+    }
+
+    fn open_dispute(&mut self) -> Option<usize> {
+        let v: Vec<usize> = (0..self.disputes.len())
+            .filter(|&d| !self.disputes[d].settled)
+            .collect();
+        self.pick(&v)
+    }
+
+    async fn stage_inputs(&mut self) {
+        let Some(d) = self.open_dispute() else { return };
+        self.log.push(format!("stage inputs dispute={d}"));
+        const STAGE: &[&str] = &["DisputeWindowClosed", "ProofAlreadyVerified"];
+        let r = self.stage(d, ProofTree::A).await;
+        if !self.expect("stage A", r, STAGE) {
+            return;
+        }
+        let r = self.stage(d, ProofTree::B).await;
+        if !self.expect("stage B", r, STAGE) {
+            return;
+        }
+        let (job_key, dkey) = (self.jobs[self.disputes[d].job].key, self.disputes[d].key);
+        let r = self
+            .send(&[ix::dispute_absorb(job_key, dkey, 4)], &[])
+            .await;
+        self.expect("absorb", r, &["DisputeWindowClosed", "NothingToAbsorb"]);
+    }
+
+    async fn dishonest_reveal(&mut self) {
+        let Some(d) = self.open_dispute() else { return };
+        self.log.push(format!("reveal dispute={d}"));
+        let r = self.stage(d, ProofTree::C).await;
+        self.expect(
+            "reveal",
+            r,
+            &["DisputeWindowClosed", "ProofAlreadyVerified"],
+        );
+    }
+
+    async fn settle(&mut self) {
+        let Some(d) = self.open_dispute() else { return };
+        let s = self.rng.below(self.cranks.len());
+        self.log.push(format!("settle dispute={d} settler={s}"));
+        self.touched.push(self.disputes[d].job);
+        let (job_key, dkey) = (self.jobs[self.disputes[d].job].key, self.disputes[d].key);
+        let job = self.w.job(&job_key).await;
+        let provider = self.w.provider(&job.provider).await;
+        let dispute = accounts::fetch_dispute(&*self.w.chain, &dkey)
+            .await
+            .unwrap();
+        let st = &self.cranks[s];
+        let ixn = ix::dispute_settle(
+            &self.w.market,
+            job_key,
+            &job,
+            &provider,
+            dkey,
+            &dispute,
+            &SettleAccounts {
+                settler: st.pubkey(),
+                settler_payment_account: st.payment,
+            },
+        );
+        let sk = st.key.insecure_clone();
+        let r = self.send(&[ixn], &[&sk]).await;
+        if self.expect("settle", r, &["DisputeNotReady"]) {
+            self.disputes[d].settled = true;
+        }
+    }
+
+    async fn close_buffers(&mut self) {
+        let v: Vec<usize> = (0..self.disputes.len())
+            .filter(|&d| !self.disputes[d].buffers.is_empty())
+            .collect();
+        let Some(d) = self.pick(&v) else { return };
+        self.log.push(format!(
+            "close buffers dispute={d} settled={}",
+            self.disputes[d].settled
+        ));
+        let dm = &self.disputes[d];
+        let (tree, by_challenger) = dm.buffers[self.rng.below(dm.buffers.len())];
+        let payer = if by_challenger {
+            self.challengers[dm.challenger].key.insecure_clone()
+        } else {
+            let p = self.jobs[dm.job].provider.expect("provider");
+            self.providers[p].h.worker.insecure_clone()
+        };
+        let dkey = dm.key;
+        let r = self
+            .send(&[ix::proof_close(payer.pubkey(), dkey, tree)], &[&payer])
+            .await;
+        if self.expect("close buffer", r, &["ProofBufferInUse"]) {
+            self.disputes[d].buffers.retain(|b| b.0 != tree);
+        }
+    }
+
+    async fn stake(&mut self) {
+        let p = self.rng.below(self.providers.len());
+        let owner = &self.providers[p].h.owner;
+        let have = self.w.balance(&owner.stake).await;
+        let amount = if have == 0 || self.rng.chance(5) {
+            0
+        } else {
+            self.rng.range(1, have)
+        };
+        self.log.push(format!("stake provider={p} amount={amount}"));
+        let ixn = ix::provider_stake(&self.w.market, owner.pubkey(), owner.stake, amount);
+        let ok = owner.key.insecure_clone();
+        let r = self.send(&[ixn], &[&ok]).await;
+        self.expect("stake", r, &["AmountZero"]);
+    }
+
+    async fn unstake(&mut self) {
+        let p = self.rng.below(self.providers.len());
+        let s = self.w.provider(&self.providers[p].h.key).await;
+        let free = s.stake.saturating_sub(s.locked + s.pending_unstake);
+        let amount = match self.rng.below(4) {
+            0 => 0,
+            1 => free + 1,
+            _ => self.rng.range(1, free.max(1)),
+        };
+        self.log
+            .push(format!("unstake provider={p} amount={amount}"));
+        let owner = &self.providers[p].h.owner;
+        let ixn = ix::provider_unstake(self.w.market.market, owner.pubkey(), amount);
+        let ok = owner.key.insecure_clone();
+        let r = self.send(&[ixn], &[&ok]).await;
+        self.expect("unstake", r, &["AmountZero", "InsufficientFreeStake"]);
+    }
+
+    /// Returns the provider that withdrew, if one did.
+    async fn withdraw(&mut self) -> Option<usize> {
+        let p = self.rng.below(self.providers.len());
+        self.log.push(format!("withdraw provider={p}"));
+        let owner = &self.providers[p].h.owner;
+        let ixn = ix::provider_withdraw(&self.w.market, owner.pubkey(), owner.stake);
+        let ok = owner.key.insecure_clone();
+        let r = self.send(&[ixn], &[&ok]).await;
+        self.expect(
+            "withdraw",
+            r,
+            &["NothingToWithdraw", "UnstakeCooldownActive", "BondsLocked"],
+        )
+        .then_some(p)
+    }
+
+    fn random_params(&mut self) -> MarketParams {
+        let base = default_params();
+        let r = &mut self.rng;
+        let (challenge_window, dispute_timeout) = (r.range(10, 90) as i64, r.range(10, 90) as i64);
+        MarketParams {
+            fee_bps: r.range(0, 1_000) as u16,
+            min_stake: r.range(500, 4_000),
+            bond_bps: r.range(1_000, 10_000) as u32,
+            bond_min: r.range(1, 500),
+            claim_timeout: r.range(20, 200) as i64,
+            challenge_window,
+            dispute_timeout,
+            // Stake outlives every result still disputable.
+            unstake_cooldown: challenge_window + dispute_timeout + r.range(1, 200) as i64,
+            challenger_bond: r.range(1, 2_000),
+            slash_buyer_bps: r.range(0, 6_000) as u16,
+            slash_reporter_bps: r.range(0, 4_000) as u16,
+            crank_bounty: r.range(0, 50),
+            ..base
+        }
+    }
+
+    async fn market_update(&mut self) {
+        let params = self.random_params();
+        self.log.push(format!("market_update {params:?}"));
+        let ixn = ix::market_update(self.w.authority.pubkey(), self.w.market.market, params);
+        let ak = self.w.authority.insecure_clone();
+        let r = self.send(&[ixn], &[&ak]).await;
+        self.expect("market_update", r, &[]);
+    }
+
+    async fn apply_update(&mut self) {
+        self.log.push("apply_update".into());
+        let r = self
+            .send(&[ix::market_apply_update(self.w.market.market)], &[])
+            .await;
+        self.expect("apply_update", r, &["NoPendingUpdate", "UpdateNotDue"]);
+    }
+
+    async fn sweep(&mut self) {
+        self.log.push("sweep".into());
+        let (fee, slash) = (self.w.treasury.payment, self.w.treasury.stake);
+        let ixn = ix::market_sweep(&self.w.market, self.w.authority.pubkey(), fee, slash);
+        let ak = self.w.authority.insecure_clone();
+        let r = self.send(&[ixn], &[&ak]).await;
+        self.expect("sweep", r, &[]);
+    }
+
+    async fn advance(&mut self) {
+        let s = if self.rng.chance(3) {
+            // Far enough for a queued parameter update to come due.
+            self.w.market_state().await.params.update_delay().unwrap()
+        } else {
+            self.rng.range(1, 100) as i64
+        };
+        self.log.push(format!("advance {s}s"));
+        self.w.advance(s).await;
+        self.uses.clear();
+    }
+
+    async fn one_step(&mut self) -> Option<usize> {
+        let mut withdrew = None;
+        match self.rng.below(100) {
+            0..=13 => self.post().await,
+            14..=16 => self.cancel().await,
+            17..=30 => self.claim().await,
+            31..=38 => self.dishonest_submit().await,
+            39..=46 => self.finalize().await,
+            47..=51 => self.expire().await,
+            52..=55 => self.expire_unclaimed().await,
+            56..=61 => self.challenge().await,
+            62..=65 => self.stage_inputs().await,
+            66..=67 => self.dishonest_reveal().await,
+            68..=71 => self.settle().await,
+            72..=73 => self.close_buffers().await,
+            74..=76 => self.stake().await,
+            77..=79 => self.unstake().await,
+            80..=82 => withdrew = self.withdraw().await,
+            83 => self.market_update().await,
+            84..=85 => self.apply_update().await,
+            86..=87 => self.sweep().await,
+            _ => self.advance().await,
+        }
+        withdrew
+    }
+
+    // ---- invariants ----
+
+    async fn check(&mut self, withdrew: Option<usize>) {
+        let t = Instant::now();
+        let full = self.step.is_multiple_of(self.audit_every);
+        if full {
+            self.w.assert_conservation().await;
+        }
+        self.t_audit += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        // Jobs: only along the lifecycle's edges, settled at most once. The jobs this
+        // step's transactions named are read now; every job (terminal ones too) on each
+        // full check, where a job no transaction named must not have moved at all.
+        for j in std::mem::take(&mut self.touched) {
+            self.observe(j, true).await;
+        }
+        if full {
+            for j in 0..self.jobs.len() {
+                if self.jobs[j].seen != Seen::Gone {
+                    self.observe(j, false).await;
+                }
+            }
+        }
+        // Providers: slashes come out of locked stake only, withdrawals wait out their
+        // cooldown, and an honest provider never loses stake.
+        let clock = self.now().await;
+        let after = self.prov_snaps().await;
+        for (p, (b, a)) in self.snaps.iter().zip(&after).enumerate() {
+            if a.locked + a.pending > a.stake {
+                fail!(self, "provider {p}: locked + pending exceed stake: {a:?}");
+            }
+            let mut lost = b.stake.saturating_sub(a.stake);
+            if withdrew == Some(p) {
+                if clock < b.release_at {
+                    fail!(
+                        self,
+                        "provider {p} withdrew at {clock} before {}",
+                        b.release_at
+                    );
+                }
+                if lost != b.pending {
+                    fail!(
+                        self,
+                        "provider {p} withdrew {lost}, pending was {}",
+                        b.pending
+                    );
+                }
+                lost = 0;
+            }
+            if lost > b.locked {
+                fail!(
+                    self,
+                    "provider {p} lost {lost} of stake but only {} was locked ({b:?} -> {a:?})",
+                    b.locked
+                );
+            }
+            if lost > 0 && self.providers[p].honest {
+                fail!(
+                    self,
+                    "honest provider {p} lost {lost} of stake ({b:?} -> {a:?})"
+                );
+            }
+        }
+        self.snaps = after;
+        self.t_model += t.elapsed().as_secs_f64();
+    }
+
+    /// Reads job `j` and checks its move from what the model last saw.
+    async fn observe(&mut self, j: usize, named: bool) {
+        let before = self.jobs[j].seen;
+        let key = self.jobs[j].key;
+        let now = match self.w.chain.get_account(&key).await.unwrap() {
+            None => Seen::Gone,
+            Some(_) => Seen::from(self.w.job(&key).await.state),
+        };
+        if !allowed(before, now) {
+            fail!(self, "job {j} moved {before:?} -> {now:?}");
+        }
+        if !named && now != before {
+            fail!(
+                self,
+                "job {j} moved {before:?} -> {now:?} with no transaction naming it"
+            );
+        }
+        if now != before && now.terminal() {
+            self.jobs[j].settlements += 1;
+            if self.jobs[j].settlements > 1 {
+                fail!(self, "job {j} settled twice ({now:?})");
+            }
+        }
+        if now == Seen::Open {
+            self.jobs[j].provider = None;
+            self.jobs[j].submitted = None;
+        }
+        self.jobs[j].seen = now;
+    }
+
+    async fn run(&mut self, steps: usize) {
+        for s in 0..steps {
+            self.step = s;
+            self.log.push(format!("#{s}"));
+            let withdrew = self.one_step().await;
+            self.check(withdrew).await;
+        }
+        self.w.assert_conservation().await;
+        for j in 0..self.jobs.len() {
+            if self.jobs[j].seen == Seen::Gone {
+                let back = self.w.chain.get_account(&self.jobs[j].key).await.unwrap();
+                if back.is_some() {
+                    fail!(self, "closed job {j} exists again");
+                }
+            }
+        }
+    }
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().map(|v| {
+        let v = v.trim();
+        match v.strip_prefix("0x") {
+            Some(h) => u64::from_str_radix(h, 16),
+            None => v.parse(),
+        }
+        .unwrap_or_else(|_| panic!("{name}={v} is not a number"))
+    })
+}
+
+/// What one run did, for the totals.
+struct RunReport {
+    sent: u64,
+    ok: HashMap<&'static str, u64>,
+    errs: HashMap<String, u64>,
+}
+
+async fn one_run(seed: u64, steps: usize, audit_every: usize) -> RunReport {
+    let mut f = Fuzz::new(seed, audit_every).await;
+    f.run(steps).await;
+    eprintln!(
+        "fuzz run seed={seed:#x}: {steps} steps, {} transactions (send {:.1}s, audit {:.1}s, model checks {:.1}s)",
+        f.counting.sent(),
+        f.t_send,
+        f.t_audit,
+        f.t_model
+    );
+    RunReport {
+        sent: f.counting.sent(),
+        ok: f.ok,
+        errs: f.errs,
+    }
+}
+
+/// Runs worlds side by side (one per core), in waves, until enough transactions were sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_sequences_keep_the_invariants() {
+    let steps = env_u64("GPU_MARKET_FUZZ_STEPS").unwrap_or(400) as usize;
+    let audit_every = env_u64("GPU_MARKET_FUZZ_AUDIT_EVERY").unwrap_or(8).max(1) as usize;
+    let target = env_u64("GPU_MARKET_FUZZ_TX").unwrap_or(100_000);
+    let replay = env_u64("GPU_MARKET_FUZZ_SEED");
+    let base = env_u64("GPU_MARKET_FUZZ_BASE").unwrap_or(0x5EED);
+    let parallel = env_u64("GPU_MARKET_FUZZ_PARALLEL").unwrap_or(2).max(1);
+    let started = Instant::now();
+    let (mut total, mut runs) = (0u64, 0u64);
+    let mut ok: HashMap<&'static str, u64> = HashMap::new();
+    let mut errs: HashMap<String, u64> = HashMap::new();
+    let mut next = base;
+    loop {
+        let wave: Vec<u64> = match replay {
+            Some(seed) => vec![seed],
+            None => (0..parallel).map(|i| next + i).collect(),
+        };
+        next += wave.len() as u64;
+        let tasks: Vec<_> = wave
+            .iter()
+            .map(|&seed| tokio::spawn(one_run(seed, steps, audit_every)))
+            .collect();
+        for t in tasks {
+            let r = match t.await {
+                Ok(r) => r,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            total += r.sent;
+            runs += 1;
+            for (k, v) in r.ok {
+                *ok.entry(k).or_insert(0) += v;
+            }
+            for (k, v) in r.errs {
+                *errs.entry(k).or_insert(0) += v;
+            }
+        }
+        if replay.is_some() || total >= target {
+            break;
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let mut ok: Vec<_> = ok.into_iter().collect();
+    ok.sort();
+    let mut errs: Vec<_> = errs.into_iter().collect();
+    errs.sort();
+    eprintln!("succeeded: {ok:?}");
+    eprintln!("expected errors: {errs:?}");
+    eprintln!(
+        "fuzz: {runs} runs of {steps} steps, {total} transactions sent in {secs:.1}s ({:.0} tx/s)",
+        total as f64 / secs
+    );
+    if replay.is_none() {
+        assert!(total >= target, "only {total} transactions sent");
+    }
+}
