@@ -59,7 +59,7 @@ pub fn pay_from_vault_to<'info>(
     if amount == 0 {
         return Ok(());
     }
-    transfer_out(token_program, market, vault, to.to_account_info(), amount)
+    transfer_out(token_program, market, vault, to, amount)
 }
 
 fn transfer_out<'info>(
@@ -106,16 +106,17 @@ pub fn expect_token_account(info: &AccountInfo<'_>, mint: &Pubkey, owner: &Pubke
 /// this of the buyer's recorded accounts instead of failing on them, so a buyer
 /// that closed its account cannot block anyone else's settlement.
 pub fn can_receive(account: &AccountInfo, mint: &Pubkey, owner: &Pubkey) -> bool {
+    read_token_account(account)
+        .is_some_and(|t| t.mint == *mint && t.owner == *owner && !t.is_frozen())
+}
+
+/// `account` as a live SPL Token account, if it is one.
+fn read_token_account(account: &AccountInfo) -> Option<TokenAccount> {
     if account.owner != &anchor_spl::token::ID || account.data_is_empty() {
-        return false;
+        return None;
     }
-    let Ok(data) = account.try_borrow_data() else {
-        return false;
-    };
-    match TokenAccount::try_deserialize(&mut &data[..]) {
-        Ok(t) => t.mint == *mint && t.owner == *owner && !t.is_frozen(),
-        Err(_) => false,
-    }
+    let data = account.try_borrow_data().ok()?;
+    TokenAccount::try_deserialize(&mut &data[..]).ok()
 }
 
 /// Pays `amount` out of a vault into `to` when [`can_receive`] holds; returns
@@ -140,11 +141,5 @@ pub fn pay_if_open<'info>(
 
 /// The owner recorded in an SPL Token account, if `account` is one.
 pub fn token_owner(account: &AccountInfo) -> Option<Pubkey> {
-    if account.owner != &anchor_spl::token::ID {
-        return None;
-    }
-    let data = account.try_borrow_data().ok()?;
-    TokenAccount::try_deserialize(&mut &data[..])
-        .ok()
-        .map(|t| t.owner)
+    read_token_account(account).map(|t| t.owner)
 }
