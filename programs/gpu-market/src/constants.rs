@@ -73,3 +73,22 @@ pub const MIN_SUBMIT_WINDOW: i64 = 1;
 /// (and a second), so that anyone who disagrees can settle what they have in
 /// flight and leave under the rules they joined by.
 pub const MAX_OBLIGATION: i64 = 3 * MAX_PHASE_DURATION;
+
+/// `RefereePool` PDA: `[REFEREE_POOL_SEED, market]`.
+pub const REFEREE_POOL_SEED: &[u8] = b"referees";
+/// Seats in a market's referee pool (each seat is 74 bytes of the pool account).
+pub const REFEREE_POOL_CAPACITY: usize = 32;
+/// Referees drawn for a refereed re-execution dispute.
+pub const REFEREES_PER_DISPUTE: usize = 3;
+/// Matching reveals that decide a refereed dispute (a majority of the three drawn).
+pub const REFEREE_QUORUM: usize = 2;
+/// Slots between a kernel challenge and its draw slot: the hash that draws the referees
+/// is of a slot after the challenge landed.
+pub const REFEREE_DRAW_DELAY_SLOTS: u64 = 1;
+/// Share of the loser's pot (the slash, or the challenger's bond) paid to the referees
+/// who revealed the deciding root, split equally, basis points.
+pub const REFEREE_SHARE_BPS: u16 = 2_000;
+/// Part of its seat weight a referee loses when it commits and does not reveal, bps.
+pub const REFEREE_NO_REVEAL_BPS: u16 = 500;
+/// Entries the SlotHashes sysvar keeps (the newest 512 slots that have a hash).
+pub const SLOT_HASHES_MAX_ENTRIES: usize = 512;

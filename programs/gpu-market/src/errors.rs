@@ -163,6 +163,38 @@ pub enum MarketError {
     WrongChallenger,
     #[msg("the dot product is already fully absorbed")]
     NothingToAbsorb,
+    #[msg("the provider has no seat in the market's referee pool")]
+    RefereeNotInPool,
+    #[msg("the provider already has a seat in the referee pool")]
+    RefereeAlreadyInPool,
+    #[msg("the referee pool has no free seat")]
+    RefereePoolFull,
+    #[msg("a referee cannot leave the pool while a dispute it was drawn for is open")]
+    RefereeHasDuties,
+    #[msg("the provider was not drawn as a referee of this dispute")]
+    NotADrawnReferee,
+    #[msg("the referee phase's deadline has passed")]
+    RefereeWindowClosed,
+    #[msg("the referee already committed to a result")]
+    RefereeAlreadyCommitted,
+    #[msg("the referee did not commit before revealing")]
+    RefereeNotCommitted,
+    #[msg("the referee already revealed its result")]
+    RefereeAlreadyRevealed,
+    #[msg("reveals wait until every referee committed or the commit deadline passed")]
+    RefereeCommitPhaseOpen,
+    #[msg("the revealed root and salt do not open the referee's commitment")]
+    RefereeRevealMismatch,
+    #[msg("the dispute's referees are already drawn")]
+    RefereesAlreadyDrawn,
+    #[msg("the draw slot's hash is not in SlotHashes yet")]
+    DrawNotReady,
+    #[msg("the dispute is settled by the chain's own ruling, not by referees")]
+    NotRefereed,
+    #[msg("settling a refereed dispute takes the pool and each drawn referee's provider and payout accounts, in draw order")]
+    RefereeAccountsMissing,
+    #[msg("the account is not the sysvar the instruction reads")]
+    WrongSysvar,
 }
 
 impl MarketError {
@@ -247,6 +279,22 @@ impl MarketError {
         MarketError::WrongDispute,
         MarketError::WrongChallenger,
         MarketError::NothingToAbsorb,
+        MarketError::RefereeNotInPool,
+        MarketError::RefereeAlreadyInPool,
+        MarketError::RefereePoolFull,
+        MarketError::RefereeHasDuties,
+        MarketError::NotADrawnReferee,
+        MarketError::RefereeWindowClosed,
+        MarketError::RefereeAlreadyCommitted,
+        MarketError::RefereeNotCommitted,
+        MarketError::RefereeAlreadyRevealed,
+        MarketError::RefereeCommitPhaseOpen,
+        MarketError::RefereeRevealMismatch,
+        MarketError::RefereesAlreadyDrawn,
+        MarketError::DrawNotReady,
+        MarketError::NotRefereed,
+        MarketError::RefereeAccountsMissing,
+        MarketError::WrongSysvar,
     ];
 
     /// The variant with this error number (6000 + position), if any.

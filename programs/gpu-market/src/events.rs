@@ -232,7 +232,8 @@ pub struct ProofVerified {
 }
 
 /// A dispute settled by rule. `outcome` is `DisputeOutcome` as u8 (0 provider wrong,
-/// 1 provider silent, 2 challenger wrong, 3 challenger incomplete). Slash amounts are
+/// 1 provider silent, 2 challenger wrong, 3 challenger incomplete, 4 no ruling: the
+/// referees reached no quorum). Slash amounts are
 /// stake-mint units; refund, bounty and bond amounts payment-mint units.
 #[event]
 pub struct DisputeSettled {
@@ -251,6 +252,11 @@ pub struct DisputeSettled {
     pub bounty: u64,
     pub settler: Pubkey,
     pub timestamp: i64,
+    /// Paid to the referees that revealed the deciding root (a refereed dispute): stake
+    /// mint when the provider lost, payment mint when the challenger did.
+    pub to_referees: u64,
+    /// Taken from referees that committed and did not reveal, stake-mint units.
+    pub referee_penalties: u64,
 }
 
 /// A parameter update that hurts participants, queued until `effective_at`.
@@ -273,5 +279,53 @@ pub struct MarketSwept {
     pub slash: u64,
     pub fee_destination: Pubkey,
     pub slash_destination: Pubkey,
+    pub timestamp: i64,
+}
+
+/// A provider took a seat in the referee pool; `weight` stake-mint units locked.
+#[event]
+pub struct RefereeJoined {
+    pub market: Pubkey,
+    pub provider: Pubkey,
+    pub weight: u64,
+    pub timestamp: i64,
+}
+
+/// A provider left the referee pool; `weight` unlocked.
+#[event]
+pub struct RefereeLeft {
+    pub market: Pubkey,
+    pub provider: Pubkey,
+    pub weight: u64,
+    pub timestamp: i64,
+}
+
+/// A refereed dispute's referees drawn (`referees[..count]`, Provider accounts).
+#[event]
+pub struct DisputeDrawn {
+    pub dispute: Pubkey,
+    pub job: Pubkey,
+    pub referees: [Pubkey; 3],
+    pub count: u8,
+    pub commit_deadline: i64,
+    pub reveal_deadline: i64,
+    pub timestamp: i64,
+}
+
+/// A referee committed to its result root.
+#[event]
+pub struct RefereeCommitted {
+    pub dispute: Pubkey,
+    pub referee: Pubkey,
+    pub commitment: [u8; 32],
+    pub timestamp: i64,
+}
+
+/// A referee revealed its result root.
+#[event]
+pub struct RefereeRevealed {
+    pub dispute: Pubkey,
+    pub referee: Pubkey,
+    pub root: [u8; 32],
     pub timestamp: i64,
 }

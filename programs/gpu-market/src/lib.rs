@@ -6,8 +6,9 @@
 //! after the challenge window, and expired by anyone past their deadline with
 //! the bond slashed by the market's frozen split. A GEMM result can be challenged
 //! within its window and is then ruled on by the chain itself: three Merkle paths and
-//! the disputed dot product, recomputed (exactly for i8, within a proven bound for f32). Reputation and market totals
-//! are counters on-chain, so anyone can recompute the market's figures.
+//! the disputed dot product, recomputed (exactly for i8, within a proven bound for f32);
+//! a CUDA kernel's result is re-executed by referees drawn by stake weight, whose
+//! majority decides. Reputation and market totals are counters on-chain, so anyone can recompute the market's figures.
 //! See docs/design.md.
 
 // Consensus code: no floats, and every operation checked or saturating (tests exempt).
@@ -159,8 +160,38 @@ pub mod gpu_market {
     }
 
     /// Settles a dispute by the ruling, or by default past its response deadline (anyone).
-    pub fn dispute_settle(ctx: Context<DisputeSettle>) -> Result<()> {
+    pub fn dispute_settle<'info>(ctx: Context<'info, DisputeSettle<'info>>) -> Result<()> {
         DisputeSettle::handle(ctx)
+    }
+
+    /// Creates the market's referee pool (anyone, once).
+    pub fn referee_pool_create(ctx: Context<RefereePoolCreate>) -> Result<()> {
+        RefereePoolCreate::handle(ctx)
+    }
+
+    /// Takes a seat in the referee pool, locking `amount` of free stake as its weight (owner).
+    pub fn referee_join(ctx: Context<RefereeJoin>, amount: u64) -> Result<()> {
+        RefereeJoin::handle(ctx, amount)
+    }
+
+    /// Leaves the referee pool once no dispute it was drawn for is open (owner).
+    pub fn referee_leave(ctx: Context<RefereeLeave>) -> Result<()> {
+        RefereeLeave::handle(ctx)
+    }
+
+    /// Draws a refereed dispute's referees from a slot hash (anyone).
+    pub fn dispute_draw(ctx: Context<DisputeDraw>) -> Result<()> {
+        DisputeDraw::handle(ctx)
+    }
+
+    /// Commits a drawn referee to its re-executed result root (the referee's worker).
+    pub fn referee_commit(ctx: Context<RefereeCommit>, commitment: [u8; 32]) -> Result<()> {
+        RefereeCommit::handle(ctx, commitment)
+    }
+
+    /// Reveals a referee's root and salt after the commit phase (the referee's worker).
+    pub fn referee_reveal(ctx: Context<RefereeReveal>, args: RefereeRevealArgs) -> Result<()> {
+        RefereeReveal::handle(ctx, args)
     }
 
     /// Closes a settled dispute's proof buffer, rent back to its payer (anyone).

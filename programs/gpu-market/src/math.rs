@@ -233,6 +233,7 @@ mod tests {
             last_heartbeat_slot: 0,
             reputation: crate::state::Reputation::default(),
             bump: 0,
+            referee_stake: 0,
         }
     }
 

@@ -227,6 +227,7 @@ mod tests {
             claimed: [0; 4],
             acc: [0; ACC_LEN],
             bump: 255,
+            referee: Default::default(),
         }
     }
 

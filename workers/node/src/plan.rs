@@ -189,6 +189,7 @@ mod tests {
             last_heartbeat_slot: 0,
             reputation: Reputation::default(),
             bump: 0,
+            referee_stake: 0,
         }
     }
 

@@ -7,8 +7,10 @@ pub mod dispute;
 pub mod job;
 pub mod market;
 pub mod provider;
+pub mod referee;
 
 pub use dispute::*;
 pub use job::*;
 pub use market::*;
 pub use provider::*;
+pub use referee::*;

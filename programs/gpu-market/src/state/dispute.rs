@@ -20,7 +20,7 @@ use anchor_lang::prelude::*;
 use gpu_market_ruling::{F32Accumulator, I8Accumulator, RulingError, Sha256};
 
 use crate::errors::MarketError;
-use crate::state::{on_time, Job, WorkloadKind};
+use crate::state::{on_time, Job, RefereeRound, RefereeVerdict, WorkloadKind};
 
 /// Which committed tree a proof buffer stages a leaf of.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
@@ -93,6 +93,9 @@ pub struct Dispute {
     /// `F32Accumulator` bytes, by the job's workload.
     pub acc: [u8; ACC_LEN],
     pub bump: u8,
+    /// The referees' side, for a result the chain cannot recompute (`cuda-kernel`);
+    /// zero for a GEMM dispute.
+    pub referee: RefereeRound,
 }
 
 /// Fixed part of a `ProofBuffer`; the staged leaf's bytes follow it in the account.
@@ -126,6 +129,10 @@ pub enum DisputeOutcome {
     /// The row of C was verified but the challenger's side (row of A, column of B,
     /// absorbing the dot product) was not finished before the response deadline.
     ChallengerIncomplete,
+    /// A refereed dispute without a quorum (too few referees drawn, or too few matching
+    /// reveals by the deadline), or not drawn by its response deadline: nobody is
+    /// slashed, the challenger's bond is returned and the result stands.
+    NoRuling,
 }
 
 impl DisputeOutcome {
@@ -210,6 +217,9 @@ impl Dispute {
     /// that did not finish its part loses (the provider first: its row of C is the one
     /// thing only it is sure to have).
     pub fn outcome_at(&self, job: &Job, now: i64) -> Result<DisputeOutcome> {
+        if self.is_refereed(job) {
+            return self.referee_outcome_at(job, now);
+        }
         if self.complete(job) {
             let k = job.gemm.k;
             let wrong = match job.workload_kind() {
@@ -237,6 +247,37 @@ impl Dispute {
             DisputeOutcome::ChallengerIncomplete
         } else {
             DisputeOutcome::ProviderSilent
+        })
+    }
+}
+
+impl Dispute {
+    /// A dispute over a result the chain cannot recompute: settled by referees.
+    pub fn is_refereed(&self, job: &Job) -> bool {
+        job.workload_kind() == Some(WorkloadKind::CudaKernel)
+    }
+
+    /// A refereed dispute's outcome at `now`: undrawn, nobody wins before the response
+    /// deadline and there is no ruling after it; drawn with fewer referees than the
+    /// quorum, no ruling at once; otherwise the referees' verdict once every one of them
+    /// revealed or the reveal deadline passed (a quorum of matching roots decides).
+    pub fn referee_outcome_at(&self, job: &Job, now: i64) -> Result<DisputeOutcome> {
+        let r = &self.referee;
+        if !r.drawn {
+            require!(
+                !on_time(now, self.respond_deadline),
+                MarketError::DisputeNotReady
+            );
+            return Ok(DisputeOutcome::NoRuling);
+        }
+        if (r.count as usize) < crate::constants::REFEREE_QUORUM {
+            return Ok(DisputeOutcome::NoRuling);
+        }
+        require!(r.finished_at(now), MarketError::DisputeNotReady);
+        Ok(match r.verdict(&job.result_root) {
+            RefereeVerdict::Upheld => DisputeOutcome::ChallengerWrong,
+            RefereeVerdict::Overturned => DisputeOutcome::ProviderWrong,
+            RefereeVerdict::None => DisputeOutcome::NoRuling,
         })
     }
 }

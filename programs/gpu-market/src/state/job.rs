@@ -290,8 +290,8 @@ impl Job {
         self.check_lapse_at(now).is_ok()
     }
 
-    /// Anyone may challenge: a submitted GEMM result (the workloads the chain can rule
-    /// on), no dispute open, and the challenge window not closed.
+    /// Anyone may challenge: a submitted GEMM or CUDA-kernel result, no dispute open,
+    /// and the challenge window not closed.
     pub fn check_challenge_at(&self, now: i64) -> Result<()> {
         require!(
             self.state != JobState::Disputed,
@@ -305,10 +305,12 @@ impl Job {
             on_time(now, self.challenge_deadline),
             MarketError::ChallengeWindowClosed
         );
+        // GEMM: the chain rules itself; a CUDA kernel: referees re-execute it. bf16 is
+        // reserved and has no executor, so nothing to dispute.
         require!(
-            self.workload_kind()
-                .and_then(crate::state::gemm_elem_bytes)
-                .is_some(),
+            self.workload_kind().is_some_and(|w| {
+                w == WorkloadKind::CudaKernel || crate::state::gemm_elem_bytes(w).is_some()
+            }),
             MarketError::DisputeUnsupportedWorkload
         );
         Ok(())

@@ -293,6 +293,18 @@ impl MarketTotals {
         self.on_unstake(amount)
     }
 
+    /// A referee that committed and did not reveal lost `amount` of its seat weight; it
+    /// stays in the stake vault for the treasury until swept.
+    pub fn on_referee_penalty(&mut self, amount: u64) -> Result<()> {
+        if amount == 0 {
+            return Ok(());
+        }
+        self.slashed = math::add(self.slashed, amount)?;
+        self.slash_unswept = math::add(self.slash_unswept, amount)?;
+        self.slash_to_treasury = math::add(self.slash_to_treasury, amount)?;
+        self.on_unstake(amount)
+    }
+
     /// A bond slashed: it leaves the stake; `to_treasury` of it stays in the
     /// stake vault until swept.
     pub fn on_slash(&mut self, amount: u64, to_treasury: u64) -> Result<()> {

@@ -6,8 +6,10 @@ mod dispute;
 mod job;
 mod market;
 mod provider;
+mod referee;
 
 pub use dispute::*;
 pub use job::*;
 pub use market::*;
 pub use provider::*;
+pub use referee::*;

@@ -43,6 +43,9 @@ pub struct Provider {
     pub last_heartbeat_slot: u64,
     pub reputation: Reputation,
     pub bump: u8,
+    /// Stake locked as its seat weight in the referee pool (`referee_join`); stays
+    /// slashable (a referee that commits and does not reveal loses part of it).
+    pub referee_stake: u64,
 }
 
 /// What the provider says its hardware is. Self-reported; buyers rely on
@@ -157,6 +160,41 @@ impl Provider {
         self.stake
             .saturating_sub(self.locked)
             .saturating_sub(self.pending_unstake)
+            .saturating_sub(self.referee_stake)
+    }
+
+    /// Locks `amount` of free stake as referee seat weight.
+    pub fn lock_referee_stake(&mut self, amount: u64) -> Result<()> {
+        require!(amount > 0, MarketError::AmountZero);
+        require!(
+            amount <= self.free_stake(),
+            MarketError::InsufficientFreeStake
+        );
+        self.referee_stake = math::add(self.referee_stake, amount)?;
+        Ok(())
+    }
+
+    /// Unlocks the seat weight when the provider leaves the pool.
+    pub fn release_referee_stake(&mut self, amount: u64) -> Result<()> {
+        self.referee_stake = math::sub(self.referee_stake, amount)?;
+        Ok(())
+    }
+
+    /// A referee that committed and did not reveal: `penalty` leaves its seat weight and
+    /// its stake for good.
+    pub fn slash_referee_stake(&mut self, penalty: u64) -> Result<()> {
+        self.referee_stake = math::sub(self.referee_stake, penalty)?;
+        self.stake = math::sub(self.stake, penalty)?;
+        let r = &mut self.reputation;
+        r.slashed = math::add(r.slashed, penalty)?;
+        Ok(())
+    }
+
+    /// A referee's share of a slash: credited to its stake (the tokens never leave the
+    /// stake vault), free at once.
+    pub fn credit_referee_reward(&mut self, amount: u64) -> Result<()> {
+        self.stake = math::add(self.stake, amount)?;
+        Ok(())
     }
 
     /// Stake that counts toward the minimum: not on its way out.
@@ -252,8 +290,9 @@ impl Provider {
     /// handler that changes a provider checks it last, so a bug in a transition
     /// fails the transaction instead of corrupting the stake books.
     ///
-    /// - Locked bonds and the pending unstake are parts of the stake:
-    ///   `locked + pending_unstake <= stake` (so `free_stake` never saturates).
+    /// - Locked bonds, the pending unstake and the referee seat weight are parts of the
+    ///   stake: `locked + pending_unstake + referee_stake <= stake` (so `free_stake`
+    ///   never saturates).
     /// - Bonds are locked by active jobs only, and every active job locks a
     ///   positive bond (market parameters forbid a zero bond rule and prices are
     ///   positive): `active_jobs <= locked`, and `locked == 0` when no job is active.
@@ -261,7 +300,9 @@ impl Provider {
     /// `active_jobs <= max_concurrent` is not among them: an owner may lower the
     /// limit while jobs run; it only stops new claims.
     pub fn invariant(&self) -> Result<()> {
-        let committed = (self.locked as u128).saturating_add(self.pending_unstake as u128);
+        let committed = (self.locked as u128)
+            .saturating_add(self.pending_unstake as u128)
+            .saturating_add(self.referee_stake as u128);
         require!(
             committed <= self.stake as u128,
             MarketError::ProviderStakeInvariant
@@ -393,6 +434,7 @@ mod tests {
             last_heartbeat_slot: 0,
             reputation: Reputation::default(),
             bump: 255,
+            referee_stake: 0,
         }
     }
 

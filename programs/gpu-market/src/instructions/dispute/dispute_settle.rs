@@ -10,6 +10,14 @@
 //!   the same split) and the treasury (the rest); the extra stake is unlocked and the job
 //!   is `Submitted` again, finalizable once its challenge window has closed.
 //!
+//! - No ruling (a refereed dispute without a quorum, or never drawn): the extra stake is
+//!   unlocked, the challenger gets its bond back, and the job is `Submitted` again.
+//! - A refereed dispute: the referees that revealed the deciding root take
+//!   `REFEREE_SHARE_BPS` of the loser's pot first (a slash: credited to their stake; a
+//!   bond: paid to their recorded payout accounts), a referee that committed and did not
+//!   reveal loses `REFEREE_NO_REVEAL_BPS` of its seat weight to the treasury, and every
+//!   drawn referee's duty ends (remaining accounts: `RefereeAccounts`).
+//!
 //! The dispute account closes either way (rent to the challenger). Treasury shares accrue
 //! in the vaults (swept by `market_sweep`). Every other destination is an account recorded
 //! earlier (the buyer's at posting, the challenger's at the challenge, the provider's
@@ -23,7 +31,8 @@ use anchor_spl::token::{Token, TokenAccount};
 use crate::errors::MarketError;
 use crate::events::{DisputeSettled, ProviderSlashed};
 use crate::math;
-use crate::state::{Dispute, Job, Market, Provider};
+use crate::instructions::RefereeAccounts;
+use crate::state::{Dispute, DisputeOutcome, Job, Market, Provider, RefereeVerdict};
 use crate::token_ops::{expect_token_account, pay_from_vault_to, pay_if_open, token_owner};
 
 #[derive(Accounts)]
@@ -85,11 +94,28 @@ pub struct DisputeSettle<'info> {
     pub token_program: Program<'info, Token>,
 }
 
-impl DisputeSettle<'_> {
-    pub fn handle(ctx: Context<Self>) -> Result<()> {
+impl<'info> DisputeSettle<'info> {
+    pub fn handle(ctx: Context<'info, Self>) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
+        let mut referees = match ctx.accounts.dispute.is_refereed(&ctx.accounts.job)
+            && ctx.accounts.dispute.referee.drawn
+        {
+            true => Some(RefereeAccounts::load(
+                ctx.remaining_accounts,
+                &ctx.accounts.market.key(),
+                &ctx.accounts.dispute,
+            )?),
+            false => None,
+        };
         let a = &mut *ctx.accounts;
         let outcome = a.dispute.outcome_at(&a.job, now)?;
+        let verdict = match outcome {
+            DisputeOutcome::ProviderWrong => RefereeVerdict::Overturned,
+            DisputeOutcome::ChallengerWrong => RefereeVerdict::Upheld,
+            _ => RefereeVerdict::None,
+        };
+        // Empty for a GEMM dispute (no referees) and without a verdict.
+        let majority = a.dispute.referee.majority(&a.job.result_root, verdict);
         let bond = a.dispute.bond;
         let terms = a.job.terms;
         let mut event = DisputeSettled {
@@ -108,6 +134,8 @@ impl DisputeSettle<'_> {
             bounty: 0,
             settler: a.settler.key(),
             timestamp: now,
+            to_referees: 0,
+            referee_penalties: 0,
         };
         let payment_mint = a.market.payment_mint;
         if outcome.provider_loses() {
@@ -117,8 +145,16 @@ impl DisputeSettle<'_> {
                 a.job.fee()?,
                 a.job.claim_score_fee_scale,
             )?;
-            let mut split =
-                math::slash_split(slashed, terms.slash_buyer_bps, terms.slash_reporter_bps)?;
+            // The referees' share first (credited to their stake), the rest by the split.
+            let to_referees = match referees.as_mut() {
+                Some(r) => r.credit_slash_shares(&majority, slashed)?,
+                None => 0,
+            };
+            let mut split = math::slash_split(
+                math::sub(slashed, to_referees)?,
+                terms.slash_buyer_bps,
+                terms.slash_reporter_bps,
+            )?;
             let escrow = a.job.escrow;
             let bounty = terms.crank_bounty;
             let refund = math::sub(escrow, bounty)?;
@@ -151,6 +187,8 @@ impl DisputeSettle<'_> {
             a.market
                 .totals
                 .on_dispute_slash(slashed, split.treasury, escrow)?;
+            a.market.totals.on_stake(to_referees)?;
+            event.to_referees = to_referees;
             if !pay_if_open(
                 &a.token_program,
                 &a.market,
@@ -205,13 +243,44 @@ impl DisputeSettle<'_> {
             event.to_treasury = split.treasury;
             event.refunded = refund;
             event.bounty = bounty;
+        } else if outcome == DisputeOutcome::NoRuling {
+            // No ruling: nobody is slashed, the result stands, the bond goes back.
+            a.provider.release_dispute_stake(a.dispute.stake_locked)?;
+            let returned = pay_if_open(
+                &a.token_program,
+                &a.market,
+                &a.payment_vault,
+                &a.challenger_payment_account.to_account_info(),
+                &a.dispute.challenger,
+                bond,
+            )?;
+            a.market
+                .totals
+                .on_dispute_settled(bond, !returned, if returned { 0 } else { bond })?;
+            a.job.end_dispute(false)?;
         } else {
             a.provider.release_dispute_stake(a.dispute.stake_locked)?;
+            // The referees' share first, paid to their recorded payout accounts.
+            let (to_referees, unpaid) = match referees.as_ref() {
+                Some(r) => r.pay_bond_shares(
+                    &majority,
+                    bond,
+                    &a.token_program,
+                    &a.market,
+                    &a.payment_vault,
+                )?,
+                None => (0, 0),
+            };
+            event.to_referees = to_referees;
             // The same split as a slash: the wronged party (here the provider) takes the
             // buyer and reporter shares, the treasury the rest.
-            let split = math::slash_split(bond, terms.slash_buyer_bps, terms.slash_reporter_bps)?;
+            let split = math::slash_split(
+                math::sub(math::sub(bond, to_referees)?, unpaid)?,
+                terms.slash_buyer_bps,
+                terms.slash_reporter_bps,
+            )?;
             let mut to_provider = math::add(split.buyer, split.reporter)?;
-            let mut to_treasury = split.treasury;
+            let mut to_treasury = math::add(split.treasury, unpaid)?;
             // The payout account is whatever account the provider chose; its own owner.
             let owner = token_owner(&a.payout_account).unwrap_or_default();
             if !pay_if_open(
@@ -231,6 +300,12 @@ impl DisputeSettle<'_> {
             a.job.end_dispute(false)?;
             event.bond_to_provider = to_provider;
             event.bond_to_treasury = to_treasury;
+        }
+        if let Some(r) = referees.as_mut() {
+            let penalties = r.close_round(&a.dispute)?;
+            a.market.totals.on_referee_penalty(penalties)?;
+            r.persist()?;
+            event.referee_penalties = penalties;
         }
         a.provider.invariant()?;
         a.market.invariant()?;

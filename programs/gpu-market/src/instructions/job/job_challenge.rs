@@ -1,5 +1,5 @@
-//! Anyone challenges one output element of a submitted GEMM result within its challenge
-//! window, posting the job's challenger bond. The job becomes `Disputed` (finalization
+//! Anyone challenges one output element of a submitted GEMM result (or a CUDA kernel's
+//! whole result, for referees to re-execute) within its challenge window, posting the job's challenger bond. The job becomes `Disputed` (finalization
 //! waits), the provider's bond stays locked and as much stake again is locked beside it,
 //! and a `Dispute` account records what is disputed and who is paid what when it settles.
 
@@ -10,7 +10,7 @@ use crate::constants::*;
 use crate::errors::MarketError;
 use crate::events::JobChallenged;
 use crate::math;
-use crate::state::{Dispute, Job, Market, Provider, ACC_LEN};
+use crate::state::{Dispute, Job, Market, Provider, RefereeRound, WorkloadKind, ACC_LEN};
 use crate::token_ops;
 
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Debug)]
@@ -64,16 +64,19 @@ pub struct JobChallenge<'info> {
 impl JobChallenge<'_> {
     pub fn validate(&self, args: &JobChallengeArgs, now: i64) -> Result<()> {
         self.job.check_challenge_at(now)?;
-        // The element must exist in the committed result.
-        require!(
-            args.row < self.job.gemm.m && args.col < self.job.gemm.n,
-            MarketError::GemmShapeInvalid
-        );
+        // A GEMM challenge names an element of the committed result; a refereed one
+        // disputes the whole root and names none.
+        let (m, n) = match self.job.workload_kind() {
+            Some(WorkloadKind::CudaKernel) => (1, 1),
+            _ => (self.job.gemm.m, self.job.gemm.n),
+        };
+        require!(args.row < m && args.col < n, MarketError::GemmShapeInvalid);
         Ok(())
     }
 
     pub fn handle(ctx: Context<Self>, args: JobChallengeArgs) -> Result<()> {
-        let now = Clock::get()?.unix_timestamp;
+        let clock = Clock::get()?;
+        let now = clock.unix_timestamp;
         ctx.accounts.validate(&args, now)?;
         let a = &mut *ctx.accounts;
         let dispute_key = a.dispute.key();
@@ -108,6 +111,14 @@ impl JobChallenge<'_> {
             claimed: [0; 4],
             acc: [0; ACC_LEN],
             bump: ctx.bumps.dispute,
+            // Referees (a kernel result) are drawn from a slot hash that does not exist yet.
+            referee: RefereeRound {
+                draw_slot: clock
+                    .slot
+                    .checked_add(REFEREE_DRAW_DELAY_SLOTS)
+                    .ok_or(MarketError::MathOverflow)?,
+                ..RefereeRound::default()
+            },
         });
         a.provider.invariant()?;
         a.market.invariant()?;

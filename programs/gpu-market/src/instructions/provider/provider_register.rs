@@ -91,6 +91,7 @@ impl ProviderRegister<'_> {
             last_heartbeat_slot: clock.slot,
             reputation: Reputation::default(),
             bump: ctx.bumps.provider,
+            referee_stake: 0,
         });
         a.provider.invariant()?;
         a.market.invariant()?;
