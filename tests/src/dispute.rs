@@ -339,10 +339,10 @@ pub async fn provoke_dispute_errors(w: &World) -> Vec<&'static str> {
         "GemmShapeInvalid",
     );
 
-    // A cuda-kernel result: the chain cannot recompute it.
+    // A gemm-bf16 result: reserved, no executor, so neither a ruling nor referees.
     let p = w.register_provider(crate::h100(), PROVIDER_STAKE).await;
     let kernel = gpu_market::JobPostArgs {
-        workload: 3,
+        workload: 2,
         gemm: None,
         ..args(904)
     };

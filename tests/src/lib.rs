@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 pub mod dispute;
+pub mod referee;
 
 use gpu_market::state::{
     GemmCommitment, GpuDescriptor, Job, JobRequirements, MarketParams, Provider,

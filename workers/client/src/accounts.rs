@@ -130,6 +130,13 @@ pub async fn fetch_dispute(chain: &dyn Chain, key: &Pubkey) -> Result<Dispute> {
     fetch(chain, key, "dispute").await
 }
 
+pub async fn fetch_referee_pool(
+    chain: &dyn Chain,
+    key: &Pubkey,
+) -> Result<gpu_market::state::RefereePool> {
+    fetch(chain, key, "referee pool").await
+}
+
 /// Live jobs of a market, optionally only those in `state`.
 pub async fn list_jobs(
     chain: &dyn Chain,

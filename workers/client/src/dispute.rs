@@ -177,3 +177,73 @@ pub async fn close_buffers(
     }
     Ok(())
 }
+
+/// Creates the market's referee pool (once; `payer` pays its rent).
+pub async fn create_referee_pool(sender: &Sender, payer: &Keypair, market: &Pubkey) -> Result<Pubkey> {
+    let ix = ix::referee_pool_create(payer.pubkey(), *market);
+    sender.send(&[ix], payer, &[]).await?;
+    Ok(pda::referee_pool(market))
+}
+
+/// Seats the provider owned by `owner` in the referee pool with `weight` of its free
+/// stake locked (`fee_payer` pays the fee).
+pub async fn join_referee_pool(
+    sender: &Sender,
+    fee_payer: &Keypair,
+    owner: &Keypair,
+    market: &Pubkey,
+    weight: u64,
+) -> Result<()> {
+    let ix = ix::referee_join(*market, owner.pubkey(), weight);
+    sender.send(&[ix], fee_payer, &[owner]).await?;
+    Ok(())
+}
+
+/// Draws a refereed dispute's referees (anyone; `payer` pays the fee).
+pub async fn draw(sender: &Sender, payer: &Keypair, market: &Pubkey, dispute_key: &Pubkey) -> Result<Dispute> {
+    let chain = &sender.chain;
+    let dispute: Dispute = accounts::fetch_dispute(&**chain, dispute_key).await?;
+    let ix = ix::dispute_draw(*market, dispute.job, *dispute_key, &dispute);
+    sender.send(&[ix], payer, &[]).await?;
+    accounts::fetch_dispute(&**chain, dispute_key).await
+}
+
+/// The salt a referee commits with: derived from its worker key's secret and the dispute,
+/// so a worker that restarts between commit and reveal finds it again without a journal,
+/// and nobody without the key can guess it.
+pub fn referee_salt(worker: &Keypair, dispute: &Pubkey) -> [u8; 32] {
+    let mut preimage = b"gpu-market referee salt".to_vec();
+    preimage.extend_from_slice(worker.secret_bytes());
+    preimage.extend_from_slice(dispute.as_ref());
+    gpu_market_compute::spec::sha256(&preimage).0
+}
+
+/// A drawn referee (its provider account `provider`, signing with `worker`) commits to
+/// `root`.
+pub async fn referee_commit(
+    sender: &Sender,
+    worker: &Keypair,
+    provider: &Pubkey,
+    dispute: &Pubkey,
+    root: &[u8; 32],
+) -> Result<()> {
+    let salt = referee_salt(worker, dispute);
+    let commitment = gpu_market::state::referee_commitment(root, &salt, provider);
+    let ix = ix::referee_commit(worker.pubkey(), *provider, *dispute, commitment);
+    sender.send(&[ix], worker, &[]).await?;
+    Ok(())
+}
+
+/// The same referee reveals `root` once the commit phase is over.
+pub async fn referee_reveal(
+    sender: &Sender,
+    worker: &Keypair,
+    provider: &Pubkey,
+    dispute: &Pubkey,
+    root: &[u8; 32],
+) -> Result<()> {
+    let salt = referee_salt(worker, dispute);
+    let ix = ix::referee_reveal(worker.pubkey(), *provider, *dispute, *root, salt);
+    sender.send(&[ix], worker, &[]).await?;
+    Ok(())
+}

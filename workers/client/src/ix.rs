@@ -7,14 +7,17 @@ use gpu_market::state::{Dispute, GpuDescriptor, Job, Market, MarketParams, Proof
 use gpu_market::{accounts as acc, instruction as data, ID};
 use gpu_market::{
     JobChallengeArgs, JobPostArgs, JobSubmitArgs, MarketCreateArgs, ProofVerifyArgs,
-    ProofWriteArgs, ProviderRegisterArgs, ProviderUpdateArgs,
+    ProofWriteArgs, ProviderRegisterArgs, ProviderUpdateArgs, RefereeRevealArgs,
 };
+use solana_sdk::instruction::AccountMeta;
 use solana_sdk::instruction::Instruction;
 
 use crate::pda;
 use crate::token::TOKEN_PROGRAM_ID;
 
 const SYSTEM_PROGRAM_ID: Pubkey = anchor_lang::system_program::ID;
+/// The SlotHashes sysvar, whose hashes draw a refereed dispute's referees.
+pub const SLOT_HASHES_ID: Pubkey = anchor_lang::pubkey!("SysvarS1otHashes111111111111111111111111111");
 
 fn build(accounts: impl ToAccountMetas, args: impl InstructionData) -> Instruction {
     Instruction {
@@ -494,7 +497,7 @@ pub fn dispute_settle(
     dispute: &Dispute,
     s: &SettleAccounts,
 ) -> Instruction {
-    build(
+    let mut ix = build(
         acc::DisputeSettle {
             settler: s.settler,
             market: m.market,
@@ -514,6 +517,113 @@ pub fn dispute_settle(
             token_program: TOKEN_PROGRAM_ID,
         },
         data::DisputeSettle {},
+    );
+    ix.accounts.extend(referee_settle_accounts(&m.market, dispute));
+    ix
+}
+
+/// A drawn refereed dispute's settlement takes the referee pool, then each drawn
+/// referee's provider account and its recorded payout account (read-only and unchecked
+/// for a referee that never committed); none for any other dispute.
+pub fn referee_settle_accounts(market: &Pubkey, dispute: &Dispute) -> Vec<AccountMeta> {
+    let r = &dispute.referee;
+    if !r.drawn {
+        return Vec::new();
+    }
+    let mut metas = vec![AccountMeta::new(pda::referee_pool(market), false)];
+    for i in 0..r.count as usize {
+        metas.push(AccountMeta::new(r.referees[i], false));
+        metas.push(if r.has_committed(i) {
+            AccountMeta::new(r.payouts[i], false)
+        } else {
+            AccountMeta::new_readonly(SYSTEM_PROGRAM_ID, false)
+        });
+    }
+    metas
+}
+
+pub fn referee_pool_create(payer: Pubkey, market: Pubkey) -> Instruction {
+    build(
+        acc::RefereePoolCreate {
+            payer,
+            market,
+            pool: pda::referee_pool(&market),
+            system_program: SYSTEM_PROGRAM_ID,
+        },
+        data::RefereePoolCreate {},
+    )
+}
+
+pub fn referee_join(market: Pubkey, owner: Pubkey, amount: u64) -> Instruction {
+    build(
+        acc::RefereeJoin {
+            owner,
+            market,
+            provider: pda::provider(&market, &owner),
+            pool: pda::referee_pool(&market),
+        },
+        data::RefereeJoin { amount },
+    )
+}
+
+pub fn referee_leave(market: Pubkey, owner: Pubkey) -> Instruction {
+    build(
+        acc::RefereeLeave {
+            owner,
+            market,
+            provider: pda::provider(&market, &owner),
+            pool: pda::referee_pool(&market),
+        },
+        data::RefereeLeave {},
+    )
+}
+
+pub fn dispute_draw(market: Pubkey, job_key: Pubkey, dispute_key: Pubkey, dispute: &Dispute) -> Instruction {
+    build(
+        acc::DisputeDraw {
+            market,
+            job: job_key,
+            dispute: dispute_key,
+            provider: dispute.provider,
+            pool: pda::referee_pool(&market),
+            slot_hashes: SLOT_HASHES_ID,
+        },
+        data::DisputeDraw {},
+    )
+}
+
+pub fn referee_commit(
+    worker: Pubkey,
+    provider: Pubkey,
+    dispute: Pubkey,
+    commitment: [u8; 32],
+) -> Instruction {
+    build(
+        acc::RefereeCommit {
+            worker,
+            provider,
+            dispute,
+        },
+        data::RefereeCommit { commitment },
+    )
+}
+
+pub fn referee_reveal(
+    worker: Pubkey,
+    provider: Pubkey,
+    dispute: Pubkey,
+    root: [u8; 32],
+    salt: [u8; 32],
+) -> Instruction {
+    build(
+        acc::RefereeReveal {
+            worker,
+            provider,
+            dispute,
+        },
+        data::RefereeReveal {
+            args: RefereeRevealArgs { root, salt },
+        },
     )
 }
 

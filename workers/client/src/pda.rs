@@ -45,3 +45,8 @@ pub fn dispute(market: &Pubkey, id: u64) -> Pubkey {
 pub fn proof_buffer(dispute: &Pubkey, tree: gpu_market::state::ProofTree) -> Pubkey {
     Pubkey::find_program_address(&[PROOF_SEED, dispute.as_ref(), &[tree.seed()]], &ID).0
 }
+
+/// The market's referee pool.
+pub fn referee_pool(market: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[REFEREE_POOL_SEED, market.as_ref()], &ID).0
+}

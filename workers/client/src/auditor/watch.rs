@@ -62,6 +62,7 @@ fn outcome_name(o: DisputeOutcome) -> &'static str {
         DisputeOutcome::ProviderSilent => "provider_silent",
         DisputeOutcome::ChallengerWrong => "challenger_wrong",
         DisputeOutcome::ChallengerIncomplete => "challenger_incomplete",
+        DisputeOutcome::NoRuling => "no_ruling",
     }
 }
 
