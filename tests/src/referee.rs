@@ -36,9 +36,7 @@ impl World {
             .expect("referee_pool_create");
         let mut seated = Vec::new();
         for _ in 0..n {
-            let p = self
-                .register_provider(crate::h100(), REFEREE_STAKE)
-                .await;
+            let p = self.register_provider(crate::h100(), REFEREE_STAKE).await;
             self.seat(&p, SEAT_WEIGHT).await.expect("referee_join");
             seated.push(p);
         }
@@ -113,10 +111,17 @@ impl World {
     }
 
     pub async fn dispute_state(&self, dispute: &Pubkey) -> Dispute {
-        accounts::fetch_dispute(&*self.chain, dispute).await.unwrap()
+        accounts::fetch_dispute(&*self.chain, dispute)
+            .await
+            .unwrap()
     }
 
-    pub async fn commit(&self, p: &ProviderHandle, dispute: &Pubkey, root: &[u8; 32]) -> Result<()> {
+    pub async fn commit(
+        &self,
+        p: &ProviderHandle,
+        dispute: &Pubkey,
+        root: &[u8; 32],
+    ) -> Result<()> {
         d::referee_commit(&self.sender, &p.worker, &p.key, dispute, root).await
     }
 
@@ -129,7 +134,12 @@ impl World {
         d::referee_reveal(&self.sender, &p.worker, &p.key, dispute, root).await
     }
 
-    pub async fn settle_kernel(&self, case: &KernelCase, dispute: &Pubkey, settler: &Wallet) -> Result<()> {
+    pub async fn settle_kernel(
+        &self,
+        case: &KernelCase,
+        dispute: &Pubkey,
+        settler: &Wallet,
+    ) -> Result<()> {
         d::settle(
             &self.sender,
             &settler.key,
@@ -225,7 +235,9 @@ pub async fn provoke_referee_errors(w: &World) -> Vec<&'static str> {
     );
     let leave = ix::referee_leave(w.market.market, referees[0].owner.pubkey());
     named(
-        w.send(&[leave], &[&referees[0].owner.key]).await.map(|_| ()),
+        w.send(&[leave], &[&referees[0].owner.key])
+            .await
+            .map(|_| ()),
         "RefereeHasDuties",
     );
     w.commit(referees[1], &dispute, &TRUE_ROOT).await.unwrap();

@@ -187,7 +187,10 @@ async fn absent_referees_leave_no_ruling_and_nobody_stuck() {
     assert_eq!((p.stake, p.locked), (stake, BOND));
     assert_eq!(w.job(&case.job).await.state, JobState::Submitted);
     let totals = w.market_state().await.totals;
-    assert_eq!((totals.slashed, totals.challenger_bonds_outstanding), (0, 0));
+    assert_eq!(
+        (totals.slashed, totals.challenger_bonds_outstanding),
+        (0, 0)
+    );
 }
 
 /// The attack: a referee commits (so it cannot be replaced) and then withholds its
@@ -263,7 +266,8 @@ async fn parties_to_a_dispute_are_never_drawn_and_a_pool_without_others_gives_no
         w.register_args(Keypair::new().pubkey(), h100(), REFEREE_STAKE),
     );
     w.send(&[register], &[&challenger.key]).await.unwrap();
-    let join = gpu_market_client::ix::referee_join(w.market.market, challenger.pubkey(), SEAT_WEIGHT);
+    let join =
+        gpu_market_client::ix::referee_join(w.market.market, challenger.pubkey(), SEAT_WEIGHT);
     w.send(&[join], &[&challenger.key]).await.unwrap();
     let payment = w.balance(&challenger.payment).await;
     let settler = w.wallet(0, 0).await;

@@ -179,7 +179,11 @@ pub async fn close_buffers(
 }
 
 /// Creates the market's referee pool (once; `payer` pays its rent).
-pub async fn create_referee_pool(sender: &Sender, payer: &Keypair, market: &Pubkey) -> Result<Pubkey> {
+pub async fn create_referee_pool(
+    sender: &Sender,
+    payer: &Keypair,
+    market: &Pubkey,
+) -> Result<Pubkey> {
     let ix = ix::referee_pool_create(payer.pubkey(), *market);
     sender.send(&[ix], payer, &[]).await?;
     Ok(pda::referee_pool(market))
@@ -200,7 +204,12 @@ pub async fn join_referee_pool(
 }
 
 /// Draws a refereed dispute's referees (anyone; `payer` pays the fee).
-pub async fn draw(sender: &Sender, payer: &Keypair, market: &Pubkey, dispute_key: &Pubkey) -> Result<Dispute> {
+pub async fn draw(
+    sender: &Sender,
+    payer: &Keypair,
+    market: &Pubkey,
+    dispute_key: &Pubkey,
+) -> Result<Dispute> {
     let chain = &sender.chain;
     let dispute: Dispute = accounts::fetch_dispute(&**chain, dispute_key).await?;
     let ix = ix::dispute_draw(*market, dispute.job, *dispute_key, &dispute);

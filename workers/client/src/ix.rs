@@ -17,7 +17,8 @@ use crate::token::TOKEN_PROGRAM_ID;
 
 const SYSTEM_PROGRAM_ID: Pubkey = anchor_lang::system_program::ID;
 /// The SlotHashes sysvar, whose hashes draw a refereed dispute's referees.
-pub const SLOT_HASHES_ID: Pubkey = anchor_lang::pubkey!("SysvarS1otHashes111111111111111111111111111");
+pub const SLOT_HASHES_ID: Pubkey =
+    anchor_lang::pubkey!("SysvarS1otHashes111111111111111111111111111");
 
 fn build(accounts: impl ToAccountMetas, args: impl InstructionData) -> Instruction {
     Instruction {
@@ -518,7 +519,8 @@ pub fn dispute_settle(
         },
         data::DisputeSettle {},
     );
-    ix.accounts.extend(referee_settle_accounts(&m.market, dispute));
+    ix.accounts
+        .extend(referee_settle_accounts(&m.market, dispute));
     ix
 }
 
@@ -578,7 +580,12 @@ pub fn referee_leave(market: Pubkey, owner: Pubkey) -> Instruction {
     )
 }
 
-pub fn dispute_draw(market: Pubkey, job_key: Pubkey, dispute_key: Pubkey, dispute: &Dispute) -> Instruction {
+pub fn dispute_draw(
+    market: Pubkey,
+    job_key: Pubkey,
+    dispute_key: Pubkey,
+    dispute: &Dispute,
+) -> Instruction {
     build(
         acc::DisputeDraw {
             market,

@@ -153,4 +153,8 @@ pub struct Stats {
     pub failed_after_claim: u64,
     /// Jobs whose preparation timed out (tried again later).
     pub fetch_timeouts: u64,
+    /// Refereed disputes this provider was drawn for, re-executed and committed to.
+    pub referee_commits: u64,
+    /// The same, revealed.
+    pub referee_reveals: u64,
 }

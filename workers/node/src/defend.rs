@@ -49,7 +49,8 @@ pub fn plan(
         if job.state != JobState::Disputed || job.dispute != *key {
             continue;
         }
-        if !d.is_proven(ProofTree::C) && d.check_staging_at(now).is_ok() {
+        // A refereed dispute has no row to reveal: referees re-execute the job.
+        if !d.is_refereed(job) && !d.is_proven(ProofTree::C) && d.check_staging_at(now).is_ok() {
             out.push(Defense::Reveal {
                 job: d.job,
                 dispute: *key,

@@ -24,6 +24,7 @@ pub mod lifecycle;
 pub mod plan;
 pub mod policy;
 pub mod prefetch;
+pub mod referee;
 pub mod timing;
 mod transactions;
 pub mod worker;

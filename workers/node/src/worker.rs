@@ -79,6 +79,8 @@ pub struct Worker {
     /// Executions the worker stopped waiting for that still hold the device;
     /// nothing is claimed while there are any.
     pub(crate) wedged: Arc<AtomicUsize>,
+    /// Referee duties in flight and the roots committed to (`referee.rs`).
+    pub(crate) referee_book: Mutex<crate::referee::RefereeBook>,
     /// The provider's measured GEMM rate on chain, GFLOP/s (0: unknown).
     pub(crate) benchmark_gflops: AtomicU32,
     /// Pokes the daemon loop to tick now (a slot freed, a job got prepared).
@@ -161,6 +163,7 @@ impl Worker {
             crank_accounts_ready: AtomicBool::new(false),
             lane: Arc::new(Semaphore::new(1)),
             wedged: Arc::new(AtomicUsize::new(0)),
+            referee_book: Mutex::new(Default::default()),
             benchmark_gflops: AtomicU32::new(p.gpu.benchmark_gflops),
             wake: Notify::new(),
             gpu_count: AtomicU16::new(p.gpu.count),
@@ -374,12 +377,13 @@ impl Worker {
             }
         }
         self.defend(&snapshot.jobs, snapshot.now).await;
+        self.referee(&snapshot.jobs, snapshot.now).await;
         Ok(actions)
     }
 
     /// The worker key's own token accounts, where crank bounties and reporter shares
     /// go: created once, at the worker's cost (a crank never creates anyone else's).
-    async fn ensure_crank_accounts(&self) -> Result<()> {
+    pub(crate) async fn ensure_crank_accounts(&self) -> Result<()> {
         if self.crank_accounts_ready.load(Ordering::SeqCst) {
             return Ok(());
         }

@@ -217,7 +217,13 @@ impl RefereeRound {
         self.revealed & bit(i) != 0
     }
 
-    pub fn commit(&mut self, i: usize, commitment: [u8; 32], payout: Pubkey, now: i64) -> Result<()> {
+    pub fn commit(
+        &mut self,
+        i: usize,
+        commitment: [u8; 32],
+        payout: Pubkey,
+        now: i64,
+    ) -> Result<()> {
         require!(
             crate::state::on_time(now, self.commit_deadline),
             MarketError::RefereeWindowClosed
@@ -260,7 +266,8 @@ impl RefereeRound {
 
     /// Every drawn referee revealed, or the reveal deadline passed: the round is over.
     pub fn finished_at(&self, now: i64) -> bool {
-        self.drawn && (self.revealed == self.all() || !crate::state::on_time(now, self.reveal_deadline))
+        self.drawn
+            && (self.revealed == self.all() || !crate::state::on_time(now, self.reveal_deadline))
     }
 
     /// The verdict of the revealed roots against the provider's `result_root`.
@@ -315,7 +322,9 @@ pub fn referee_shares(pot: u64, n: usize) -> Result<(u64, u64)> {
     }
     let total = math::bps_floor(pot, crate::constants::REFEREE_SHARE_BPS as u64)?;
     let each = total.checked_div(n as u64).unwrap_or(0);
-    let paid = each.checked_mul(n as u64).ok_or(MarketError::MathOverflow)?;
+    let paid = each
+        .checked_mul(n as u64)
+        .ok_or(MarketError::MathOverflow)?;
     Ok((each, math::sub(total, paid)?))
 }
 
@@ -414,8 +423,13 @@ mod tests {
     fn reveals_wait_for_the_commit_phase_and_must_match_the_commitment() {
         let (mut r, keys) = round(3);
         let (root, salt) = ([7u8; 32], [8u8; 32]);
-        r.commit(0, referee_commitment(&root, &salt, &keys[0]), Pubkey::default(), 50)
-            .unwrap();
+        r.commit(
+            0,
+            referee_commitment(&root, &salt, &keys[0]),
+            Pubkey::default(),
+            50,
+        )
+        .unwrap();
         assert_eq!(
             r.reveal(0, &keys[0], root, salt, 60).unwrap_err(),
             error!(MarketError::RefereeCommitPhaseOpen)

@@ -30,8 +30,8 @@ use anchor_spl::token::{Token, TokenAccount};
 
 use crate::errors::MarketError;
 use crate::events::{DisputeSettled, ProviderSlashed};
-use crate::math;
 use crate::instructions::RefereeAccounts;
+use crate::math;
 use crate::state::{Dispute, DisputeOutcome, Job, Market, Provider, RefereeVerdict};
 use crate::token_ops::{expect_token_account, pay_from_vault_to, pay_if_open, token_owner};
 

@@ -86,8 +86,14 @@ pub fn draw_seed(data: &[u8], draw_slot: u64) -> Result<DrawSeed> {
 
 impl DisputeDraw<'_> {
     pub fn validate(&self) -> Result<()> {
-        require!(self.dispute.is_refereed(&self.job), MarketError::NotRefereed);
-        require!(!self.dispute.referee.drawn, MarketError::RefereesAlreadyDrawn);
+        require!(
+            self.dispute.is_refereed(&self.job),
+            MarketError::NotRefereed
+        );
+        require!(
+            !self.dispute.referee.drawn,
+            MarketError::RefereesAlreadyDrawn
+        );
         Ok(())
     }
 
@@ -107,7 +113,10 @@ impl DisputeDraw<'_> {
                     .slot
                     .checked_add(REFEREE_DRAW_DELAY_SLOTS)
                     .ok_or(MarketError::MathOverflow)?;
-                msg!("draw slot's hash expired; redrawing at slot {}", a.dispute.referee.draw_slot);
+                msg!(
+                    "draw slot's hash expired; redrawing at slot {}",
+                    a.dispute.referee.draw_slot
+                );
                 return Ok(());
             }
         };

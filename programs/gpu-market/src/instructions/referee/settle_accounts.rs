@@ -11,9 +11,7 @@ use anchor_spl::token::{Token, TokenAccount};
 use crate::constants::*;
 use crate::errors::MarketError;
 use crate::math;
-use crate::state::{
-    no_reveal_penalty, referee_shares, Dispute, Market, Provider, RefereePool,
-};
+use crate::state::{no_reveal_penalty, referee_shares, Dispute, Market, Provider, RefereePool};
 use crate::token_ops::{pay_if_open, token_owner};
 
 pub struct RefereeAccounts<'info> {
@@ -128,7 +126,10 @@ impl<'info> RefereeAccounts<'info> {
         }
         for p in &self.providers {
             let seat = self.pool.seat_mut(&p.key())?;
-            seat.duties = seat.duties.checked_sub(1).ok_or(MarketError::MathOverflow)?;
+            seat.duties = seat
+                .duties
+                .checked_sub(1)
+                .ok_or(MarketError::MathOverflow)?;
         }
         Ok(penalties)
     }
