@@ -28,12 +28,9 @@ pub struct KernelCase {
 }
 
 impl World {
-    /// Creates the market's referee pool and seats `n` new providers in it.
+    /// Seats `n` new providers in the market's referee pool (the bootstrap created it
+    /// with the market).
     pub async fn referee_pool(&self, n: usize) -> Vec<ProviderHandle> {
-        let payer = self.wallet(0, 0).await;
-        d::create_referee_pool(&self.sender, &payer.key, &self.market.market)
-            .await
-            .expect("referee_pool_create");
         let mut seated = Vec::new();
         for _ in 0..n {
             let p = self.register_provider(crate::h100(), REFEREE_STAKE).await;

@@ -2034,3 +2034,383 @@ async fn dispute_bad_input_matrix() {
         "every dispute instruction is in the matrix"
     );
 }
+
+/// The referee instructions, each with its accounts or signatures broken one at a time:
+/// missing signatures, another party's keys, another market's pool, accounts of the
+/// wrong type (type cosplay) or owner, a forged sysvar, and at settlement referee
+/// accounts substituted, reordered, made read-only or left out.
+#[tokio::test]
+async fn referee_bad_input_matrix() {
+    use anchor_lang::Discriminator;
+    use gpu_market::state::{Provider, RefereePool};
+    use gpu_market_client::dispute as d;
+    use gpu_market_client::ix::SettleAccounts;
+    use gpu_market_tests::referee::{drawn, TRUE_ROOT};
+
+    let m = Matrix::new().await;
+    let w = &m.w;
+    let eve = m.eve.key.insecure_clone();
+    let a = w.market;
+    let m2 = w.create_market(2, default_params()).await.unwrap();
+    let seated = w.referee_pool(4).await;
+    let pool = pda::referee_pool(&a.market);
+    // The second market's pool stands in for "another market's pool".
+    let pool2 = pda::referee_pool(&m2.market);
+
+    // ---- referee_pool_create
+    let n = "referee_pool_create";
+    m.case(
+        n,
+        "a second pool for the same market (reinitialization)",
+        ix::referee_pool_create(eve.pubkey(), a.market),
+        &[&eve],
+        "InvalidInstructionData",
+    )
+    .await;
+    m.case(
+        n,
+        "missing signature of the payer",
+        unsign(ix::referee_pool_create(eve.pubkey(), a.market), eve.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+
+    // ---- referee_join
+    let n = "referee_join";
+    let newcomer = w.register_provider(h100(), 10_000).await;
+    let join = || ix::referee_join(a.market, newcomer.owner.pubkey(), 1_000);
+    m.case(
+        n,
+        "missing signature of the owner",
+        unsign(join(), newcomer.owner.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "signed by another wallet for the provider",
+        swap(join(), newcomer.owner.pubkey(), eve.pubkey()),
+        &[&eve],
+        "Unauthorized",
+    )
+    .await;
+    m.case(
+        n,
+        "another market's pool",
+        swap(join(), pool, pool2),
+        &[&newcomer.owner.key],
+        "ConstraintSeeds",
+    )
+    .await;
+    let cosplay_pool = m.cosplay(&pool, Provider::DISCRIMINATOR).await;
+    m.case(
+        n,
+        "a provider account cosplaying as the pool",
+        swap(join(), pool, cosplay_pool),
+        &[&newcomer.owner.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    let foreign_pool = m.foreign_copy(&pool).await;
+    m.case(
+        n,
+        "a copy of the pool owned by another program",
+        swap(join(), pool, foreign_pool),
+        &[&newcomer.owner.key],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    let cosplay_provider = m.cosplay(&newcomer.key, RefereePool::DISCRIMINATOR).await;
+    m.case(
+        n,
+        "a pool account cosplaying as the provider",
+        swap(join(), newcomer.key, cosplay_provider),
+        &[&newcomer.owner.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.case(
+        n,
+        "a zero weight",
+        ix::referee_join(a.market, newcomer.owner.pubkey(), 0),
+        &[&newcomer.owner.key],
+        "AmountZero",
+    )
+    .await;
+    m.valid(n, join(), &[&newcomer.owner.key]).await;
+
+    // ---- referee_leave
+    let n = "referee_leave";
+    let leave = || ix::referee_leave(a.market, newcomer.owner.pubkey());
+    m.case(
+        n,
+        "missing signature of the owner",
+        unsign(leave(), newcomer.owner.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "another market's pool",
+        swap(leave(), pool, pool2),
+        &[&newcomer.owner.key],
+        "ConstraintSeeds",
+    )
+    .await;
+    m.case(
+        n,
+        "signed by another wallet for the provider",
+        swap(leave(), newcomer.owner.pubkey(), eve.pubkey()),
+        &[&eve],
+        "Unauthorized",
+    )
+    .await;
+    m.valid(n, leave(), &[&newcomer.owner.key]).await;
+
+    // A disputed kernel job, and the draw.
+    let case = w.submitted_kernel([0xBA; 32], 7).await;
+    let ch = w.wallet(100_000, 0).await;
+    let dispute = w.challenge_kernel(&case, &ch).await.unwrap();
+    let other = w.submitted_kernel([0xBB; 32], 8).await;
+    w.advance(1).await;
+
+    // ---- dispute_draw
+    let n = "dispute_draw";
+    let state = w.dispute_state(&dispute).await;
+    let draw = || ix::dispute_draw(a.market, case.job, dispute, &state);
+    m.case(
+        n,
+        "another job",
+        swap(draw(), case.job, other.job),
+        &[],
+        "WrongDispute",
+    )
+    .await;
+    m.case(
+        n,
+        "another provider than the disputed one",
+        swap(draw(), case.provider.key, other.provider.key),
+        &[],
+        "WrongProvider",
+    )
+    .await;
+    m.case(
+        n,
+        "another market's pool",
+        swap(draw(), pool, pool2),
+        &[],
+        "ConstraintSeeds",
+    )
+    .await;
+    let clock_sysvar: Pubkey = "SysvarC1ock11111111111111111111111111111111"
+        .parse()
+        .unwrap();
+    m.case(
+        n,
+        "the Clock sysvar passed as SlotHashes",
+        swap(draw(), ix::SLOT_HASHES_ID, clock_sysvar),
+        &[],
+        "WrongSysvar",
+    )
+    .await;
+    let forged_hashes = m.foreign_copy(&ix::SLOT_HASHES_ID).await;
+    m.case(
+        n,
+        "a forged SlotHashes account",
+        swap(draw(), ix::SLOT_HASHES_ID, forged_hashes),
+        &[],
+        "WrongSysvar",
+    )
+    .await;
+    m.valid(n, draw(), &[]).await;
+    let state = w.dispute_state(&dispute).await;
+    let referees = drawn(&seated, &state);
+
+    // ---- referee_commit
+    let n = "referee_commit";
+    let r0 = referees[0];
+    let commit = || ix::referee_commit(r0.worker.pubkey(), r0.key, dispute, [1; 32]);
+    m.case(
+        n,
+        "missing signature of the worker",
+        unsign(commit(), r0.worker.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "signed by another key for the referee",
+        swap(commit(), r0.worker.pubkey(), eve.pubkey()),
+        &[&eve],
+        "WrongWorker",
+    )
+    .await;
+    let cosplay_dispute = m.cosplay(&dispute, Provider::DISCRIMINATOR).await;
+    m.case(
+        n,
+        "a provider account cosplaying as the dispute",
+        swap(commit(), dispute, cosplay_dispute),
+        &[&r0.worker],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    let foreign_dispute = m.foreign_copy(&dispute).await;
+    m.case(
+        n,
+        "a copy of the dispute owned by another program",
+        swap(commit(), dispute, foreign_dispute),
+        &[&r0.worker],
+        "AccountOwnedByWrongProgram",
+    )
+    .await;
+    for r in &referees {
+        w.commit(r, &dispute, &TRUE_ROOT).await.unwrap();
+    }
+
+    // ---- referee_reveal
+    let n = "referee_reveal";
+    let salt = d::referee_salt(&r0.worker, &dispute);
+    let reveal = || ix::referee_reveal(r0.worker.pubkey(), r0.key, dispute, TRUE_ROOT, salt);
+    m.case(
+        n,
+        "missing signature of the worker",
+        unsign(reveal(), r0.worker.pubkey()),
+        &[],
+        "AccountNotSigner",
+    )
+    .await;
+    m.case(
+        n,
+        "another referee's seat with this referee's salt",
+        swap(
+            swap(reveal(), r0.key, referees[1].key),
+            r0.worker.pubkey(),
+            referees[1].worker.pubkey(),
+        ),
+        &[&referees[1].worker],
+        "RefereeRevealMismatch",
+    )
+    .await;
+    m.valid(n, reveal(), &[&r0.worker]).await;
+    for r in &referees[1..] {
+        w.reveal_root(r, &dispute, &TRUE_ROOT).await.unwrap();
+    }
+
+    // ---- dispute_settle (a refereed dispute's remaining accounts)
+    let n = "dispute_settle (refereed)";
+    let settler = w.wallet(0, 0).await;
+    let job = w.job(&case.job).await;
+    let provider = w.provider(&job.provider).await;
+    let state = w.dispute_state(&dispute).await;
+    let settle = || {
+        ix::dispute_settle(
+            &a,
+            case.job,
+            &job,
+            &provider,
+            dispute,
+            &state,
+            &SettleAccounts {
+                settler: settler.pubkey(),
+                settler_payment_account: settler.payment,
+            },
+        )
+    };
+    let base = settle().accounts.len() - 7; // pool + 3 x (provider, payout)
+    let with = |f: &dyn Fn(&mut Instruction)| {
+        let mut ix = settle();
+        f(&mut ix);
+        ix
+    };
+    m.case(
+        n,
+        "the pool left out",
+        with(&|ix| {
+            ix.accounts.remove(base);
+        }),
+        &[&settler.key],
+        "RefereeAccountsMissing",
+    )
+    .await;
+    m.case(
+        n,
+        "another market's pool",
+        with(&|ix| ix.accounts[base].pubkey = pool2),
+        &[&settler.key],
+        "RefereeAccountsMissing",
+    )
+    .await;
+    m.case(
+        n,
+        "a provider account cosplaying as the pool",
+        with(&|ix| ix.accounts[base].pubkey = cosplay_pool),
+        &[&settler.key],
+        "AccountDiscriminatorMismatch",
+    )
+    .await;
+    m.case(
+        n,
+        "a seated provider that was not drawn in a referee's place",
+        with(&|ix| {
+            let not_drawn = seated
+                .iter()
+                .find(|p| !state.referee.referees.contains(&p.key))
+                .unwrap();
+            ix.accounts[base + 1].pubkey = not_drawn.key;
+        }),
+        &[&settler.key],
+        "RefereeAccountsMissing",
+    )
+    .await;
+    m.case(
+        n,
+        "two referees in each other's place",
+        with(&|ix| ix.accounts.swap(base + 1, base + 3)),
+        &[&settler.key],
+        "RefereeAccountsMissing",
+    )
+    .await;
+    m.case(
+        n,
+        "the same referee twice (duplicate mutable accounts)",
+        with(&|ix| {
+            ix.accounts[base + 3] = ix.accounts[base + 1].clone();
+            ix.accounts[base + 4] = ix.accounts[base + 2].clone();
+        }),
+        &[&settler.key],
+        "RefereeAccountsMissing",
+    )
+    .await;
+    m.case(
+        n,
+        "a referee's payout account substituted by the attacker's",
+        with(&|ix| ix.accounts[base + 2].pubkey = m.eve.payment),
+        &[&settler.key],
+        "RefereeAccountsMissing",
+    )
+    .await;
+    m.case(
+        n,
+        "a referee's provider account read-only (its credit would be lost)",
+        with(&|ix| ix.accounts[base + 1].is_writable = false),
+        &[&settler.key],
+        "RefereeAccountsMissing",
+    )
+    .await;
+    m.valid(n, settle(), &[&settler.key]).await;
+    w.assert_conservation().await;
+
+    let cases = m.cases.lock().unwrap().clone();
+    let instructions: std::collections::BTreeSet<_> =
+        cases.iter().map(|(i, _)| i.clone()).collect();
+    println!(
+        "referee bad-input matrix: {} cases over {} instructions, all rejected with the expected error",
+        cases.len(),
+        instructions.len()
+    );
+    assert_eq!(instructions.len(), 7, "every referee instruction is in the matrix");
+}

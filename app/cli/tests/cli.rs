@@ -230,6 +230,21 @@ async fn buyers_providers_and_auditors_through_the_cli() {
     let crank = auditor.run(&["crank"]).await;
     assert_eq!(crank["finalized"].as_array().unwrap().len(), 0);
 
+    // A referee seat locks stake out of what can be unstaked, and comes back on leaving.
+    let seat = provider.run(&["provider", "referee-join", "300"]).await;
+    assert_eq!(seat["referee_seat_weight"], 300);
+    let shown = provider.run(&["provider", "show"]).await;
+    assert_eq!(shown["referee_stake"], 300);
+    let free = shown["free_stake"].as_u64().unwrap();
+    let err = provider
+        .try_run(&["provider", "unstake", &(free + 1).to_string()])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("InsufficientFreeStake"), "{err}");
+    let left = provider.run(&["provider", "referee-leave"]).await;
+    assert_eq!(left["referee_seat_released"], 300);
+    assert_eq!(provider.run(&["provider", "show"]).await["referee_stake"], 0);
+
     // Stake management.
     provider.run(&["provider", "stake", "100"]).await;
     let un = provider.run(&["provider", "unstake", "600"]).await;

@@ -115,8 +115,10 @@ pub async fn create_market_with_mints(
         slash_account,
         plan.params,
     );
-    sender.send(&[create], authority, &[]).await?;
     let key = pda::market(&payer, plan.market_id);
+    // The referee pool, in the same transaction: a market is never without one.
+    let pool = ix::referee_pool_create(payer, key);
+    sender.send(&[create, pool], authority, &[]).await?;
     let state = accounts::fetch_market(&*sender.chain, &key).await?;
     let keys = MarketKeys::new(key, &state);
     for (mint, account) in [

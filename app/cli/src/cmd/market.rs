@@ -325,6 +325,8 @@ async fn create(ctx: &Ctx, a: CreateArgs, out: &mut dyn Write) -> Result<()> {
         slash,
         params,
     ));
+    // Its referee pool, in the same transaction.
+    ixs.push(ix::referee_pool_create(me, key));
     let out_tx = send(ctx, &ixs, &[]).await?;
     emit(
         out,

@@ -135,6 +135,7 @@ pub fn provider_json(key: &Pubkey, p: &Provider, now: i64) -> Value {
         "stake": p.stake,
         "locked": p.locked,
         "pending_unstake": p.pending_unstake,
+        "referee_stake": p.referee_stake,
         "free_stake": p.free_stake(),
         "unstake_release_at": p.unstake_release_at,
         "gpu": {

@@ -27,6 +27,14 @@ pub enum ProviderCmd {
     Withdraw,
     /// Change the worker key, payout account, price floor, concurrency or hardware.
     Update(UpdateArgs),
+    /// Take a seat in the market's referee pool: lock `weight` of your free stake (the
+    /// draw picks referees in proportion to it). Your worker then re-executes disputed
+    /// cuda-kernel jobs it is drawn for, commits and reveals by itself; a referee that
+    /// commits and does not reveal loses 5% of its seat.
+    RefereeJoin { weight: u64 },
+    /// Leave the referee pool (once no dispute you were drawn for is open); the seat's
+    /// weight returns to free stake.
+    RefereeLeave,
     /// Show a provider (default: yours).
     Show {
         /// Provider address.
@@ -125,6 +133,26 @@ pub async fn run(ctx: &Ctx, cmd: ProviderCmd, out: &mut dyn Write) -> Result<()>
             )
             .await?;
             done(ctx, out, "staked", amount, &tx.signature.to_string())
+        }
+        ProviderCmd::RefereeJoin { weight } => {
+            let (m, _) = market_keys(ctx).await?;
+            let me = ctx.keypair()?.pubkey();
+            require_registered(ctx, &m.market, &me).await?;
+            let tx = send(ctx, &[ix::referee_join(m.market, me, weight)], &[]).await?;
+            done(ctx, out, "referee_seat_weight", weight, &tx.signature.to_string())
+        }
+        ProviderCmd::RefereeLeave => {
+            let (m, _) = market_keys(ctx).await?;
+            let me = ctx.keypair()?.pubkey();
+            let p = require_registered(ctx, &m.market, &me).await?;
+            let tx = send(ctx, &[ix::referee_leave(m.market, me)], &[]).await?;
+            done(
+                ctx,
+                out,
+                "referee_seat_released",
+                p.referee_stake,
+                &tx.signature.to_string(),
+            )
         }
         ProviderCmd::Unstake { amount } => {
             let (m, _) = market_keys(ctx).await?;
