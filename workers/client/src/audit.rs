@@ -26,6 +26,8 @@ pub struct Snapshot {
     pub jobs: Vec<(Pubkey, Job)>,
     /// Open disputes (each holds a challenger bond and locks provider stake).
     pub disputes: Vec<(Pubkey, Dispute)>,
+    /// The referee pool's seats (none when the market has no pool).
+    pub referee_seats: Vec<gpu_market::state::RefereeSeat>,
     pub payment_vault_balance: u64,
     pub stake_vault_balance: u64,
     pub unix_timestamp: i64,
@@ -38,6 +40,16 @@ impl Snapshot {
         let providers = accounts::list_providers(chain, market_key).await?;
         let jobs = accounts::list_jobs(chain, market_key, None).await?;
         let disputes = accounts::list_disputes(chain, market_key).await?;
+        let referee_seats = match chain
+            .get_account(&crate::pda::referee_pool(market_key))
+            .await?
+        {
+            Some(_) => accounts::fetch_referee_pool(chain, &crate::pda::referee_pool(market_key))
+                .await?
+                .seats()
+                .to_vec(),
+            None => Vec::new(),
+        };
         let vaults = chain
             .get_multiple_accounts(&[market.payment_vault, market.stake_vault])
             .await?;
@@ -56,6 +68,7 @@ impl Snapshot {
             providers,
             jobs,
             disputes,
+            referee_seats,
             payment_vault_balance,
             stake_vault_balance,
             unix_timestamp: clock.unix_timestamp,
@@ -216,6 +229,11 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
                 + sum(|p| p.reputation.expired) as u128
                 + sum(|p| p.reputation.disputes_lost) as u128
                 + sum(|p| p.active_jobs as u64) as u128,
+        ),
+        c(
+            "sum of providers' referee stake == sum of referee seats' weight",
+            s.referee_seats.iter().map(|x| x.weight as u128).sum(),
+            sum(|p| p.referee_stake) as u128,
         ),
         c(
             "registered providers == provider accounts",
@@ -390,6 +408,7 @@ mod tests {
             providers: vec![(Pubkey::new_unique(), provider)],
             jobs: vec![(Pubkey::new_unique(), job)],
             disputes: vec![],
+            referee_seats: vec![],
             unix_timestamp: 0,
             slot: 0,
         }
