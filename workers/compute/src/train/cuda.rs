@@ -361,3 +361,50 @@ impl Trainer for CudaTrainer {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cudarc::nvrtc::{compile_ptx_with_opts, CompileOptions};
+
+    /// The kernels build with NVRTC for every architecture from Turing to Hopper, and
+    /// their PTX holds no fused multiply-add: every f32 multiply and add is a separate,
+    /// rounded instruction, as on the CPU. Needs only libnvrtc, no GPU: run with
+    /// `LD_LIBRARY_PATH=<dir of libnvrtc.so.*> cargo test -p gpu-market-compute --lib
+    /// train::cuda -- --ignored` (fails, naming the reason, without NVRTC).
+    #[test]
+    #[ignore = "needs libnvrtc (an NVIDIA pip wheel or a CUDA toolkit)"]
+    fn training_kernels_compile_without_fused_multiply_add() {
+        probe_library("nvrtc", NVRTC_SYMBOLS).unwrap_or_else(|r| panic!("{r}"));
+        for cc in [(7, 5), (8, 0), (8, 6), (8, 9), (9, 0)] {
+            compile_cubin(&kernel_source(), "train_mlp.cu", cc, NVRTC_OPTIONS)
+                .unwrap_or_else(|e| panic!("sm_{}{}: {e}", cc.0, cc.1));
+        }
+        let ptx = compile_ptx_with_opts(
+            kernel_source(),
+            CompileOptions {
+                arch: Some("compute_90"),
+                options: NVRTC_OPTIONS.iter().map(|o| o.to_string()).collect(),
+                ..Default::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .to_src();
+        for fused in ["fma.rn.f32", "mad.f32", "mad.rn.f32", "fma.f32"] {
+            assert!(!ptx.contains(fused), "PTX contains {fused}");
+        }
+        for op in ["mul.rn.f32", "add.rn.f32", "sub.rn.f32", "div.rn.f32"] {
+            assert!(ptx.contains(op), "PTX lacks {op}");
+        }
+        for entry in [
+            "gm_hidden",
+            "gm_logits_softmax",
+            "gm_grad_out",
+            "gm_back_hidden",
+            "gm_grad_in",
+            "gm_update",
+        ] {
+            assert!(ptx.contains(&format!(".entry {entry}")), "{entry}");
+        }
+    }
+}
