@@ -12,3 +12,4 @@ mod rpc_client;
 mod server;
 mod subscriptions;
 mod tokens;
+mod web3js;
