@@ -186,13 +186,22 @@ async fn a_token_transfer_lists_its_token_balances_before_and_after() {
         .get_transaction_with_config(
             &sig,
             RpcTransactionConfig {
-                encoding: Some(UiTransactionEncoding::Json),
+                encoding: Some(UiTransactionEncoding::Base64),
                 commitment: Some(CommitmentConfig::confirmed()),
                 max_supported_transaction_version: Some(0),
             },
         )
         .await
         .unwrap();
+    // Token balances name accounts by their index in the message.
+    let tx_keys = got
+        .transaction
+        .transaction
+        .decode()
+        .expect("base64 decodes")
+        .message
+        .static_account_keys()
+        .to_vec();
     let meta = got.transaction.meta.unwrap();
     let amounts = |b: &OptionSerializer<
         Vec<solana_transaction_status_client_types::UiTransactionTokenBalance>,
@@ -222,24 +231,9 @@ async fn a_token_transfer_lists_its_token_balances_before_and_after() {
         v.sort();
         v
     };
-    let keys = &got.transaction.transaction.decode();
-    assert!(keys.is_none(), "json does not decode to bytes");
     let index = |k: &Pubkey| -> u8 {
-        // The order a legacy message compiles its keys in.
-        let tx_keys: Vec<Pubkey> = solana_sdk::message::Message::new(
-            &[anchor_spl::token::spl_token::instruction::transfer(
-                &token::TOKEN_PROGRAM_ID,
-                &from,
-                &to,
-                &alice.pubkey(),
-                &[],
-                250_000,
-            )
-            .unwrap()],
-            Some(&payer.pubkey()),
-        )
-        .account_keys;
-        tx_keys.iter().position(|x| x == k).unwrap() as u8
+        let keys = &tx_keys;
+        keys.iter().position(|x| x == k).unwrap() as u8
     };
     let mut before = vec![
         (
