@@ -125,6 +125,46 @@ fn malformed_digits_files_are_refused_with_named_errors() {
     ));
 }
 
+/// Attack: hand-built examples whose fields disagree (fewer input values than labels
+/// times inputs would make the CUDA kernels read past the buffer; an infinite input
+/// would make the engine's zero-skipping disagree with the reference loop; a label
+/// past the classes would index past the logits). Every trainer refuses them before
+/// any step, and so does evaluation.
+#[test]
+fn inconsistent_examples_are_refused_before_any_step() {
+    let (train, _) = split();
+    let c = start(&train);
+    let mut short = train.clone();
+    short.x.pop();
+    let mut infinite = train.clone();
+    infinite.x[64 * 7 + 3] = f32::INFINITY;
+    let mut label = train.clone();
+    label.labels[9] = 10;
+    for trainer in [&CpuTrainer as &dyn Trainer, &ReferenceTrainer] {
+        assert!(matches!(
+            trainer.train(&c, &short, 1),
+            Err(TrainError::Data(DataError::ExamplesShape { found, expected, .. }))
+                if found + 1 == expected
+        ));
+        assert!(matches!(
+            trainer.train(&c, &infinite, 1),
+            Err(TrainError::Data(DataError::NonFiniteInput { index: 7 }))
+        ));
+        assert!(matches!(
+            trainer.train(&c, &label, 1),
+            Err(TrainError::Data(DataError::ExampleLabel {
+                index: 9,
+                label: 10,
+                classes: 10
+            }))
+        ));
+    }
+    assert!(matches!(
+        evaluate(&c, &short),
+        Err(TrainError::Data(DataError::ExamplesShape { .. }))
+    ));
+}
+
 // ---------------------------------------------------------------- training
 
 #[test]
@@ -189,6 +229,19 @@ fn the_engine_matches_the_reference_loop_bit_for_bit() {
         assert_ne!(engine.params, from.params);
     }
 }
+
+/// The step's definition is part of the protocol: a change to any operation, its order,
+/// the data order, the initialisation or the checkpoint format changes this root, and
+/// then old checkpoints can no longer be resumed bit for bit. Update it only with a new
+/// checkpoint format version.
+#[test]
+fn the_state_root_after_100_steps_is_frozen() {
+    let (train, _) = split();
+    let c = CpuTrainer.train(&start(&train), &train, 100).unwrap();
+    assert_eq!(c.state_root().to_hex(), FROZEN_ROOT_100);
+}
+
+const FROZEN_ROOT_100: &str = "2496491e3f1184cc3541db1794bff03eb2d02a3261e720f94715b65cdbf9e4e3";
 
 /// A run is split into segments of S steps; after each one the worker stores the
 /// checkpoint's bytes. Worker A is killed in the middle of a random segment (the steps

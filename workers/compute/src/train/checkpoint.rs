@@ -72,9 +72,10 @@ impl Checkpoint {
         })
     }
 
-    /// Whether this checkpoint can be trained on `data`: a valid configuration that
-    /// fits the data, parameter vectors of the layout's length, and the same data hash.
+    /// Whether this checkpoint can be trained on `data`: consistent examples
+    /// ([`Examples::check`]), a valid configuration that fits them, parameter vectors of the layout's length, and the same data hash.
     pub fn check_for(&self, data: &Examples) -> Result<(), TrainError> {
+        data.check()?;
         self.config.validate_for(data)?;
         let len = self.config.layout().len;
         if self.params.len() != len || self.velocity.len() != len {

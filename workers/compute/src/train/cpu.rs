@@ -8,7 +8,7 @@
 //!   pass walk memory contiguously; the input gradient skips hidden units whose
 //!   gradient is zero, which leaves every sum's bits unchanged (adding a `±0` product to
 //!   a sum that started at `+0.0` never changes it: such a sum is never `-0.0`, and
-//!   the inputs are finite).
+//!   the inputs are finite, which [`super::Examples::check`] ensures before any step).
 //! - [`ReferenceTrainer`], the specification as a plain loop: one output element at a
 //!   time, one sequential sum each, exactly as the model doc lists the steps (and as the
 //!   CUDA kernels compute them, one thread per element). The benchmark measures the
@@ -378,6 +378,7 @@ pub fn evaluate(ckpt: &Checkpoint, data: &Examples) -> Result<Evaluation, TrainE
         batch: 1,
         ..ckpt.config
     };
+    data.check()?;
     c.validate_for(data)?;
     if ckpt.params.len() != c.layout().len {
         return Err(super::error::CheckpointError::Length {

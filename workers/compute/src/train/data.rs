@@ -196,6 +196,35 @@ impl Examples {
         self.labels.is_empty()
     }
 
+    /// Whether the fields agree with each other, as [`Examples::new`] makes them: `x`
+    /// holds `len · inputs` finite values and every label is below `classes`. Checked
+    /// before every training call: the CUDA kernels index `x` by example and the CPU
+    /// engine's skipping of zero gradients relies on finite inputs.
+    pub fn check(&self) -> Result<(), DataError> {
+        let expected = self.len() * self.inputs as usize;
+        if self.x.len() != expected {
+            return Err(DataError::ExamplesShape {
+                labels: self.len(),
+                inputs: self.inputs,
+                expected,
+                found: self.x.len(),
+            });
+        }
+        if let Some(at) = self.x.iter().position(|v| !v.is_finite()) {
+            return Err(DataError::NonFiniteInput {
+                index: at / self.inputs.max(1) as usize,
+            });
+        }
+        if let Some(index) = self.labels.iter().position(|&l| l as u32 >= self.classes) {
+            return Err(DataError::ExampleLabel {
+                index,
+                label: self.labels[index],
+                classes: self.classes,
+            });
+        }
+        Ok(())
+    }
+
     /// Example `i`'s inputs.
     pub fn row(&self, i: usize) -> &[f32] {
         let n = self.inputs as usize;

@@ -31,6 +31,23 @@ pub enum DataError {
         label: u8,
         classes: u8,
     },
+    #[error(
+        "examples hold {found} input values, {labels} labels of {inputs} inputs need {expected}"
+    )]
+    ExamplesShape {
+        labels: usize,
+        inputs: u32,
+        expected: usize,
+        found: usize,
+    },
+    #[error("example {index} has a non-finite input value")]
+    NonFiniteInput { index: usize },
+    #[error("example {index} has label {label}, outside the {classes} classes")]
+    ExampleLabel {
+        index: usize,
+        label: u8,
+        classes: u32,
+    },
     #[error("could not read the digits file {path}")]
     Io {
         path: String,
