@@ -927,10 +927,13 @@ impl BlobStore for RecordsPins {
     }
 }
 
-/// An HTTP server on 127.0.0.1 that answers every request with a chunked body
-/// that never ends, counting the bytes it got out and the connections that
-/// ended (the reader hung up).
-async fn endless_store() -> (u16, Arc<std::sync::atomic::AtomicU64>, Arc<AtomicUsize>) {
+/// An HTTP server on 127.0.0.1 that answers every request with a body of 64
+/// KiB chunks: chunked and never ending (`announce: None`), or announcing
+/// (and sending) `announce` bytes. Counts the bytes it got out and the
+/// connections that ended (sent in full, or the reader hung up).
+async fn hostile_store(
+    announce: Option<u64>,
+) -> (u16, Arc<std::sync::atomic::AtomicU64>, Arc<AtomicUsize>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -943,12 +946,25 @@ async fn endless_store() -> (u16, Arc<std::sync::atomic::AtomicU64>, Arc<AtomicU
             tokio::spawn(async move {
                 let mut request = [0u8; 4096];
                 let _ = socket.read(&mut request).await;
-                let mut chunk = format!("{:x}\r\n", 64 << 10).into_bytes();
-                chunk.extend(std::iter::repeat_n(7u8, 64 << 10));
-                chunk.extend(b"\r\n");
-                let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
-                if socket.write_all(head).await.is_ok() {
-                    while socket.write_all(&chunk).await.is_ok() {
+                let block = vec![7u8; 64 << 10];
+                let (head, chunk) = match announce {
+                    None => {
+                        let mut chunk = format!("{:x}\r\n", block.len()).into_bytes();
+                        chunk.extend(&block);
+                        chunk.extend(b"\r\n");
+                        let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+                        (head.to_string(), chunk)
+                    }
+                    Some(len) => (
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n"),
+                        block,
+                    ),
+                };
+                if socket.write_all(head.as_bytes()).await.is_ok() {
+                    let total = announce.unwrap_or(u64::MAX);
+                    while sent.load(Ordering::SeqCst) < total
+                        && socket.write_all(&chunk).await.is_ok()
+                    {
                         sent.fetch_add(64 << 10, Ordering::SeqCst);
                     }
                 }
@@ -959,36 +975,44 @@ async fn endless_store() -> (u16, Arc<std::sync::atomic::AtomicU64>, Arc<AtomicU
     (port, sent, ended)
 }
 
-/// Issue 10, item 10: inputs are streamed to disk. The attack: a job whose
-/// input "a" is declared as 408 bytes (24 x 17) on a store that sends a body
-/// that never ends. The old worker read inputs into memory up to its blob
-/// limit (gigabytes) before noticing the length. Now the input is streamed to
-/// a file, cut at the first chunk past 408 bytes, and the job is not claimed:
-/// the store is hung up on after a bounded few megabytes (socket buffers), and
-/// the preparation's directory is gone. An honest job prepared by the same
-/// worker runs, and leaves no directory behind either; what a killed worker
-/// left in its work directory is swept, and nothing else there is touched.
+/// Issue 10, item 10: inputs are streamed to disk. The attacks: jobs whose
+/// input "a" is declared as 408 bytes (24 x 17), on a store that announces
+/// and sends 256 MiB, and on one that sends a chunked body that never ends.
+/// The old worker read an input into memory up to its blob limit (gigabytes)
+/// before comparing it with the declared length, so it took in all 256 MiB.
+/// Now inputs are streamed to a file: the announced length is refused before
+/// the body is read, the endless body is cut at the first chunk past 408
+/// bytes, the worker hangs up on both after a few megabytes (socket buffers),
+/// neither job is claimed, and the preparation's directory is gone. An honest
+/// job prepared by the same worker runs, and leaves no directory behind
+/// either; what a killed worker left in its work directory is swept, and
+/// nothing else there is touched.
 #[tokio::test]
-async fn an_endless_input_is_cut_at_its_declared_length_and_not_claimed() {
+async fn an_over_long_or_endless_input_is_cut_at_its_declared_length_and_not_claimed() {
     let s = setup().await;
     let p = s.w.register_provider(h100(), 50_000).await;
     let buyer_w = s.w.wallet(1_000_000, 0).await;
-    let (port, sent, ended) = endless_store().await;
-    let mut spec = s.gemm_spec(24, 1).await;
-    assert_eq!(spec.inputs[0].blob.len, 24 * 17);
-    spec.inputs[0].blob.uri = format!("http://127.0.0.1:{port}/a");
-    let hostile = {
+    let stores = [
+        hostile_store(Some(256 << 20)).await,
+        hostile_store(None).await,
+    ];
+    let mut hostile = Vec::new();
+    for (i, (port, ..)) in stores.iter().enumerate() {
+        let nonce = 1 + i as u64;
+        let mut spec = s.gemm_spec(24, nonce).await;
+        assert_eq!(spec.inputs[0].blob.len, 24 * 17);
+        spec.inputs[0].blob.uri = format!("http://127.0.0.1:{port}/a");
         let bytes = spec.to_bytes().unwrap();
         let stored = s.store.put(&bytes).await.unwrap();
-        let mut args = s.w.post_args(1, 2_000, s.w.now().await + 3_600);
+        let mut args = s.w.post_args(nonce, 2_000, s.w.now().await + 3_600);
         args.spec_hash = stored.sha256.0;
         args.spec_uri = stored.uri;
         let (ix, job) =
             gpu_market_client::ix::job_post(&s.w.market, buyer_w.pubkey(), buyer_w.payment, args);
         s.w.send(&[ix], &[&buyer_w.key]).await.unwrap();
-        job
-    };
-    let honest = s.post(&buyer_w, &s.gemm_spec(16, 2).await, 2, 1_000).await;
+        hostile.push(job);
+    }
+    let honest = s.post(&buyer_w, &s.gemm_spec(16, 3).await, 3, 1_000).await;
 
     let cfg = s.config(&p, "w.jsonl");
     let work = cfg.work_dir.clone();
@@ -1000,6 +1024,8 @@ async fn an_endless_input_is_cut_at_its_declared_length_and_not_claimed() {
     )
     .unwrap();
     std::fs::write(work.join("keep.txt"), b"not the worker's").unwrap();
+    // The worker's own blob store, which streams (the counting wrapper of the
+    // other tests reads whole).
     let blobs = gpu_market_blobs::open(s.dir.path().join("own").to_str().unwrap()).unwrap();
     let worker = Worker::new(
         cfg,
@@ -1012,20 +1038,24 @@ async fn an_endless_input_is_cut_at_its_declared_length_and_not_claimed() {
     .unwrap();
     s.tick(&worker).await;
 
-    let j = s.w.job(&hostile).await;
-    assert_eq!((j.state, j.attempts), (JobState::Open, 0), "not claimed");
-    assert_eq!(s.w.job(&honest).await.state, JobState::Submitted);
-    assert_eq!(worker.stats().rejected, 1);
-    let until = tokio::time::Instant::now() + Duration::from_secs(10);
-    while ended.load(Ordering::SeqCst) == 0 && tokio::time::Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    for job in &hostile {
+        let j = s.w.job(job).await;
+        assert_eq!((j.state, j.attempts), (JobState::Open, 0), "not claimed");
     }
-    assert_eq!(ended.load(Ordering::SeqCst), 1, "the worker hung up");
-    let got_out = sent.load(Ordering::SeqCst);
-    assert!(
-        got_out < 64 << 20,
-        "{got_out} bytes read from an endless body"
-    );
+    assert_eq!(s.w.job(&honest).await.state, JobState::Submitted);
+    assert_eq!(worker.stats().rejected, 2);
+    for (i, (_, sent, ended)) in stores.iter().enumerate() {
+        let until = tokio::time::Instant::now() + Duration::from_secs(10);
+        while ended.load(Ordering::SeqCst) == 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(ended.load(Ordering::SeqCst), 1, "store {i}: hung up on");
+        let got_out = sent.load(Ordering::SeqCst);
+        assert!(
+            got_out < 64 << 20,
+            "store {i}: {got_out} bytes of its body read"
+        );
+    }
     let left: Vec<String> = std::fs::read_dir(&work)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
