@@ -60,6 +60,42 @@ pub enum BlobError {
     /// A hash given as text is not 64 hexadecimal digits.
     #[error("invalid SHA-256 hex {input:?}: {reason}")]
     InvalidHex { input: String, reason: String },
+
+    /// A streamed blob is longer than the length its reader was told (a job's declared
+    /// input length). `received` is what the store announced, or the bytes counted when
+    /// the chunk crossing the length arrived; nothing past `declared` was written.
+    #[error("blob at {uri} is longer than its declared {declared} bytes (stopped at {received})")]
+    LongerThanDeclared {
+        uri: String,
+        declared: u64,
+        received: u64,
+    },
+
+    /// A streamed blob's body ended before the length its reader was told.
+    #[error("blob at {uri} is {received} bytes, shorter than its declared {declared}")]
+    ShorterThanDeclared {
+        uri: String,
+        declared: u64,
+        received: u64,
+    },
+
+    /// An HTTP(S) read pinned to checked addresses was answered with a redirect, which it
+    /// does not follow: the new location was never checked.
+    #[error("blob at {uri} redirects to {location:?}; a read pinned to checked addresses follows no redirect")]
+    Redirected { uri: String, location: String },
+
+    /// A read pinned to checked addresses was asked of a store that cannot pin its
+    /// connections (a `BlobStore` without its own `get_to`).
+    #[error("this blob store cannot pin its connection for {uri} to checked addresses")]
+    PinUnsupported { uri: String },
+
+    /// Writing a streamed blob to the reader's sink (its file) failed.
+    #[error("cannot write the blob from {uri} out: {source}")]
+    Sink {
+        uri: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl BlobError {

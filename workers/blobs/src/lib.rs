@@ -11,6 +11,11 @@
 //! their hash, so storing the same bytes twice gives the same reference and a blob's
 //! URI can be rebuilt from its hash. No Solana dependencies.
 //!
+//! Reads come back whole ([`BlobStore::get`], [`fetch`]) or are streamed into a writer
+//! ([`BlobStore::get_to`], [`fetch_to`], [`stream`]): hashed chunk by chunk and cut at
+//! the first byte past the length the reader allows, optionally connecting only to
+//! addresses the reader checked ([`Connect::Pinned`]).
+//!
 //! | location given to [`open`]     | blob URIs returned by `put`      |
 //! |--------------------------------|----------------------------------|
 //! | `dir:///abs/dir`, `file:///abs/dir`, a plain path | `file:///abs/dir/<hex>` |
@@ -24,6 +29,7 @@ pub mod local;
 pub mod options;
 mod remote;
 pub mod s3;
+pub mod stream;
 pub mod uri;
 
 use std::sync::Arc;
@@ -38,6 +44,7 @@ pub use http::HttpBlobStore;
 pub use local::LocalBlobStore;
 pub use options::{BlobOptions, DEFAULT_MAX_BLOB_SIZE};
 pub use s3::{S3BlobStore, S3Config};
+pub use stream::{Connect, Len, Sink};
 pub use uri::uri_sha256;
 
 /// A content-addressed blob store. Implementations verify every read: bytes are
@@ -59,6 +66,34 @@ pub trait BlobStore: Send + Sync {
     /// Whether this store holds something under `sha256`'s key. Says nothing about
     /// whether that content is intact; `get` checks that.
     async fn exists(&self, sha256: &Hash32) -> Result<bool, BlobError>;
+
+    /// Streams the blob at `uri` into `sink`, hashing as it goes, and stops at the first
+    /// chunk that would take it past `len` ([`BlobError::LongerThanDeclared`] or
+    /// [`BlobError::TooLarge`]; nothing past the limit is written). `Ok` (the bytes
+    /// written) only when the length and the SHA-256 both match; after an error, what
+    /// `sink` holds is not the blob. `connect` says where an HTTP(S) read may connect.
+    ///
+    /// The local, HTTP and S3 stores stream. This default reads the whole blob through
+    /// [`BlobStore::get`] (which it cannot pin, so it refuses [`Connect::Pinned`] with
+    /// [`BlobError::PinUnsupported`]) and checks it as a stream would.
+    async fn get_to(
+        &self,
+        uri: &str,
+        sha256: &Hash32,
+        len: Len,
+        connect: &Connect,
+        sink: &mut Sink<'_>,
+    ) -> Result<u64, BlobError> {
+        if matches!(connect, Connect::Pinned(_)) {
+            return Err(BlobError::PinUnsupported {
+                uri: uri.to_string(),
+            });
+        }
+        let bytes = self.get(uri, sha256).await?;
+        let mut out = stream::Bounded::new(uri, len, u64::MAX, sink)?;
+        out.push_all(&bytes).await?;
+        out.finish(sha256).await
+    }
 }
 
 /// Opens the store at `location` with default [`BlobOptions`]:
@@ -125,6 +160,30 @@ pub async fn fetch_with(
         "file" => local::fetch(uri, sha256, options).await,
         "http" | "https" => http::fetch(uri, sha256, options).await,
         "s3" => s3::fetch(uri, sha256, options).await,
+        _ => Err(BlobError::UnsupportedScheme {
+            uri: uri.to_string(),
+        }),
+    }
+}
+
+/// [`fetch`], streamed into `sink` as [`BlobStore::get_to`] describes: what a worker
+/// uses to download a job's inputs to disk.
+pub async fn fetch_to(
+    uri: &str,
+    sha256: &Hash32,
+    len: Len,
+    connect: &Connect,
+    options: &BlobOptions,
+    sink: &mut Sink<'_>,
+) -> Result<u64, BlobError> {
+    let scheme = uri
+        .split_once("://")
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    match scheme.as_str() {
+        "file" => local::fetch_to(uri, sha256, len, options, sink).await,
+        "http" | "https" => http::fetch_to(uri, sha256, len, connect, options, sink).await,
+        "s3" => s3::fetch_to(uri, sha256, len, options, sink).await,
         _ => Err(BlobError::UnsupportedScheme {
             uri: uri.to_string(),
         }),

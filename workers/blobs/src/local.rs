@@ -18,6 +18,7 @@ use url::Url;
 use crate::error::BlobError;
 use crate::hash::{blocking, check};
 use crate::options::BlobOptions;
+use crate::stream::{Bounded, Connect, Len, Sink};
 use crate::{BlobRef, BlobStore};
 
 /// Temporary files start with a dot and are never 64 hex digits, so a crash can leave
@@ -134,6 +135,17 @@ impl BlobStore for LocalBlobStore {
         crate::fetch_with(uri, sha256, &self.options).await
     }
 
+    async fn get_to(
+        &self,
+        uri: &str,
+        sha256: &Hash32,
+        len: Len,
+        connect: &Connect,
+        sink: &mut Sink<'_>,
+    ) -> Result<u64, BlobError> {
+        crate::fetch_to(uri, sha256, len, connect, &self.options, sink).await
+    }
+
     async fn exists(&self, sha256: &Hash32) -> Result<bool, BlobError> {
         let path = self.path_for(&crate::to_hex(sha256));
         match std::fs::metadata(&path) {
@@ -171,6 +183,45 @@ pub(crate) async fn fetch(
 ) -> Result<Vec<u8>, BlobError> {
     let path = file_path(uri)?;
     blocking(|| read_verified(&path, uri, sha256, options.max_blob_size))
+}
+
+/// Streams the file a `file://` URI names into `sink` ([`crate::fetch_to`]).
+pub(crate) async fn fetch_to(
+    uri: &str,
+    sha256: &Hash32,
+    len: Len,
+    options: &BlobOptions,
+    sink: &mut Sink<'_>,
+) -> Result<u64, BlobError> {
+    use tokio::io::AsyncReadExt;
+
+    let path = file_path(uri)?;
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => BlobError::NotFound {
+            uri: uri.to_string(),
+        },
+        _ => BlobError::io(path.display(), e),
+    };
+    let mut out = Bounded::new(uri, len, options.max_blob_size, sink)?;
+    // Only regular files, checked before opening (opening a FIFO blocks).
+    if !tokio::fs::metadata(&path).await.map_err(io)?.is_file() {
+        return Err(BlobError::invalid(uri, "not a regular file"));
+    }
+    let mut file = tokio::fs::File::open(&path).await.map_err(io)?;
+    let size = file.metadata().await.map_err(io)?.len();
+    out.announce(size)?;
+    // The file may grow after its size was read: the count while reading still holds.
+    let mut chunk = vec![0u8; READ_CHUNK];
+    loop {
+        let n = match file.read(&mut chunk).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io(e)),
+        };
+        out.push(&chunk[..n]).await?;
+    }
+    out.finish(sha256).await
 }
 
 /// Reads `path` (named `uri` in errors), refusing files over `max` bytes, and returns

@@ -1,7 +1,8 @@
 //! What the HTTP and S3 backends share: moving a blob's bytes through an object_store
 //! client. Uploads go out whole; downloads come in as a stream that is size-checked
 //! against the announced length before anything is buffered, hashed chunk by chunk, and
-//! handed to the caller only after the hash matches.
+//! handed to the caller only after the hash matches, or streamed on to the caller's sink
+//! ([`get_to`]) under the same checks.
 
 use futures::StreamExt;
 use object_store::path::Path;
@@ -12,6 +13,7 @@ use crate::error::BlobError;
 use gpu_market_types::Hash32;
 
 use crate::hash::check;
+use crate::stream::{Bounded, Len, Sink};
 use crate::BlobRef;
 
 /// Most we reserve up front from an announced length: the length is the server's word,
@@ -85,6 +87,32 @@ pub(crate) async fn get_verified(
     check(expected, Hash32(hasher.finalize().into()), uri)?;
     tracing::debug!(uri = %uri, len = buf.len(), "blob fetched and verified");
     Ok(buf)
+}
+
+/// Streams the object at `path` (named `uri` in errors) into `sink`
+/// ([`crate::BlobStore::get_to`]): refused from its announced size when that is over the
+/// limit, else cut at the first chunk past it.
+pub(crate) async fn get_to(
+    store: &dyn ObjectStore,
+    path: &Path,
+    uri: &str,
+    expected: &Hash32,
+    len: Len,
+    max: u64,
+    sink: &mut Sink<'_>,
+) -> Result<u64, BlobError> {
+    let mut out = Bounded::new(uri, len, max, sink)?;
+    let result = store
+        .get_opts(path, GetOptions::default())
+        .await
+        .map_err(|e| BlobError::from_object_store(e, uri))?;
+    out.announce(result.meta.size)?;
+    let mut stream = result.into_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| BlobError::from_object_store(e, uri))?;
+        out.push(&chunk).await?;
+    }
+    out.finish(expected).await
 }
 
 /// Whether an object exists under `path`, by a HEAD request.

@@ -14,6 +14,7 @@ use gpu_market_types::Hash32;
 
 use crate::hash::is_key;
 use crate::options::BlobOptions;
+use crate::stream::{Connect, Len, Sink};
 use crate::{remote, BlobRef, BlobStore};
 
 /// Where an S3-compatible blob store lives and how to sign requests to it.
@@ -224,6 +225,24 @@ impl BlobStore for S3BlobStore {
         }
     }
 
+    async fn get_to(
+        &self,
+        uri: &str,
+        sha256: &Hash32,
+        len: Len,
+        connect: &Connect,
+        sink: &mut Sink<'_>,
+    ) -> Result<u64, BlobError> {
+        match self.own_key(uri) {
+            Some(key) => {
+                let path = self.path_for(key)?;
+                let max = self.options.max_blob_size;
+                remote::get_to(&self.store, &path, uri, sha256, len, max, sink).await
+            }
+            None => crate::fetch_to(uri, sha256, len, connect, &self.options, sink).await,
+        }
+    }
+
     async fn exists(&self, sha256: &Hash32) -> Result<bool, BlobError> {
         let key = crate::to_hex(sha256);
         let uri = self.uri_for(&key);
@@ -245,6 +264,24 @@ pub(crate) async fn fetch(
     let path = Path::parse(key).map_err(|e| BlobError::invalid(uri, e.to_string()))?;
     let store = S3Config::from_env(bucket, "").build(options)?;
     remote::get_verified(&store, &path, uri, sha256, options.max_blob_size).await
+}
+
+/// Streams `s3://bucket/key` into `sink` ([`crate::fetch_to`]), settings from the
+/// environment. The endpoint is the operator's, so there is no chain-supplied host to pin.
+pub(crate) async fn fetch_to(
+    uri: &str,
+    sha256: &Hash32,
+    len: Len,
+    options: &BlobOptions,
+    sink: &mut Sink<'_>,
+) -> Result<u64, BlobError> {
+    let (bucket, key) = split_s3_uri(uri)?;
+    if key.is_empty() {
+        return Err(BlobError::invalid(uri, "an s3:// blob URI needs a key"));
+    }
+    let path = Path::parse(key).map_err(|e| BlobError::invalid(uri, e.to_string()))?;
+    let store = S3Config::from_env(bucket, "").build(options)?;
+    remote::get_to(&store, &path, uri, sha256, len, options.max_blob_size, sink).await
 }
 
 /// `s3://bucket/rest` into `("bucket", "rest")`, `rest` without surrounding slashes.

@@ -117,3 +117,41 @@ fn bad_configs_are_named_errors() {
         Err(BlobError::InvalidLocation { .. })
     ));
 }
+
+/// A streamed read of the store's own object: whole and verified, in bounded writes; a
+/// declared length shorter than the object is refused from the object's size, unread.
+#[tokio::test]
+async fn own_objects_stream_with_length_checks() {
+    use gpu_market_blobs::{Connect, Len};
+    let server = TestServer::s3().await;
+    let store = config(&server, "inputs").open().unwrap();
+    let bytes = content(5, 3 << 20);
+    let r = store.put(&bytes).await.unwrap();
+    let mut out = Vec::new();
+    let n = store
+        .get_to(
+            &r.uri,
+            &r.sha256,
+            Len::Exactly(r.len),
+            &Connect::Resolve,
+            &mut out,
+        )
+        .await
+        .unwrap();
+    assert_eq!((n, out == bytes), (r.len, true));
+    let mut out = Vec::new();
+    let long = store
+        .get_to(
+            &r.uri,
+            &r.sha256,
+            Len::Exactly(r.len - 1),
+            &Connect::Resolve,
+            &mut out,
+        )
+        .await;
+    assert!(
+        matches!(long, Err(BlobError::LongerThanDeclared { received, .. }) if received == r.len),
+        "{long:?}"
+    );
+    assert!(out.is_empty(), "nothing written");
+}

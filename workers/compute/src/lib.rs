@@ -18,6 +18,7 @@ pub mod gemm;
 pub mod merkle;
 pub mod select;
 pub mod spec;
+pub mod train;
 pub mod verify;
 
 pub use commit::{gemm_input_roots, proof_for_element, result_root};

@@ -264,3 +264,41 @@ extern "C" __global__ void fault(float* out) {
         .unwrap();
     assert_eq!(after.bytes, cpu.bytes);
 }
+
+/// The train-mlp engine on CUDA: from the same step-0 checkpoint, N steps on the GPU
+/// give checkpoint bytes identical to the CPU engine's, for the digits configuration
+/// and an odd-sized one, also when the GPU run is split into segments and resumed.
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn train_mlp_cuda_checkpoints_are_byte_identical_to_cpu() {
+    use gpu_market_compute::train::{Checkpoint, Config, CpuTrainer, CudaTrainer, Digits, Trainer};
+    if let Detection::Unavailable { reason } = cuda::detect() {
+        panic!("GPU test run without a usable GPU: {reason}");
+    }
+    let gpu = CudaTrainer::new(0).unwrap_or_else(|e| panic!("CUDA trainer failed: {e}"));
+    let digits = Digits::load(&Digits::bundled_path()).unwrap();
+    let (train, _) = digits.split();
+    let odd = Config {
+        hidden: 37,
+        batch: 19,
+        learning_rate: 0.05,
+        momentum: 0.5,
+        ..Config::digits()
+    };
+    for (config, steps) in [(Config::digits(), 300u64), (odd, 150)] {
+        let c0 = Checkpoint::init(config, &train, 3, 4).unwrap();
+        let cpu = CpuTrainer.train(&c0, &train, steps).unwrap();
+        let cuda = gpu.train(&c0, &train, steps).unwrap();
+        let first_diff = cpu
+            .params
+            .iter()
+            .zip(&cuda.params)
+            .position(|(a, b)| a.to_bits() != b.to_bits());
+        assert_eq!(first_diff, None, "{config:?}: first differing parameter");
+        assert_eq!(cuda.to_bytes(), cpu.to_bytes(), "{config:?}");
+        let half = gpu.train(&c0, &train, steps / 2).unwrap();
+        let half = Checkpoint::from_bytes(&half.to_bytes()).unwrap();
+        let resumed = gpu.train(&half, &train, steps - steps / 2).unwrap();
+        assert_eq!(resumed.to_bytes(), cpu.to_bytes(), "{config:?} resumed");
+    }
+}

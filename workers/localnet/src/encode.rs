@@ -38,7 +38,7 @@ pub(crate) const MAX_FILTERS: usize = 4;
 const TOKEN_2022_PROGRAM_ID: Pubkey =
     solana_sdk::pubkey!("TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb");
 
-fn is_token_program(owner: &Pubkey) -> bool {
+pub(crate) fn is_token_program(owner: &Pubkey) -> bool {
     *owner == gpu_market_client::token::TOKEN_PROGRAM_ID || *owner == TOKEN_2022_PROGRAM_ID
 }
 

@@ -66,11 +66,17 @@ pub(crate) fn module(node: Arc<Node>) -> Result<Module, RegisterMethodError> {
     method(&mut m, "simulateTransaction", simulate_transaction)?;
     method(&mut m, "getSignatureStatuses", get_signature_statuses)?;
     method(&mut m, "requestAirdrop", request_airdrop)?;
+    crate::transactions::register(&mut m)?;
+    crate::token::register(&mut m)?;
     Ok(m)
 }
 
 /// Registers an async handler that receives parsed positional arguments.
-fn method<F, Fut>(m: &mut Module, name: &'static str, handler: F) -> Result<(), RegisterMethodError>
+pub(crate) fn method<F, Fut>(
+    m: &mut Module,
+    name: &'static str,
+    handler: F,
+) -> Result<(), RegisterMethodError>
 where
     F: Fn(Arc<Node>, Args) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = RpcResult<Value>> + Send + 'static,
@@ -94,7 +100,7 @@ where
     Ok(())
 }
 
-fn json(value: impl Serialize) -> RpcResult<Value> {
+pub(crate) fn json(value: impl Serialize) -> RpcResult<Value> {
     serde_json::to_value(value).map_err(error::internal)
 }
 
@@ -365,7 +371,7 @@ async fn send_transaction(node: Arc<Node>, args: Args) -> RpcResult<Value> {
     // A validator answers with the signature once the transaction is queued,
     // whatever becomes of it; here it has been executed by the time we answer,
     // and a failure shows in getSignatureStatuses as it would there.
-    match node.chain.send_transaction(&tx).await {
+    match node.submit(&tx).await {
         Ok(_) => {}
         Err(e @ gpu_market_client::error::ClientError::Unreachable { .. }) => {
             return Err(error::chain(e))

@@ -11,9 +11,13 @@
 //! `getBlockHeight`, `getEpochInfo`, `getLatestBlockhash`, `isBlockhashValid`,
 //! `getFeeForMessage`, `getMinimumBalanceForRentExemption`, `getBalance`,
 //! `getAccountInfo`, `getMultipleAccounts`, `getProgramAccounts`,
+//! `getTokenAccountsByOwner`, `getTokenAccountBalance`, `getTokenSupply`,
 //! `sendTransaction`, `simulateTransaction`, `getSignatureStatuses`,
-//! `requestAirdrop`. Over the websocket: `accountSubscribe`,
-//! `programSubscribe`, `signatureSubscribe` and their `*Unsubscribe`.
+//! `getTransaction`, `getSignaturesForAddress`, `getBlockTime`,
+//! `getRecentPrioritizationFees`, `requestAirdrop`. Over the websocket:
+//! `accountSubscribe`, `programSubscribe`, `signatureSubscribe`,
+//! `slotSubscribe`, `rootSubscribe`, `logsSubscribe` and their
+//! `*Unsubscribe`. Any other method is -32601 (Method not found).
 //!
 //! Where it differs from a validator, because the chain is one in-process
 //! bank reached through `BanksClient`:
@@ -29,6 +33,16 @@
 //!   have touched, not accounts that exist from genesis;
 //! - `getFeeForMessage` counts signature fees, not priority fees;
 //!   `getEpochInfo.transactionCount` is `null`;
+//! - history (`getTransaction`, `getSignaturesForAddress`, `logsSubscribe`,
+//!   `getRecentPrioritizationFees`) covers the transactions sent through this
+//!   node, the newest 20 000 (see `history`), not those run in-process on
+//!   [`Localnet::chain`]; `getBlockTime` knows the slots the node watched
+//!   pass, the newest 9 000 (about an hour). A transaction's meta has no
+//!   inner instructions (`null`) or return data, and jsonParsed decodes
+//!   instructions only partially (program, accounts, base58 data);
+//! - every slot is a root at once: `slotNotification.root` is the slot, and
+//!   a clock jump (`advance`) is one notification whose parent is the slot
+//!   seen before it;
 //! - simulations carry logs and compute units but no return data, inner
 //!   instructions, loaded-data size or fee; `simulateTransaction` refuses the
 //!   `accounts` option on a successful simulation rather than answer without
@@ -59,11 +73,14 @@
 mod access;
 mod encode;
 mod error;
+mod history;
 mod http;
 mod node;
 mod params;
 mod pubsub;
 mod sigverify;
+mod token;
+mod transactions;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -119,6 +136,8 @@ pub struct Localnet {
     /// `advance`).
     pub chain: Arc<EmbeddedChain>,
     servers: Option<[ServerHandle; 2]>,
+    /// Follows the chain's slots for `slotSubscribe` and `getBlockTime`.
+    slot_watcher: tokio::task::JoinHandle<()>,
 }
 
 impl Localnet {
@@ -135,15 +154,33 @@ impl Localnet {
         config: LocalnetConfig,
         access: Access,
     ) -> Result<Localnet, LocalnetError> {
+        Self::start_with_ws_port(config, access, None).await
+    }
+
+    /// [`Localnet::start_with`], with the websocket on `ws_port` (on the RPC
+    /// address's host; 0 picks a free port) instead of the next port.
+    pub async fn start_with_ws_port(
+        config: LocalnetConfig,
+        access: Access,
+        ws_port: Option<u16>,
+    ) -> Result<Localnet, LocalnetError> {
         let policy = Arc::new(access::Policy::new(&access, config.rpc_addr)?);
         // Ports first: a port in use should fail before the chain spends
         // time starting.
-        let (rpc_listener, ws_listener) = bind(config.rpc_addr)?;
+        let (rpc_listener, ws_listener) = match ws_port {
+            None => bind(config.rpc_addr)?,
+            Some(port) => {
+                let rpc = listen(config.rpc_addr, "JSON-RPC (HTTP)")?;
+                let ws_addr = SocketAddr::new(config.rpc_addr.ip(), port);
+                (rpc, listen(ws_addr, "JSON-RPC (websocket)")?)
+            }
+        };
         let rpc_addr = local_addr(&rpc_listener, config.rpc_addr)?;
         let ws_addr = local_addr(&ws_listener, config.rpc_addr)?;
 
         let chain = EmbeddedChain::start(config.clock).await?;
         let node = Arc::new(node::Node::new(Arc::clone(&chain)));
+        let slot_watcher = tokio::spawn(Arc::clone(&node).watch_slots());
         let server_err = |e: &dyn std::fmt::Display| LocalnetError::Server(e.to_string());
 
         let http_module = http::module(Arc::clone(&node)).map_err(|e| server_err(&e))?;
@@ -187,12 +224,14 @@ impl Localnet {
             faucet: chain.faucet().insecure_clone(),
             chain,
             servers: Some([http, ws]),
+            slot_watcher,
         })
     }
 
     /// Stops both servers, closing open connections and subscriptions, and
     /// returns once the ports are free.
     pub async fn stop(mut self) {
+        self.slot_watcher.abort();
         let Some(servers) = self.servers.take() else {
             return;
         };
@@ -210,6 +249,7 @@ impl Localnet {
 
 impl Drop for Localnet {
     fn drop(&mut self) {
+        self.slot_watcher.abort();
         if let Some(servers) = self.servers.take() {
             for s in &servers {
                 let _ = s.stop();

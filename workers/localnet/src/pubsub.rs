@@ -2,8 +2,12 @@
 //! chain's subscription channels (fed after every transaction it executes)
 //! into `accountNotification` / `programNotification` messages, encoded and
 //! filtered as Solana's pubsub service does; `signatureNotification` is sent
-//! once the signature has landed. Subscription ids are jsonrpsee's random
-//! integers, which is the number Solana clients expect.
+//! once the signature has landed. Slots flow from the node's slot watcher
+//! into `slotNotification` and `rootNotification` (every slot is a root
+//! here), and transactions recorded by [`Node::submit`] into
+//! `logsNotification`, filtered by `all`, `allWithVotes` or `mentions`.
+//! Subscription ids are jsonrpsee's random integers, which is the number
+//! Solana clients expect.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,13 +21,15 @@ use serde::Serialize;
 use solana_account_decoder_client_types::UiAccountEncoding;
 use solana_rpc_client_types::config::{
     RpcAccountInfoConfig, RpcProgramAccountsConfig, RpcSignatureSubscribeConfig,
+    RpcTransactionLogsConfig, RpcTransactionLogsFilter,
 };
 use solana_rpc_client_types::response::{
-    ProcessedSignatureResult, Response, RpcKeyedAccount, RpcResponseContext, RpcSignatureResult,
+    ProcessedSignatureResult, Response, RpcKeyedAccount, RpcLogsResponse, RpcResponseContext,
+    RpcSignatureResult,
 };
 use solana_sdk::account::Account;
 use solana_sdk::pubkey::Pubkey;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::encode;
 use crate::error::{self, RpcResult};
@@ -54,6 +60,24 @@ pub(crate) fn module(node: Arc<Node>) -> Result<RpcModule<Arc<Node>>, RegisterMe
         |params, pending, node, _| async move {
             signature(params, pending, Arc::clone(&node)).await
         },
+    )?;
+    m.register_subscription(
+        "slotSubscribe",
+        "slotNotification",
+        "slotUnsubscribe",
+        |params, pending, node, _| async move { slot(params, pending, Arc::clone(&node), false).await },
+    )?;
+    m.register_subscription(
+        "rootSubscribe",
+        "rootNotification",
+        "rootUnsubscribe",
+        |params, pending, node, _| async move { slot(params, pending, Arc::clone(&node), true).await },
+    )?;
+    m.register_subscription(
+        "logsSubscribe",
+        "logsNotification",
+        "logsUnsubscribe",
+        |params, pending, node, _| async move { logs(params, pending, Arc::clone(&node)).await },
     )?;
     Ok(m)
 }
@@ -235,6 +259,100 @@ async fn signature(params: Params<'static>, pending: PendingSubscriptionSink, no
                 tracing::debug!(%sig, error = %e, "signature subscription ended");
                 return;
             }
+        }
+    }
+}
+
+/// The next item of a broadcast, or `None` once the subscriber or the node is
+/// gone. A subscriber that fell behind skips what it missed, as a lagging
+/// websocket client of a validator does.
+async fn next_broadcast<T: Clone>(
+    sink: &SubscriptionSink,
+    items: &mut broadcast::Receiver<T>,
+) -> Option<T> {
+    loop {
+        tokio::select! {
+            _ = sink.closed() => return None,
+            r = items.recv() => match r {
+                Ok(item) => return Some(item),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::debug!(missed = n, "a subscriber fell behind");
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            },
+        }
+    }
+}
+
+/// `slotSubscribe` sends Solana's `{parent, root, slot}`; `rootSubscribe`
+/// the bare root slot. Neither takes parameters.
+async fn slot(
+    params: Params<'static>,
+    pending: PendingSubscriptionSink,
+    node: Arc<Node>,
+    root: bool,
+) {
+    let parsed = Args::parse(&params).and_then(|a| a.at_most(0).map(|_| ()));
+    let mut slots = node.slots.subscribe();
+    let Some(((), sink)) = accept(pending, parsed).await else {
+        return;
+    };
+    while let Some(info) = next_broadcast(&sink, &mut slots).await {
+        let sent = if root {
+            send(&sink, &info.root).await
+        } else {
+            send(&sink, &info).await
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+/// Which transactions a logs subscription hears about.
+enum LogsFilter {
+    /// `all` and `allWithVotes` (the node has no vote transactions).
+    All,
+    Mentions(Pubkey),
+}
+
+fn logs_params(params: &Params) -> RpcResult<LogsFilter> {
+    let args = Args::parse(params)?;
+    args.at_most(2)?;
+    let filter: RpcTransactionLogsFilter = args.required(0, "filter")?;
+    let _: Option<RpcTransactionLogsConfig> = args.optional(1, "config")?;
+    Ok(match filter {
+        RpcTransactionLogsFilter::All | RpcTransactionLogsFilter::AllWithVotes => LogsFilter::All,
+        RpcTransactionLogsFilter::Mentions(addresses) => match addresses.as_slice() {
+            [one] => LogsFilter::Mentions(params::pubkey(one)?),
+            _ => {
+                return Err(error::invalid_params(
+                    "Invalid Request: Only 1 address supported",
+                ))
+            }
+        },
+    })
+}
+
+async fn logs(params: Params<'static>, pending: PendingSubscriptionSink, node: Arc<Node>) {
+    let parsed = logs_params(&params);
+    let mut landed = node.landed.subscribe();
+    let Some((filter, sink)) = accept(pending, parsed).await else {
+        return;
+    };
+    while let Some(t) = next_broadcast(&sink, &mut landed).await {
+        if let LogsFilter::Mentions(address) = &filter {
+            if !t.mentions(address) {
+                continue;
+            }
+        }
+        let value = RpcLogsResponse {
+            signature: t.signature.to_string(),
+            err: t.err.clone().map(Into::into),
+            logs: t.logs.clone(),
+        };
+        if send(&sink, &notification(t.slot, value)).await.is_err() {
+            return;
         }
     }
 }

@@ -9,7 +9,7 @@ use gpu_market_blobs::BlobStore;
 use gpu_market_client::Pubkey;
 use serde::Serialize;
 
-use crate::policy::UriPolicy;
+use crate::policy::{Resolver, UriPolicy};
 
 /// Largest job spec the worker downloads by default: a valid cuda-kernel source
 /// is at most 1 MiB, and JSON escaping (newlines, quotes) can nearly double it;
@@ -55,6 +55,13 @@ pub struct WorkerConfig {
     pub prefetch_parallel: usize,
     /// Which chain-supplied URIs (specs, inputs) are fetched.
     pub uri_policy: UriPolicy,
+    /// How the policy looks host names up (the system's resolver; tests
+    /// inject answers).
+    pub resolver: Resolver,
+    /// Where a job's inputs are downloaded while it is prepared, one
+    /// directory per preparation, removed when it ends. Default: beside the
+    /// journal (`<journal>.work`), so each worker has its own.
+    pub work_dir: PathBuf,
     /// Largest spec fetched, bytes.
     pub max_spec_bytes: u64,
     /// Where specs are read (a store opened with a `max_spec_bytes` limit);
@@ -96,11 +103,13 @@ impl WorkerConfig {
             reconcile_every: Duration::from_secs(5),
             heartbeat_every: Duration::from_secs(60),
             crank: false,
+            work_dir: journal.with_extension("work"),
             journal,
             shutdown_grace: Duration::from_secs(60),
             prefetch_bytes: 1 << 30,
             prefetch_parallel: 2,
             uri_policy: UriPolicy::strict(),
+            resolver: Resolver::default(),
             max_spec_bytes: DEFAULT_MAX_SPEC_BYTES,
             spec_store: None,
             memory_budget_bytes: 8 << 30,

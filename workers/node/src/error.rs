@@ -80,16 +80,27 @@ pub enum PrepareError {
     /// Reading the chain's clock for the time check failed; tried again later.
     #[error("cannot read the chain's clock: {0}")]
     Chain(#[from] ClientError),
+    /// The worker's own disk failed it (creating, writing or reading a
+    /// preparation's input file): no verdict on the job, tried again later.
+    #[error("work directory {}: {source}", path.display())]
+    WorkDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl PrepareError {
     /// A failure that may not recur (a stalled blob store): the job is tried
     /// again later instead of being refused for good.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            PrepareError::FetchTimedOut { .. } | PrepareError::Chain(_)
-        )
+        match self {
+            PrepareError::FetchTimedOut { .. }
+            | PrepareError::Chain(_)
+            | PrepareError::WorkDir { .. } => true,
+            PrepareError::UriRefused { source, .. } => source.is_transient(),
+            _ => false,
+        }
     }
 }
 

@@ -8,14 +8,26 @@
 //! `fetch_timeout` (a stalled store holds up only this job), and a claim now
 //! leaves the time the job needs at the provider's measured rate
 //! ([`crate::budget`]).
+//!
+//! Every fetch connects only where the policy checked (the addresses a host
+//! name resolved to when it was admitted, [`gpu_market_blobs::Connect`]).
+//! Inputs are streamed to files in a directory of the preparation's own under
+//! `work_dir`, hashed as they arrive and cut at the first byte past their
+//! declared length, so a store sending an endless body costs one chunk of
+//! memory and no more than the declared bytes of disk; only verified files
+//! are read into memory for the executor, and the directory is removed when
+//! the preparation ends, however it ends.
 
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use gpu_market::state::Job;
-use gpu_market_blobs::{BlobError, BlobStore};
+use gpu_market_blobs::{BlobError, BlobStore, Connect, Len};
 use gpu_market_client::Pubkey;
 use gpu_market_compute::exec::Inputs;
-use gpu_market_compute::spec::{Hash32, JobSpec};
+use gpu_market_compute::spec::{Hash32, JobSpec, NamedBlob};
 
 use crate::budget::{self, Pace};
 use crate::error::PrepareError;
@@ -108,8 +120,10 @@ impl Worker {
     ) -> Result<Option<Prepared>, PrepareError> {
         let start = Instant::now();
         let policy = &self.cfg.uri_policy;
-        policy
-            .check(&job.spec_uri)
+        let resolver = &*self.cfg.resolver.0;
+        let spec_route = policy
+            .admit(&job.spec_uri, resolver)
+            .await
             .map_err(|source| PrepareError::UriRefused {
                 what: "spec".into(),
                 source,
@@ -118,22 +132,21 @@ impl Worker {
             Some(store) => &*store.0,
             None => &*self.blobs,
         };
-        let spec_bytes = specs
-            .get(&job.spec_uri, &Hash32(job.spec_hash))
+        let max = self.cfg.max_spec_bytes;
+        let mut spec_bytes = Vec::new();
+        specs
+            .get_to(
+                &job.spec_uri,
+                &Hash32(job.spec_hash),
+                Len::AtMost(max),
+                &spec_route,
+                &mut spec_bytes,
+            )
             .await
             .map_err(|e| match e {
-                BlobError::TooLarge { len, .. } => PrepareError::SpecTooLarge {
-                    len,
-                    max: self.cfg.max_spec_bytes,
-                },
+                BlobError::TooLarge { len, .. } => PrepareError::SpecTooLarge { len, max },
                 e => PrepareError::SpecUnavailable(e),
             })?;
-        if spec_bytes.len() as u64 > self.cfg.max_spec_bytes {
-            return Err(PrepareError::SpecTooLarge {
-                len: spec_bytes.len() as u64,
-                max: self.cfg.max_spec_bytes,
-            });
-        }
         let spec = JobSpec::from_bytes(&spec_bytes)?;
         if spec.workload.kind_code() != job.workload {
             return Err(PrepareError::KindMismatch {
@@ -146,13 +159,17 @@ impl Worker {
                 kind: spec.workload.kind_name(),
             });
         }
+        // Every input's host is checked (and resolved) before any is fetched.
+        let mut routes = Vec::with_capacity(spec.inputs.len());
         for input in &spec.inputs {
-            policy
-                .check(&input.blob.uri)
+            let route = policy
+                .admit(&input.blob.uri, resolver)
+                .await
                 .map_err(|source| PrepareError::UriRefused {
                     what: format!("input {:?}", input.name),
                     source,
                 })?;
+            routes.push(route);
         }
         budget::check_memory(&spec, self.cfg.memory_budget_bytes, self.executor.device())?;
         if purpose == Purpose::Claim {
@@ -175,25 +192,7 @@ impl Worker {
                 return Ok(None);
             }
         }
-        let mut inputs = Inputs::new();
-        for input in &spec.inputs {
-            let bytes = self
-                .blobs
-                .get(&input.blob.uri, &input.blob.sha256)
-                .await
-                .map_err(|source| PrepareError::InputUnavailable {
-                    name: input.name.clone(),
-                    source,
-                })?;
-            if bytes.len() as u64 != input.blob.len {
-                return Err(PrepareError::DeclaredLength {
-                    name: input.name.clone(),
-                    declared: input.blob.len,
-                    found: bytes.len() as u64,
-                });
-            }
-            inputs.insert(input.name.clone(), bytes);
-        }
+        let inputs = self.fetch_inputs(key, &spec, &routes).await?;
         check_gemm_commitment(job, &spec, &inputs)?;
         // The executor's own check (for cuda-kernel, NVRTC compiles the source)
         // is blocking work.
@@ -209,6 +208,126 @@ impl Worker {
         self.timeline.record(*key, Phase::Prepare, start);
         tracing::debug!(job = %key, workload = spec.workload.kind_name(), "job prepared");
         Ok(Some(Prepared { spec, inputs }))
+    }
+}
+
+impl Worker {
+    /// Streams each input of `spec` to a file in a directory of this
+    /// preparation's own, then reads the verified files for the executor.
+    async fn fetch_inputs(
+        &self,
+        key: &Pubkey,
+        spec: &JobSpec,
+        routes: &[Connect],
+    ) -> Result<Inputs, PrepareError> {
+        let dir = WorkDir::create(&self.cfg.work_dir, key)?;
+        let mut inputs = Inputs::new();
+        for (i, (input, route)) in spec.inputs.iter().zip(routes).enumerate() {
+            // Named by position: input names are the buyer's words, not paths.
+            let path = dir.path.join(format!("input-{i}"));
+            let at = |source| PrepareError::WorkDir {
+                path: path.clone(),
+                source,
+            };
+            let mut file = tokio::fs::File::create(&path).await.map_err(at)?;
+            self.blobs
+                .get_to(
+                    &input.blob.uri,
+                    &input.blob.sha256,
+                    Len::Exactly(input.blob.len),
+                    route,
+                    &mut file,
+                )
+                .await
+                .map_err(|e| input_error(input, &path, e))?;
+            drop(file);
+            let bytes = tokio::fs::read(&path).await.map_err(at)?;
+            // Its bytes are in memory now; the disk is freed input by input.
+            tokio::fs::remove_file(&path).await.map_err(at)?;
+            inputs.insert(input.name.clone(), bytes);
+        }
+        Ok(inputs)
+    }
+}
+
+/// What a failed input download says about the job: a body shorter than its
+/// declared length is the spec's error, as when it was read whole; a failure
+/// to write the file is the worker's own disk, not the job.
+fn input_error(input: &NamedBlob, path: &Path, e: BlobError) -> PrepareError {
+    match e {
+        BlobError::ShorterThanDeclared {
+            declared, received, ..
+        } => PrepareError::DeclaredLength {
+            name: input.name.clone(),
+            declared,
+            found: received,
+        },
+        BlobError::Sink { source, .. } => PrepareError::WorkDir {
+            path: path.to_path_buf(),
+            source,
+        },
+        source => PrepareError::InputUnavailable {
+            name: input.name.clone(),
+            source,
+        },
+    }
+}
+
+/// One preparation's directory under the worker's `work_dir`, named
+/// `<job>-<process>-<n>` (so concurrent preparations of one job never share
+/// it), removed with what was downloaded into it when the preparation ends:
+/// done, failed, timed out or abandoned (its future dropped).
+struct WorkDir {
+    path: PathBuf,
+}
+
+impl WorkDir {
+    fn create(root: &Path, job: &Pubkey) -> Result<Self, PrepareError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        sweep_once(root);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = root.join(format!("{job}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).map_err(|source| PrepareError::WorkDir {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(WorkDir { path })
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        match std::fs::remove_dir_all(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(dir = %self.path.display(), error = %e, "cannot remove a preparation's directory");
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Removes what an earlier run left under `root` (killed mid-download), the
+/// first time this process prepares a job there. Only directories named as
+/// [`WorkDir`] names them are touched, whatever else `root` holds.
+fn sweep_once(root: &Path) {
+    static SWEPT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+    let mut swept = SWEPT.lock().unwrap();
+    if swept.iter().any(|p| p == root) {
+        return;
+    }
+    swept.push(root.to_path_buf());
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let ours = name
+            .to_str()
+            .and_then(|n| n.split('-').next())
+            .is_some_and(|job| job.parse::<Pubkey>().is_ok());
+        if ours && entry.path().is_dir() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

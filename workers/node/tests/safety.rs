@@ -667,3 +667,398 @@ async fn commitment_of(bytes: &[u8]) -> Option<gpu_market::state::GemmCommitment
         b_root: roots.b_root.0,
     })
 }
+
+/// A DNS server for the tests: each name answers from a list, the first
+/// answer first, then the next (the last one repeats), so it can rebind; a
+/// name not listed does not resolve. Counts the lookups per name.
+struct Dns {
+    answers: HashMap<&'static str, Vec<Vec<std::net::IpAddr>>>,
+    lookups: Mutex<HashMap<String, usize>>,
+}
+
+impl Dns {
+    fn new(answers: &[(&'static str, &[&[&str]])]) -> Arc<Self> {
+        let answers = answers
+            .iter()
+            .map(|(host, seq)| {
+                let seq = seq
+                    .iter()
+                    .map(|ips| ips.iter().map(|ip| ip.parse().unwrap()).collect())
+                    .collect();
+                (*host, seq)
+            })
+            .collect();
+        Arc::new(Dns {
+            answers,
+            lookups: Mutex::default(),
+        })
+    }
+
+    fn lookups_of(&self, host: &str) -> usize {
+        self.lookups.lock().unwrap().get(host).copied().unwrap_or(0)
+    }
+}
+
+impl gpu_market_worker::policy::Resolve for Dns {
+    fn lookup<'a>(&'a self, host: &'a str) -> gpu_market_worker::policy::Lookup<'a> {
+        let n = {
+            let mut lookups = self.lookups.lock().unwrap();
+            let n = lookups.entry(host.to_string()).or_default();
+            *n += 1;
+            *n
+        };
+        let answer = self
+            .answers
+            .get(host)
+            .map(|seq| seq[(n - 1).min(seq.len() - 1)].clone());
+        Box::pin(async move {
+            answer.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "NXDOMAIN"))
+        })
+    }
+}
+
+/// A policy that fetches `file://` (the test's local store) and http(s), from
+/// public addresses only: what the DNS attacks below are up against.
+fn public_only() -> UriPolicy {
+    UriPolicy {
+        schemes: vec!["https".into(), "http".into(), "file".into()],
+        hosts: None,
+        allow_private: false,
+    }
+}
+
+/// A TCP port on 127.0.0.1 that counts the connections made to it and closes
+/// them: the private service an attacker wants the worker to reach.
+async fn private_service() -> (u16, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let reached = Arc::new(AtomicUsize::new(0));
+    let count = reached.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (port, reached)
+}
+
+/// Issue 10, item 10: host names are resolved. The attack: URIs whose host is
+/// a public-looking name that resolves to a private address, one for a spec
+/// (`internal.example`, 10.0.0.5) and one for an input (`localtest.me`,
+/// 127.0.0.1), behind a worker that refuses private addresses. The old policy
+/// checked only literal hosts and passed both. Now each name is looked up
+/// and refused before anything is fetched; neither job is claimed.
+#[tokio::test]
+async fn names_that_resolve_to_private_addresses_are_refused_unfetched() {
+    let s = setup().await;
+    let p = s.w.register_provider(h100(), 50_000).await;
+    let buyer_w = s.w.wallet(1_000_000, 0).await;
+    let dns = Dns::new(&[
+        ("internal.example", &[&["10.0.0.5"]]),
+        ("localtest.me", &[&["127.0.0.1"]]),
+    ]);
+
+    let spec_uri = "https://internal.example/spec".to_string();
+    let by_spec = {
+        let mut args = s.w.post_args(1, 1_000, s.w.now().await + 3_600);
+        args.spec_uri = spec_uri.clone();
+        let (ix, job) =
+            gpu_market_client::ix::job_post(&s.w.market, buyer_w.pubkey(), buyer_w.payment, args);
+        s.w.send(&[ix], &[&buyer_w.key]).await.unwrap();
+        job
+    };
+    let mut spec = s.gemm_spec(24, 2).await;
+    let input_uri = format!(
+        "http://localtest.me:9000/{}",
+        spec.inputs[0].blob.sha256.to_hex()
+    );
+    spec.inputs[0].blob.uri = input_uri.clone();
+    let by_input = s.post(&buyer_w, &spec, 2, 1_000).await;
+
+    let mut cfg = s.config(&p, "w.jsonl");
+    cfg.uri_policy = public_only();
+    cfg.resolver = gpu_market_worker::policy::Resolver(dns.clone());
+    let worker = s
+        .worker(cfg, &p, Arc::new(CpuExecutor::with_threads(1)))
+        .await;
+    s.tick(&worker).await;
+    for job in [by_spec, by_input] {
+        let j = s.w.job(&job).await;
+        assert_eq!((j.state, j.attempts), (JobState::Open, 0), "not claimed");
+    }
+    assert_eq!(s.store.gets_of(&spec_uri), 0, "the spec never fetched");
+    assert_eq!(s.store.gets_of(&input_uri), 0, "the input never fetched");
+    assert!(dns.lookups_of("internal.example") >= 1);
+    assert!(dns.lookups_of("localtest.me") >= 1);
+    assert_eq!(worker.stats().rejected, 2);
+    assert_eq!(s.w.provider(&p.key).await.locked, 0, "no bond risked");
+}
+
+/// Issue 10, item 10: DNS rebinding. The attack: a DNS server that answers
+/// the worker's check of `rebind.test` with a public address (203.0.113.7,
+/// unroutable documentation space) and every later lookup with 127.0.0.1,
+/// where a private service listens on the URI's port. A worker that checked
+/// the name and then let the download resolve it again would connect to the
+/// private service. Now the download connects only to the address that was
+/// checked: each preparation looks the name up once and hands the fetch that
+/// answer to connect to (a pinned fetch connects nowhere else: the blob
+/// crate's `a_pinned_read_connects_only_to_its_pinned_address`); a later
+/// preparation sees, and refuses, the private answer. The private service is
+/// never reached, and the job (whose spec never arrived) is not claimed.
+#[tokio::test]
+async fn a_rebinding_name_cannot_steer_the_fetch_to_a_private_address() {
+    let s = setup().await;
+    let p = s.w.register_provider(h100(), 50_000).await;
+    let buyer_w = s.w.wallet(1_000_000, 0).await;
+    let (port, reached) = private_service().await;
+    let dns = Dns::new(&[("rebind.test", &[&["203.0.113.7"], &["127.0.0.1"]])]);
+    let spec = s.gemm_spec(24, 1).await.to_bytes().unwrap();
+    let spec_hash = gpu_market_blobs::sha256(&spec);
+    let uri = format!("http://rebind.test:{port}/{}", spec_hash.to_hex());
+    let job = {
+        let mut args = s.w.post_args(1, 1_000, s.w.now().await + 3_600);
+        args.spec_uri = uri.clone();
+        args.spec_hash = spec_hash.0;
+        let (ix, job) =
+            gpu_market_client::ix::job_post(&s.w.market, buyer_w.pubkey(), buyer_w.payment, args);
+        s.w.send(&[ix], &[&buyer_w.key]).await.unwrap();
+        job
+    };
+
+    // The worker's own blob store, which streams and pins (the counting
+    // wrapper of the other tests reads whole and cannot pin).
+    let quick = gpu_market_blobs::BlobOptions {
+        max_retries: 0,
+        connect_timeout: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let blobs = Arc::new(RecordsPins {
+        inner: gpu_market_blobs::open_with(s.dir.path().join("own").to_str().unwrap(), &quick)
+            .unwrap(),
+        seen: Mutex::default(),
+    });
+    let mut cfg = s.config(&p, "w.jsonl");
+    cfg.uri_policy = public_only();
+    cfg.resolver = gpu_market_worker::policy::Resolver(dns.clone());
+    let worker = Worker::new(
+        cfg,
+        s.w.sender.clone(),
+        p.worker.insecure_clone(),
+        Arc::new(CpuExecutor::with_threads(1)),
+        blobs.clone(),
+    )
+    .await
+    .unwrap();
+    s.tick(&worker).await;
+    s.tick(&worker).await;
+    // Each preparation checks the name once and fetches what it checked: the
+    // first, to the public answer (unreachable); a later one (the job is tried
+    // again, its store having been unreachable) gets the private answer, and
+    // is refused without fetching.
+    let seen = blobs.seen.lock().unwrap().clone();
+    let pinned = gpu_market_blobs::Connect::Pinned(vec!["203.0.113.7".parse().unwrap()]);
+    assert!(!seen.is_empty(), "the spec fetch was attempted");
+    assert!(
+        seen.iter().all(|(u, c)| *u == uri && *c == pinned),
+        "every fetch was told to connect only to the checked answer: {seen:?}"
+    );
+    assert!(
+        seen.len() <= dns.lookups_of("rebind.test"),
+        "no fetch without a check of its own"
+    );
+    assert_eq!(
+        reached.load(Ordering::SeqCst),
+        0,
+        "the private service was never reached"
+    );
+    let j = s.w.job(&job).await;
+    assert_eq!((j.state, j.attempts), (JobState::Open, 0), "not claimed");
+    assert_eq!(s.w.provider(&p.key).await.locked, 0);
+
+    // The control: a fetch that does connect where the second answer says
+    // reaches the service, so the zero above is the pin's doing.
+    let _ = gpu_market_blobs::fetch_to(
+        &uri,
+        &spec_hash,
+        gpu_market_blobs::Len::AtMost(1 << 20),
+        &gpu_market_blobs::Connect::Pinned(vec!["127.0.0.1".parse().unwrap()]),
+        &quick,
+        &mut Vec::new(),
+    )
+    .await;
+    assert_eq!(reached.load(Ordering::SeqCst), 1);
+}
+
+/// The worker's blob store, recording where each streamed read was told it
+/// may connect.
+struct RecordsPins {
+    inner: Arc<dyn BlobStore>,
+    seen: Mutex<Vec<(String, gpu_market_blobs::Connect)>>,
+}
+
+#[async_trait::async_trait]
+impl BlobStore for RecordsPins {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn put(&self, bytes: &[u8]) -> Result<BlobRef, BlobError> {
+        self.inner.put(bytes).await
+    }
+    async fn get(&self, uri: &str, sha256: &Hash32) -> Result<Vec<u8>, BlobError> {
+        self.inner.get(uri, sha256).await
+    }
+    async fn get_to(
+        &self,
+        uri: &str,
+        sha256: &Hash32,
+        len: gpu_market_blobs::Len,
+        connect: &gpu_market_blobs::Connect,
+        sink: &mut gpu_market_blobs::Sink<'_>,
+    ) -> Result<u64, BlobError> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((uri.to_string(), connect.clone()));
+        self.inner.get_to(uri, sha256, len, connect, sink).await
+    }
+    async fn exists(&self, sha256: &Hash32) -> Result<bool, BlobError> {
+        self.inner.exists(sha256).await
+    }
+}
+
+/// An HTTP server on 127.0.0.1 that answers every request with a body of 64
+/// KiB chunks: chunked and never ending (`announce: None`), or announcing
+/// (and sending) `announce` bytes. Counts the bytes it got out and the
+/// connections that ended (sent in full, or the reader hung up).
+async fn hostile_store(
+    announce: Option<u64>,
+) -> (u16, Arc<std::sync::atomic::AtomicU64>, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let ended = Arc::new(AtomicUsize::new(0));
+    let (sent2, ended2) = (sent.clone(), ended.clone());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (sent, ended) = (sent2.clone(), ended2.clone());
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let block = vec![7u8; 64 << 10];
+                let (head, chunk) = match announce {
+                    None => {
+                        let mut chunk = format!("{:x}\r\n", block.len()).into_bytes();
+                        chunk.extend(&block);
+                        chunk.extend(b"\r\n");
+                        let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+                        (head.to_string(), chunk)
+                    }
+                    Some(len) => (
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n"),
+                        block,
+                    ),
+                };
+                if socket.write_all(head.as_bytes()).await.is_ok() {
+                    let total = announce.unwrap_or(u64::MAX);
+                    while sent.load(Ordering::SeqCst) < total
+                        && socket.write_all(&chunk).await.is_ok()
+                    {
+                        sent.fetch_add(64 << 10, Ordering::SeqCst);
+                    }
+                }
+                ended.fetch_add(1, Ordering::SeqCst);
+            });
+        }
+    });
+    (port, sent, ended)
+}
+
+/// Issue 10, item 10: inputs are streamed to disk. The attacks: jobs whose
+/// input "a" is declared as 408 bytes (24 x 17), on a store that announces
+/// and sends 256 MiB, and on one that sends a chunked body that never ends.
+/// The old worker read an input into memory up to its blob limit (gigabytes)
+/// before comparing it with the declared length, so it took in all 256 MiB.
+/// Now inputs are streamed to a file: the announced length is refused before
+/// the body is read, the endless body is cut at the first chunk past 408
+/// bytes, the worker hangs up on both after a few megabytes (socket buffers),
+/// neither job is claimed, and the preparation's directory is gone. An honest
+/// job prepared by the same worker runs, and leaves no directory behind
+/// either; what a killed worker left in its work directory is swept, and
+/// nothing else there is touched.
+#[tokio::test]
+async fn an_over_long_or_endless_input_is_cut_at_its_declared_length_and_not_claimed() {
+    let s = setup().await;
+    let p = s.w.register_provider(h100(), 50_000).await;
+    let buyer_w = s.w.wallet(1_000_000, 0).await;
+    let stores = [
+        hostile_store(Some(256 << 20)).await,
+        hostile_store(None).await,
+    ];
+    let mut hostile = Vec::new();
+    for (i, (port, ..)) in stores.iter().enumerate() {
+        let nonce = 1 + i as u64;
+        let mut spec = s.gemm_spec(24, nonce).await;
+        assert_eq!(spec.inputs[0].blob.len, 24 * 17);
+        spec.inputs[0].blob.uri = format!("http://127.0.0.1:{port}/a");
+        let bytes = spec.to_bytes().unwrap();
+        let stored = s.store.put(&bytes).await.unwrap();
+        let mut args = s.w.post_args(nonce, 2_000, s.w.now().await + 3_600);
+        args.spec_hash = stored.sha256.0;
+        args.spec_uri = stored.uri;
+        let (ix, job) =
+            gpu_market_client::ix::job_post(&s.w.market, buyer_w.pubkey(), buyer_w.payment, args);
+        s.w.send(&[ix], &[&buyer_w.key]).await.unwrap();
+        hostile.push(job);
+    }
+    let honest = s.post(&buyer_w, &s.gemm_spec(16, 3).await, 3, 1_000).await;
+
+    let cfg = s.config(&p, "w.jsonl");
+    let work = cfg.work_dir.clone();
+    let leftover = work.join(format!("{}-1-0", Pubkey::new_unique()));
+    std::fs::create_dir_all(&leftover).unwrap();
+    std::fs::write(
+        leftover.join("input-0"),
+        b"a killed worker's partial download",
+    )
+    .unwrap();
+    std::fs::write(work.join("keep.txt"), b"not the worker's").unwrap();
+    // The worker's own blob store, which streams (the counting wrapper of the
+    // other tests reads whole).
+    let blobs = gpu_market_blobs::open(s.dir.path().join("own").to_str().unwrap()).unwrap();
+    let worker = Worker::new(
+        cfg,
+        s.w.sender.clone(),
+        p.worker.insecure_clone(),
+        Arc::new(CpuExecutor::with_threads(1)),
+        blobs,
+    )
+    .await
+    .unwrap();
+    s.tick(&worker).await;
+
+    for job in &hostile {
+        let j = s.w.job(job).await;
+        assert_eq!((j.state, j.attempts), (JobState::Open, 0), "not claimed");
+    }
+    assert_eq!(s.w.job(&honest).await.state, JobState::Submitted);
+    assert_eq!(worker.stats().rejected, 2);
+    for (i, (_, sent, ended)) in stores.iter().enumerate() {
+        let until = tokio::time::Instant::now() + Duration::from_secs(10);
+        while ended.load(Ordering::SeqCst) == 0 && tokio::time::Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(ended.load(Ordering::SeqCst), 1, "store {i}: hung up on");
+        let got_out = sent.load(Ordering::SeqCst);
+        assert!(
+            got_out < 64 << 20,
+            "store {i}: {got_out} bytes of its body read"
+        );
+    }
+    let left: Vec<String> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, vec!["keep.txt".to_string()], "only what is not ours");
+}

@@ -56,7 +56,7 @@ pub(super) const CUBLAS_SYMBOLS: &[&str] = &[
     "cublasSgemm_v2",
     "cublasGemmEx",
 ];
-pub(super) const NVRTC_SYMBOLS: &[&str] = &[
+pub(crate) const NVRTC_SYMBOLS: &[&str] = &[
     "nvrtcCreateProgram",
     "nvrtcCompileProgram",
     "nvrtcGetCUBINSize",
@@ -68,7 +68,7 @@ pub(super) const NVRTC_SYMBOLS: &[&str] = &[
 
 /// Finds the first of cudarc's candidate names for `lib` that loads and exports every
 /// symbol in `symbols`; returns the file name cudarc will also pick.
-pub(super) fn probe_library(lib: &str, symbols: &[&str]) -> Result<String, String> {
+pub(crate) fn probe_library(lib: &str, symbols: &[&str]) -> Result<String, String> {
     let candidates = cudarc::get_lib_name_candidates(lib);
     for name in &candidates {
         // SAFETY: dlopen runs the library's initializers. We only open NVIDIA's CUDA

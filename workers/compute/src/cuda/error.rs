@@ -4,7 +4,7 @@
 use crate::exec::ExecError;
 use cudarc::{cublas, driver};
 
-pub(super) fn drv(during: &'static str) -> impl Fn(driver::DriverError) -> ExecError {
+pub(crate) fn drv(during: &'static str) -> impl Fn(driver::DriverError) -> ExecError {
     move |e| ExecError::Driver {
         during,
         message: format!("{e:?}"),

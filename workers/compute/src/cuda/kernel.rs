@@ -27,47 +27,7 @@ impl CudaExecutor {
     /// and CUDA's minor-version compatibility (a 13.x NVRTC wheel on a 13.0 driver)
     /// covers SASS but not PTX JIT.
     pub(super) fn compile(&self, source: &str, name: &str) -> Result<nvrtc::Ptx, ExecError> {
-        let nvrtc_err = |e: nvrtc::result::NvrtcError| ExecError::Compile {
-            log: format!("{e:?}"),
-        };
-        let (src, name) = match (CString::new(source), CString::new(name)) {
-            (Ok(s), Ok(n)) => (s, n),
-            // Spec validation refuses NUL bytes; this keeps it an error regardless.
-            _ => {
-                return Err(ExecError::Compile {
-                    log: "source contains a NUL byte".into(),
-                })
-            }
-        };
-        let prog = Program(nvrtc::result::create_program(&src, Some(&name)).map_err(nvrtc_err)?);
-        let arch = format!("--gpu-architecture=sm_{}{}", self.cc.0, self.cc.1);
-        // SAFETY: `prog` is a live program created above; the option is a NUL-free
-        // string (cudarc converts it to a C string for the call).
-        if let Err(e) = unsafe { nvrtc::result::compile_program(prog.0, &[arch]) } {
-            // SAFETY: as above; the log is a NUL-terminated buffer NVRTC sized itself.
-            let log = unsafe { nvrtc::result::get_program_log(prog.0) }
-                .map(|raw| {
-                    let bytes: Vec<u8> = raw
-                        .iter()
-                        .take_while(|&&c| c != 0)
-                        .map(|&c| c as u8)
-                        .collect();
-                    String::from_utf8_lossy(&bytes).into_owned()
-                })
-                .unwrap_or_else(|_| format!("{e:?} (no log)"));
-            return Err(ExecError::Compile { log });
-        }
-        let mut size = 0usize;
-        // SAFETY: `prog` compiled successfully; `size` is a live out-parameter.
-        unsafe { nvrtc::sys::nvrtcGetCUBINSize(prog.0, &mut size) }
-            .result()
-            .map_err(nvrtc_err)?;
-        let mut cubin = vec![0u8; size];
-        // SAFETY: `cubin` has exactly the size NVRTC just reported.
-        unsafe { nvrtc::sys::nvrtcGetCUBIN(prog.0, cubin.as_mut_ptr().cast()) }
-            .result()
-            .map_err(nvrtc_err)?;
-        Ok(nvrtc::Ptx::from_binary(cubin))
+        compile_cubin(source, name, self.cc, &[])
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -168,4 +128,57 @@ impl CudaExecutor {
         }
         Ok(ExecOutput { bytes, device_time })
     }
+}
+
+/// Compiles CUDA C to a CUBIN for compute capability `cc` (`sm_XY`, see
+/// [`CudaExecutor::compile`]) with extra NVRTC `options` (the training kernels pass
+/// `--fmad=false`). Shared with [`crate::train::cuda`].
+pub(crate) fn compile_cubin(
+    source: &str,
+    name: &str,
+    cc: (i32, i32),
+    options: &[&str],
+) -> Result<nvrtc::Ptx, ExecError> {
+    let nvrtc_err = |e: nvrtc::result::NvrtcError| ExecError::Compile {
+        log: format!("{e:?}"),
+    };
+    let (src, name) = match (CString::new(source), CString::new(name)) {
+        (Ok(s), Ok(n)) => (s, n),
+        // Spec validation refuses NUL bytes; this keeps it an error regardless.
+        _ => {
+            return Err(ExecError::Compile {
+                log: "source contains a NUL byte".into(),
+            })
+        }
+    };
+    let prog = Program(nvrtc::result::create_program(&src, Some(&name)).map_err(nvrtc_err)?);
+    let mut opts = vec![format!("--gpu-architecture=sm_{}{}", cc.0, cc.1)];
+    opts.extend(options.iter().map(|o| o.to_string()));
+    // SAFETY: `prog` is a live program created above; the options are NUL-free
+    // strings (cudarc converts them to C strings for the call).
+    if let Err(e) = unsafe { nvrtc::result::compile_program(prog.0, &opts) } {
+        // SAFETY: as above; the log is a NUL-terminated buffer NVRTC sized itself.
+        let log = unsafe { nvrtc::result::get_program_log(prog.0) }
+            .map(|raw| {
+                let bytes: Vec<u8> = raw
+                    .iter()
+                    .take_while(|&&c| c != 0)
+                    .map(|&c| c as u8)
+                    .collect();
+                String::from_utf8_lossy(&bytes).into_owned()
+            })
+            .unwrap_or_else(|_| format!("{e:?} (no log)"));
+        return Err(ExecError::Compile { log });
+    }
+    let mut size = 0usize;
+    // SAFETY: `prog` compiled successfully; `size` is a live out-parameter.
+    unsafe { nvrtc::sys::nvrtcGetCUBINSize(prog.0, &mut size) }
+        .result()
+        .map_err(nvrtc_err)?;
+    let mut cubin = vec![0u8; size];
+    // SAFETY: `cubin` has exactly the size NVRTC just reported.
+    unsafe { nvrtc::sys::nvrtcGetCUBIN(prog.0, cubin.as_mut_ptr().cast()) }
+        .result()
+        .map_err(nvrtc_err)?;
+    Ok(nvrtc::Ptx::from_binary(cubin))
 }

@@ -66,3 +66,7 @@ mod kernel;
 pub use detect::{detect, Detection};
 pub use executor::CudaExecutor;
 pub use gemm::{i8_uses_cublas, I8_KERNEL};
+// For the training engine's CUDA trainer (crate::train::cuda).
+pub(crate) use detect::{probe_library, NVRTC_SYMBOLS};
+pub(crate) use error::drv;
+pub(crate) use kernel::compile_cubin;

@@ -5,7 +5,11 @@
 
 mod attacks;
 mod common;
+mod history;
 mod lifecycle;
 mod pubsub;
 mod rpc_client;
 mod server;
+mod subscriptions;
+mod tokens;
+mod web3js;

@@ -4,7 +4,6 @@ use gpu_market_client::chain::Chain;
 use gpu_market_client::token;
 use serde_json::json;
 use solana_client::client_error::ClientErrorKind;
-use solana_client::nonblocking::rpc_client::RpcClient;
 use solana_client::rpc_config::{
     RpcAccountInfoConfig, RpcProgramAccountsConfig, RpcSendTransactionConfig,
     RpcSimulateTransactionConfig, UiAccountEncoding,
@@ -18,62 +17,6 @@ use solana_sdk::signature::{Keypair, Signature, Signer};
 use solana_sdk::transaction::{Transaction, TransactionError};
 
 use crate::common::*;
-
-const SOL: u64 = 1_000_000_000;
-
-fn client(url: &str) -> RpcClient {
-    RpcClient::new_with_commitment(url.to_string(), CommitmentConfig::confirmed())
-}
-
-async fn airdrop(rpc: &RpcClient, to: &Pubkey, lamports: u64) {
-    let sig = rpc.request_airdrop(to, lamports).await.unwrap();
-    assert!(
-        rpc.confirm_transaction(&sig).await.unwrap(),
-        "airdrop lands"
-    );
-}
-
-async fn send(
-    rpc: &RpcClient,
-    ixs: &[solana_sdk::instruction::Instruction],
-    signers: &[&Keypair],
-) -> Signature {
-    let hash = rpc.get_latest_blockhash().await.unwrap();
-    let tx = Transaction::new_signed_with_payer(ixs, Some(&signers[0].pubkey()), signers, hash);
-    rpc.send_and_confirm_transaction(&tx).await.unwrap()
-}
-
-/// A mint and token accounts for `owners`, each holding `amount`.
-async fn token_accounts(
-    rpc: &RpcClient,
-    payer: &Keypair,
-    owners: &[Pubkey],
-    amount: u64,
-) -> Pubkey {
-    let mint = Keypair::new();
-    let rent = rpc
-        .get_minimum_balance_for_rent_exemption(token::MINT_LEN)
-        .await
-        .unwrap();
-    let ixs = token::create_mint(&payer.pubkey(), &mint.pubkey(), &payer.pubkey(), 6, rent);
-    send(rpc, &ixs, &[payer, &mint]).await;
-    let mut ixs = Vec::new();
-    for owner in owners {
-        ixs.push(token::create_ata_idempotent(
-            &payer.pubkey(),
-            owner,
-            &mint.pubkey(),
-        ));
-        ixs.push(token::mint_to(
-            &mint.pubkey(),
-            &token::ata(owner, &mint.pubkey()),
-            &payer.pubkey(),
-            amount,
-        ));
-    }
-    send(rpc, &ixs, &[payer]).await;
-    mint.pubkey()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_metadata_matches_the_chain() {

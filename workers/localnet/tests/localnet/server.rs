@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
 use futures::StreamExt;
-use gpu_market_localnet::{ClockMode, Localnet, LocalnetConfig, LocalnetError};
+use gpu_market_localnet::{Access, ClockMode, Localnet, LocalnetConfig, LocalnetError};
 use serde_json::json;
 use solana_client::nonblocking::pubsub_client::PubsubClient;
 use solana_client::nonblocking::rpc_client::RpcClient;
@@ -84,6 +84,41 @@ async fn explicit_port_puts_the_websocket_on_the_next_one() {
         Err(LocalnetError::Bind { addr, .. }) => assert_eq!(addr.port(), port),
         Err(e) => panic!("expected a bind error, got {e}"),
         Ok(_) => panic!("two nodes on one port"),
+    }
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_websocket_port_replaces_the_next_one() {
+    let free = || {
+        TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let ws_port = free();
+    let config = LocalnetConfig {
+        rpc_addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        clock: ClockMode::RealTime,
+    };
+    let net = Localnet::start_with_ws_port(config, Access::default(), Some(ws_port))
+        .await
+        .unwrap();
+    assert_eq!(net.ws_addr.port(), ws_port);
+    assert_eq!(net.ws_url, format!("ws://127.0.0.1:{ws_port}"));
+    // It serves: a slot subscription answers there.
+    let pubsub = PubsubClient::new(&net.ws_url).await.unwrap();
+    let (mut slots, _unsub) = pubsub.slot_subscribe().await.unwrap();
+    assert!(within("a slot", slots.next()).await.is_some());
+
+    // A taken websocket port fails the start and names that port.
+    let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = taken.local_addr().unwrap().port();
+    match Localnet::start_with_ws_port(config, Access::default(), Some(port)).await {
+        Err(LocalnetError::Bind { addr, .. }) => assert_eq!(addr.port(), port),
+        Err(e) => panic!("expected a bind error, got {e}"),
+        Ok(_) => panic!("the websocket took a port in use"),
     }
     net.stop().await;
 }
