@@ -2070,7 +2070,10 @@ async fn referee_bad_input_matrix() {
     m.case(
         n,
         "missing signature of the payer",
-        unsign(ix::referee_pool_create(eve.pubkey(), a.market), eve.pubkey()),
+        unsign(
+            ix::referee_pool_create(eve.pubkey(), a.market),
+            eve.pubkey(),
+        ),
         &[],
         "AccountNotSigner",
     )
@@ -2412,5 +2415,9 @@ async fn referee_bad_input_matrix() {
         cases.len(),
         instructions.len()
     );
-    assert_eq!(instructions.len(), 7, "every referee instruction is in the matrix");
+    assert_eq!(
+        instructions.len(),
+        7,
+        "every referee instruction is in the matrix"
+    );
 }

@@ -243,7 +243,10 @@ async fn buyers_providers_and_auditors_through_the_cli() {
     assert!(err.to_string().contains("InsufficientFreeStake"), "{err}");
     let left = provider.run(&["provider", "referee-leave"]).await;
     assert_eq!(left["referee_seat_released"], 300);
-    assert_eq!(provider.run(&["provider", "show"]).await["referee_stake"], 0);
+    assert_eq!(
+        provider.run(&["provider", "show"]).await["referee_stake"],
+        0
+    );
 
     // Stake management.
     provider.run(&["provider", "stake", "100"]).await;

@@ -139,7 +139,13 @@ pub async fn run(ctx: &Ctx, cmd: ProviderCmd, out: &mut dyn Write) -> Result<()>
             let me = ctx.keypair()?.pubkey();
             require_registered(ctx, &m.market, &me).await?;
             let tx = send(ctx, &[ix::referee_join(m.market, me, weight)], &[]).await?;
-            done(ctx, out, "referee_seat_weight", weight, &tx.signature.to_string())
+            done(
+                ctx,
+                out,
+                "referee_seat_weight",
+                weight,
+                &tx.signature.to_string(),
+            )
         }
         ProviderCmd::RefereeLeave => {
             let (m, _) = market_keys(ctx).await?;
