@@ -597,3 +597,39 @@ async fn f32_results_are_named_by_the_rulings_bound() {
     assert_eq!((d.row, d.col, d.proven), (3, 5, 1 | 2));
     assert_eq!(d.absorbed(gpu_market::state::WorkloadKind::GemmF32), 8);
 }
+
+/// `audit watch` runs as a daemon woken by the program's account updates: with a one-hour
+/// interval, a cheat submitted after it started is still challenged within seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_watch_wakes_on_a_landing_submission_not_its_interval() {
+    let m = Market::new().await;
+    let viewer = User::new(&m.chain, &m.blobs, Some(m.market)).await;
+    let bond = viewer.run(&["market", "show"]).await["params"]["challenger_bond"]
+        .as_u64()
+        .unwrap();
+    let auditor = m.user(bond * 10).await;
+    // The CLI's output writer is not `Send`: the daemon and the test share this task.
+    let probe = async {
+        // Let its first (empty) pass end and its subscription start.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let (cheated, _, _) = m.submitted(7, cheat).await;
+        let started = std::time::Instant::now();
+        loop {
+            let job = accounts::fetch_job(&*m.chain, &cheated).await.unwrap();
+            if job.state == gpu_market::state::JobState::Disputed {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "not challenged within 60 s of landing (the interval is 3,600 s)"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    tokio::select! {
+        r = auditor.exec(&["audit", "watch", "--interval", "3600"]) => {
+            panic!("the daemon stopped: {r:?}")
+        }
+        took = probe => println!("challenged {took:?} after the submission landed"),
+    }
+}

@@ -40,7 +40,8 @@ pub struct WatchArgs {
     /// One pass over the market, then exit.
     #[arg(long)]
     pub once: bool,
-    /// Seconds between passes.
+    /// Longest wait between passes; a pass also starts as soon as the program's accounts
+    /// change (a submission lands), when the node serves account subscriptions.
     #[arg(long, default_value_t = 5)]
     pub interval: u64,
     /// Also challenge (C[0][0] of) a job whose output cannot be fetched. RISKY: an
@@ -189,6 +190,19 @@ pub async fn watch(ctx: &Ctx, a: WatchArgs, out: &mut dyn Write) -> Result<()> {
         challenge_unavailable: a.challenge_unavailable,
     };
     let mut seen = HashSet::new();
+    // Woken by the program's account updates as they land (a submission is one), with
+    // the interval as the fallback: a subscription can lag, drop or be unavailable, and
+    // each pass reconciles with a full listing anyway.
+    let mut updates = match a.once {
+        true => None,
+        false => match ctx.chain.subscribe_program(&gpu_market::ID).await {
+            Ok(rx) => Some(rx),
+            Err(e) => {
+                tracing::warn!(error = %e, "no account subscription; polling every {}s", a.interval);
+                None
+            }
+        },
+    };
     loop {
         let mut events = Vec::new();
         let pass = auditor::watch_pass(
@@ -217,6 +231,20 @@ pub async fn watch(ctx: &Ctx, a: WatchArgs, out: &mut dyn Write) -> Result<()> {
         if a.once {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_secs(a.interval.max(1))).await;
+        let interval = tokio::time::sleep(Duration::from_secs(a.interval.max(1)));
+        match updates.as_mut() {
+            Some(rx) => tokio::select! {
+                _ = interval => {}
+                update = rx.recv() => match update {
+                    // Take whatever else landed meanwhile: one pass covers it all.
+                    Some(_) => while rx.try_recv().is_ok() {},
+                    None => {
+                        tracing::warn!("account subscription ended; polling every {}s", a.interval);
+                        updates = None;
+                    }
+                },
+            },
+            None => interval.await,
+        }
     }
 }
