@@ -118,6 +118,9 @@ struct JobM {
     provider: Option<usize>,
     seen: Seen,
     settlements: u32,
+    /// A cuda-kernel job (disputed by referees); its "output" is the GEMM stand-in's, so
+    /// a tampered submission is a wrong root and the honest root is known.
+    kernel: bool,
 }
 
 struct DisputeM {
@@ -142,6 +145,8 @@ struct ProvSnap {
     locked: u64,
     pending: u64,
     release_at: i64,
+    /// Seat weight in the referee pool.
+    referee: u64,
 }
 
 struct Fuzz {
@@ -225,6 +230,14 @@ impl Fuzz {
                 h,
                 honest: i % 2 == 0,
             });
+        }
+        // Three more dishonest providers, seated in the referee pool from the start, so
+        // that kernel disputes draw referees (the others seat and leave at random).
+        for _ in 0..3 {
+            let stake = rng.range(2_000, 20_000);
+            let h = w.register_provider(h100(), stake).await;
+            w.seat(&h, rng.range(1, stake / 2)).await.unwrap();
+            providers.push(ProvM { h, honest: false });
         }
         let mut challengers = Vec::new();
         for _ in 0..2 {
@@ -355,6 +368,7 @@ impl Fuzz {
                 locked: s.locked,
                 pending: s.pending_unstake,
                 release_at: s.unstake_release_at,
+                referee: s.referee_stake,
             });
         }
         v
@@ -375,9 +389,11 @@ impl Fuzz {
         } else {
             self.w.params.crank_bounty
         };
+        // A share of cuda-kernel jobs, whose disputes go to referees.
+        let kernel = self.rng.chance(25);
         let args = JobPostArgs {
-            workload: gemm.workload.kind_code(),
-            gemm: Some(gemm.commitment()),
+            workload: if kernel { 3 } else { gemm.workload.kind_code() },
+            gemm: (!kernel).then(|| gemm.commitment()),
             max_escrow: gpu_market::math::escrow_for(price, bounty).unwrap_or(u64::MAX),
             ..self.w.post_args(nonce, price, deadline)
         };
@@ -407,6 +423,7 @@ impl Fuzz {
                 provider: None,
                 seen: Seen::Open,
                 settlements: 0,
+                kernel,
             });
         }
     }
@@ -581,6 +598,8 @@ impl Fuzz {
         let c = self.rng.below(self.challengers.len());
         // Aim at the tampered element when there is one, mostly.
         let (row, col) = match self.jobs[j].submitted.as_ref().and_then(|s| s.1) {
+            // A kernel dispute names no element.
+            _ if self.jobs[j].kernel => (0, 0),
             Some(rc) if self.rng.chance(70) => rc,
             _ => (self.rng.below(2) as u32, self.rng.below(2) as u32),
         };
@@ -627,7 +646,7 @@ impl Fuzz {
             let p = self.jobs[j]
                 .provider
                 .expect("a submitted job has a provider");
-            if self.providers[p].honest {
+            if self.providers[p].honest && !self.jobs[j].kernel {
                 // The honest provider's worker answers with its row of C at once.
                 self.log.push(format!("  honest reveal dispute={d}"));
                 let r = self.stage(d, ProofTree::C).await;
@@ -677,7 +696,12 @@ impl Fuzz {
     async fn stage_inputs(&mut self) {
         let Some(d) = self.open_dispute() else { return };
         self.log.push(format!("stage inputs dispute={d}"));
-        const STAGE: &[&str] = &["DisputeWindowClosed", "ProofAlreadyVerified"];
+        const STAGE: &[&str] = &[
+            "DisputeWindowClosed",
+            "ProofAlreadyVerified",
+            // A kernel dispute has no leaves: referees decide it.
+            "DisputeUnsupportedWorkload",
+        ];
         let r = self.stage(d, ProofTree::A).await;
         if !self.expect("stage A", r, STAGE) {
             return;
@@ -700,7 +724,11 @@ impl Fuzz {
         self.expect(
             "reveal",
             r,
-            &["DisputeWindowClosed", "ProofAlreadyVerified"],
+            &[
+                "DisputeWindowClosed",
+                "ProofAlreadyVerified",
+                "DisputeUnsupportedWorkload",
+            ],
         );
     }
 
@@ -892,9 +920,231 @@ impl Fuzz {
             83 => self.market_update().await,
             84..=85 => self.apply_update().await,
             86..=87 => self.sweep().await,
+            88..=92 => self.referee_step().await,
             _ => self.advance().await,
         }
         withdrew
+    }
+
+    // ---- referees ----
+    //
+    // The referees are the dishonest providers: they seat and leave at random, and when
+    // drawn they commit to the honest root, to the provider's submitted root (copying it
+    // unexamined) or to a root of their own, and reveal or stay silent. Honest providers
+    // are only ever parties, so the honesty invariant shows that referees who do not agree
+    // on one wrong root can never take an honest provider's stake.
+
+    async fn referee_step(&mut self) {
+        match self.rng.below(6) {
+            0 => self.seat().await,
+            1 => self.unseat().await,
+            2 => self.draw().await,
+            3 | 4 => self.referee_commit().await,
+            _ => self.referee_reveal().await,
+        }
+    }
+
+    fn dishonest_provider(&mut self) -> Option<usize> {
+        let v: Vec<usize> = (0..self.providers.len())
+            .filter(|&p| !self.providers[p].honest)
+            .collect();
+        self.pick(&v)
+    }
+
+    async fn seat(&mut self) {
+        let Some(p) = self.dishonest_provider() else {
+            return;
+        };
+        let s = self.w.provider(&self.providers[p].h.key).await;
+        let weight = self.rng.range(1, s.free_stake().max(1) + 1);
+        self.log
+            .push(format!("referee seat provider={p} weight={weight}"));
+        let owner = self.providers[p].h.owner.key.insecure_clone();
+        let r = self
+            .send(
+                &[ix::referee_join(
+                    self.w.market.market,
+                    owner.pubkey(),
+                    weight,
+                )],
+                &[&owner],
+            )
+            .await;
+        self.expect(
+            "referee seat",
+            r,
+            &[
+                "InsufficientFreeStake",
+                "RefereeAlreadyInPool",
+                "RefereePoolFull",
+                "StakeBelowMinimum",
+            ],
+        );
+    }
+
+    async fn unseat(&mut self) {
+        let Some(p) = self.dishonest_provider() else {
+            return;
+        };
+        self.log.push(format!("referee leave provider={p}"));
+        let owner = self.providers[p].h.owner.key.insecure_clone();
+        let r = self
+            .send(
+                &[ix::referee_leave(self.w.market.market, owner.pubkey())],
+                &[&owner],
+            )
+            .await;
+        self.expect(
+            "referee leave",
+            r,
+            &["RefereeHasDuties", "RefereeNotInPool"],
+        );
+    }
+
+    fn open_kernel_dispute(&mut self) -> Option<usize> {
+        let v: Vec<usize> = (0..self.disputes.len())
+            .filter(|&d| !self.disputes[d].settled && self.jobs[self.disputes[d].job].kernel)
+            .collect();
+        self.pick(&v)
+    }
+
+    async fn draw(&mut self) {
+        let Some(d) = self.open_kernel_dispute() else {
+            return;
+        };
+        self.log.push(format!("draw dispute={d}"));
+        let dkey = self.disputes[d].key;
+        let state = accounts::fetch_dispute(&*self.w.chain, &dkey)
+            .await
+            .unwrap();
+        let ixn = ix::dispute_draw(self.w.market.market, state.job, dkey, &state);
+        let r = self.send(&[ixn], &[]).await;
+        if !self.expect("draw", r, &["DrawNotReady", "RefereesAlreadyDrawn"]) {
+            return;
+        }
+        // Drawn referees mostly act at once (a worker's next tick): commit, then reveal
+        // once the commit phase is over; some stay silent at either step.
+        let state = accounts::fetch_dispute(&*self.w.chain, &dkey)
+            .await
+            .unwrap();
+        let drawn: Vec<usize> = (0..self.providers.len())
+            .filter(|&p| state.referee.index_of(&self.providers[p].h.key).is_ok())
+            .collect();
+        for &p in &drawn {
+            if self.rng.chance(80) {
+                self.commit_as(d, p).await;
+            }
+        }
+        for &p in &drawn {
+            if self.rng.chance(75) {
+                self.reveal_as(d, p).await;
+            }
+        }
+    }
+
+    /// A drawn (or, now and then, an undrawn) dishonest provider of a kernel dispute.
+    async fn referee_of(
+        &mut self,
+        d: usize,
+    ) -> Option<(usize, Pubkey, gpu_market::state::Dispute)> {
+        let dkey = self.disputes[d].key;
+        let state = accounts::fetch_dispute(&*self.w.chain, &dkey)
+            .await
+            .unwrap();
+        let drawn: Vec<usize> = (0..self.providers.len())
+            .filter(|&p| state.referee.index_of(&self.providers[p].h.key).is_ok())
+            .collect();
+        let p = match self.pick(&drawn) {
+            Some(p) if self.rng.chance(90) => p,
+            _ => self.dishonest_provider()?,
+        };
+        Some((p, dkey, state))
+    }
+
+    /// The root referee `p` stands by in dispute `d`: the honest one, the provider's, or
+    /// its own (unique to it, so no two such referees ever agree).
+    fn referee_root(&self, d: usize, p: usize) -> [u8; 32] {
+        let job = &self.jobs[self.disputes[d].job];
+        let honest = job.gemm.result_root();
+        let submitted = job
+            .submitted
+            .as_ref()
+            .map(|s| s.0.result_root())
+            .unwrap_or(honest);
+        let mut own = [0xEE; 32];
+        own[..8].copy_from_slice(&(p as u64).to_le_bytes());
+        own[8..16].copy_from_slice(&(d as u64).to_le_bytes());
+        // Fixed per (dispute, referee), so its reveal opens its commitment.
+        match (d + 3 * p) % 3 {
+            0 => honest,
+            1 => submitted,
+            _ => own,
+        }
+    }
+
+    async fn referee_commit(&mut self) {
+        let Some(d) = self.open_kernel_dispute() else {
+            return;
+        };
+        let Some((p, _, _)) = self.referee_of(d).await else {
+            return;
+        };
+        self.commit_as(d, p).await;
+    }
+
+    async fn commit_as(&mut self, d: usize, p: usize) {
+        let dkey = self.disputes[d].key;
+        let root = self.referee_root(d, p);
+        self.log
+            .push(format!("referee commit dispute={d} provider={p}"));
+        let h = &self.providers[p].h;
+        let salt = gpu_market_client::dispute::referee_salt(&h.worker, &dkey);
+        let commitment = gpu_market::state::referee_commitment(&root, &salt, &h.key);
+        let ixn = ix::referee_commit(h.worker.pubkey(), h.key, dkey, commitment);
+        let wk = h.worker.insecure_clone();
+        let r = self.send(&[ixn], &[&wk]).await;
+        self.expect(
+            "referee commit",
+            r,
+            &[
+                "NotADrawnReferee",
+                "RefereeWindowClosed",
+                "RefereeAlreadyCommitted",
+            ],
+        );
+    }
+
+    async fn referee_reveal(&mut self) {
+        let Some(d) = self.open_kernel_dispute() else {
+            return;
+        };
+        let Some((p, _, _)) = self.referee_of(d).await else {
+            return;
+        };
+        self.reveal_as(d, p).await;
+    }
+
+    async fn reveal_as(&mut self, d: usize, p: usize) {
+        let dkey = self.disputes[d].key;
+        let root = self.referee_root(d, p);
+        self.log
+            .push(format!("referee reveal dispute={d} provider={p}"));
+        let h = &self.providers[p].h;
+        let salt = gpu_market_client::dispute::referee_salt(&h.worker, &dkey);
+        let ixn = ix::referee_reveal(h.worker.pubkey(), h.key, dkey, root, salt);
+        let wk = h.worker.insecure_clone();
+        let r = self.send(&[ixn], &[&wk]).await;
+        self.expect(
+            "referee reveal",
+            r,
+            &[
+                "NotADrawnReferee",
+                "RefereeNotCommitted",
+                "RefereeAlreadyRevealed",
+                "RefereeCommitPhaseOpen",
+                "RefereeWindowClosed",
+            ],
+        );
     }
 
     // ---- invariants ----
@@ -925,8 +1175,11 @@ impl Fuzz {
         let clock = self.now().await;
         let after = self.prov_snaps().await;
         for (p, (b, a)) in self.snaps.iter().zip(&after).enumerate() {
-            if a.locked + a.pending > a.stake {
-                fail!(self, "provider {p}: locked + pending exceed stake: {a:?}");
+            if a.locked + a.pending + a.referee > a.stake {
+                fail!(
+                    self,
+                    "provider {p}: locked + pending + referee seat exceed stake: {a:?}"
+                );
             }
             let mut lost = b.stake.saturating_sub(a.stake);
             if withdrew == Some(p) {
@@ -946,10 +1199,26 @@ impl Fuzz {
                 }
                 lost = 0;
             }
-            if lost > b.locked {
+            // A referee that committed and did not reveal loses at most its penalty, out
+            // of its seat; everything else comes out of locked bonds.
+            let penalty = b.referee.saturating_sub(a.referee);
+            let max_penalty = gpu_market::state::no_reveal_penalty(b.referee).unwrap();
+            if penalty > max_penalty && a.referee != 0 {
                 fail!(
                     self,
-                    "provider {p} lost {lost} of stake but only {} was locked ({b:?} -> {a:?})",
+                    "provider {p}'s seat lost {penalty}, more than the penalty {max_penalty} ({b:?} -> {a:?})"
+                );
+            }
+            let from_seat = if a.referee == 0 && b.referee > 0 && lost < b.referee {
+                // It left the pool: its seat went back to free stake, not out.
+                0
+            } else {
+                penalty
+            };
+            if lost > b.locked + from_seat {
+                fail!(
+                    self,
+                    "provider {p} lost {lost} of stake but only {} was locked and {from_seat} its referee penalty ({b:?} -> {a:?})",
                     b.locked
                 );
             }
