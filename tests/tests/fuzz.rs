@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use gpu_market::state::{JobState, MarketParams, ProofTree};
+use gpu_market::state::{Dispute, DisputeOutcome, Job, JobState, MarketParams, ProofTree};
 use gpu_market::{JobPostArgs, JobSubmitArgs};
 use gpu_market_client::chain::counting::CountingChain;
 use gpu_market_client::chain::{Chain, SharedChain};
@@ -149,6 +149,67 @@ struct ProvSnap {
     referee: u64,
 }
 
+/// How settled disputes ended (`Dispute::outcome_at`, the program's own rule): by a
+/// ruling on the staged data (the provider's element wrong, or upheld), or by default once
+/// the response window closed with one side's part unfinished.
+#[derive(Clone, Copy, Debug, Default)]
+struct DisputeTally {
+    ruled_wrong: u64,
+    ruled_right: u64,
+    provider_silent: u64,
+    challenger_incomplete: u64,
+    /// Kernel disputes: the referees overturned the result, upheld it, or reached no
+    /// quorum.
+    referees_overturned: u64,
+    referees_upheld: u64,
+    no_ruling: u64,
+}
+
+impl DisputeTally {
+    fn add(&mut self, outcome: DisputeOutcome, refereed: bool) {
+        match outcome {
+            DisputeOutcome::ProviderWrong if refereed => self.referees_overturned += 1,
+            DisputeOutcome::ChallengerWrong if refereed => self.referees_upheld += 1,
+            DisputeOutcome::NoRuling => self.no_ruling += 1,
+            DisputeOutcome::ProviderWrong => self.ruled_wrong += 1,
+            DisputeOutcome::ChallengerWrong => self.ruled_right += 1,
+            DisputeOutcome::ProviderSilent => self.provider_silent += 1,
+            DisputeOutcome::ChallengerIncomplete => self.challenger_incomplete += 1,
+        }
+    }
+
+    fn merge(&mut self, o: &DisputeTally) {
+        self.ruled_wrong += o.ruled_wrong;
+        self.ruled_right += o.ruled_right;
+        self.provider_silent += o.provider_silent;
+        self.challenger_incomplete += o.challenger_incomplete;
+        self.referees_overturned += o.referees_overturned;
+        self.referees_upheld += o.referees_upheld;
+        self.no_ruling += o.no_ruling;
+    }
+
+    fn by_default(&self) -> u64 {
+        self.provider_silent + self.challenger_incomplete
+    }
+}
+
+impl std::fmt::Display for DisputeTally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ruled wrong {}, ruled right {}, default {} (provider silent {}, challenger incomplete {}); refereed: overturned {}, upheld {}, no ruling {}",
+            self.ruled_wrong,
+            self.ruled_right,
+            self.by_default(),
+            self.provider_silent,
+            self.challenger_incomplete,
+            self.referees_overturned,
+            self.referees_upheld,
+            self.no_ruling
+        )
+    }
+}
+
 struct Fuzz {
     w: World,
     counting: Arc<CountingChain>,
@@ -175,6 +236,10 @@ struct Fuzz {
     t_model: f64,
     /// Jobs this step's operation sent a transaction about.
     touched: Vec<usize>,
+    /// Settled disputes by outcome.
+    disputes_settled: DisputeTally,
+    /// A dispute opened last step that its challenger plays out this step.
+    follow_up: Option<usize>,
 }
 
 /// Fails the run with the seed and the last operations.
@@ -231,9 +296,9 @@ impl Fuzz {
                 honest: i % 2 == 0,
             });
         }
-        // Three more dishonest providers, seated in the referee pool from the start, so
+        // Four more dishonest providers, seated in the referee pool from the start, so
         // that kernel disputes draw referees (the others seat and leave at random).
-        for _ in 0..3 {
+        for _ in 0..4 {
             let stake = rng.range(2_000, 20_000);
             let h = w.register_provider(h100(), stake).await;
             w.seat(&h, rng.range(1, stake / 2)).await.unwrap();
@@ -271,6 +336,8 @@ impl Fuzz {
             t_audit: 0.0,
             t_model: 0.0,
             touched: Vec::new(),
+            disputes_settled: DisputeTally::default(),
+            follow_up: None,
         };
         f.snaps = f.prov_snaps().await;
         f.w.assert_conservation().await;
@@ -507,6 +574,13 @@ impl Fuzz {
                 self.log.push(format!("  honest submit job={j}"));
                 let r = self.submit_as(p, j, false).await;
                 self.expect("honest submit", r, &[]);
+            } else if self.rng.chance(50) {
+                // A dishonest one sometimes submits at once too, mostly a wrong result.
+                let tamper = self.rng.chance(75);
+                self.log
+                    .push(format!("  dishonest submit at once job={j} wrong={tamper}"));
+                let r = self.submit_as(p, j, tamper).await;
+                self.expect("dishonest submit", r, &[]);
             }
         }
     }
@@ -525,7 +599,7 @@ impl Fuzz {
                 None => return,
             },
         };
-        let tamper = self.rng.chance(60);
+        let tamper = self.rng.chance(75);
         self.log.push(format!(
             "dishonest submit provider={p} job={j} wrong={tamper}"
         ));
@@ -592,7 +666,15 @@ impl Fuzz {
     }
 
     async fn challenge(&mut self) {
-        let Some(j) = self.pick_job(&self.live_jobs(|j| j.submitted.is_some())) else {
+        // An auditor that checked the result challenges a wrong one, mostly.
+        let wrong = self.live_jobs(|j| j.submitted.as_ref().is_some_and(|s| s.1.is_some()));
+        let any = self.live_jobs(|j| j.submitted.is_some());
+        let from = if !wrong.is_empty() && self.rng.chance(75) {
+            wrong
+        } else {
+            any
+        };
+        let Some(j) = self.pick_job(&from) else {
             return;
         };
         let c = self.rng.below(self.challengers.len());
@@ -600,7 +682,7 @@ impl Fuzz {
         let (row, col) = match self.jobs[j].submitted.as_ref().and_then(|s| s.1) {
             // A kernel dispute names no element.
             _ if self.jobs[j].kernel => (0, 0),
-            Some(rc) if self.rng.chance(70) => rc,
+            Some(rc) if self.rng.chance(80) => rc,
             _ => (self.rng.below(2) as u32, self.rng.below(2) as u32),
         };
         self.log
@@ -646,11 +728,22 @@ impl Fuzz {
             let p = self.jobs[j]
                 .provider
                 .expect("a submitted job has a provider");
+            if self.jobs[j].kernel && self.rng.chance(70) {
+                // A seated worker draws on its next tick, once the draw slot has passed.
+                self.w.advance(1).await;
+                self.uses.clear();
+                self.draw_at(d).await;
+            }
             if self.providers[p].honest && !self.jobs[j].kernel {
                 // The honest provider's worker answers with its row of C at once.
                 self.log.push(format!("  honest reveal dispute={d}"));
                 let r = self.stage(d, ProofTree::C).await;
                 self.expect("honest reveal", r, &[]);
+            }
+            // A challenger that stays online plays its dispute out on the next step (not
+            // this one: a step's checks compare stake to what was locked before it).
+            if self.rng.chance(40) {
+                self.follow_up = Some(d);
             }
         }
     }
@@ -734,6 +827,12 @@ impl Fuzz {
 
     async fn settle(&mut self) {
         let Some(d) = self.open_dispute() else { return };
+        self.settle_dispute(d).await;
+    }
+
+    /// A crank settles dispute `d`; a settlement is tallied by its outcome and checked
+    /// against the model.
+    async fn settle_dispute(&mut self, d: usize) {
         let s = self.rng.below(self.cranks.len());
         self.log.push(format!("settle dispute={d} settler={s}"));
         self.touched.push(self.disputes[d].job);
@@ -760,6 +859,139 @@ impl Fuzz {
         let r = self.send(&[ixn], &[&sk]).await;
         if self.expect("settle", r, &["DisputeNotReady"]) {
             self.disputes[d].settled = true;
+            // The clock the settlement ran at (a send may have moved it one second).
+            let at = self.now().await;
+            self.tally_settlement(d, &dispute, &job, at);
+        }
+    }
+
+    /// Counts a settled dispute by the program's own rule on the accounts it settled,
+    /// and checks a ruling against the model: the provider's element is ruled wrong
+    /// exactly when the output it committed to differs from the honest product there.
+    fn tally_settlement(&mut self, d: usize, dispute: &Dispute, job: &Job, at: i64) {
+        let outcome = match dispute.outcome_at(job, at) {
+            Ok(o) => o,
+            Err(e) => fail!(
+                self,
+                "dispute {d} settled at {at} without an outcome: {e:?}"
+            ),
+        };
+        let dm = &self.disputes[d];
+        let jm = &self.jobs[dm.job];
+        let Some((out, _)) = jm.submitted.as_ref() else {
+            fail!(
+                self,
+                "dispute {d} settled on a job the model saw no submission of"
+            )
+        };
+        let agrees = if jm.kernel {
+            // Referees never agree on a root of their own, so they can overturn only a
+            // wrong root; copying the provider's root can uphold a wrong one.
+            let wrong = out.result_root() != jm.gemm.result_root();
+            outcome != DisputeOutcome::ProviderWrong || wrong
+        } else {
+            let wrong = out.output(dm.row, dm.col) != jm.gemm.output(dm.row, dm.col);
+            match outcome {
+                DisputeOutcome::ProviderWrong => wrong,
+                DisputeOutcome::ChallengerWrong => !wrong,
+                _ => true,
+            }
+        };
+        let wrong = out.result_root() != jm.gemm.result_root();
+        if !agrees {
+            fail!(
+                self,
+                "dispute {d} ruled {outcome:?} but the committed result is {}",
+                if wrong { "wrong" } else { "right" }
+            );
+        }
+        self.log.push(format!("  outcome {outcome:?}"));
+        let kernel = jm.kernel;
+        self.disputes_settled.add(outcome, kernel);
+    }
+
+    /// Both sides play an open dispute out, so that disputes reach rulings and not only
+    /// defaults.
+    async fn play_dispute(&mut self) {
+        let Some(d) = self.open_dispute() else { return };
+        self.play(d).await;
+    }
+
+    /// Plays dispute `d` on from where it stands: the challenger (mostly) stages what it
+    /// has not verified yet, its row of A and column of B, and absorbs the dot product; a
+    /// dishonest provider (mostly) reveals its committed row of C (an honest one did at
+    /// the challenge); then a crank (mostly) settles. Staging after the response deadline
+    /// fails with `DisputeWindowClosed` and the settlement is a default.
+    async fn play(&mut self, d: usize) {
+        if self.jobs[self.disputes[d].job].kernel {
+            // A kernel dispute is played by its referees: drawn (they act at once), or
+            // the drawn ones commit and reveal what they have not; then settled.
+            let state = accounts::fetch_dispute(&*self.w.chain, &self.disputes[d].key)
+                .await
+                .unwrap();
+            if !state.referee.drawn {
+                self.draw_at(d).await;
+            } else {
+                let drawn: Vec<usize> = (0..self.providers.len())
+                    .filter(|&p| state.referee.index_of(&self.providers[p].h.key).is_ok())
+                    .collect();
+                for &p in &drawn {
+                    let i = state.referee.index_of(&self.providers[p].h.key).unwrap();
+                    if !state.referee.has_committed(i) && self.rng.chance(60) {
+                        self.commit_as(d, p).await;
+                    }
+                }
+                for &p in &drawn {
+                    let i = state.referee.index_of(&self.providers[p].h.key).unwrap();
+                    if !state.referee.has_revealed(i) && self.rng.chance(75) {
+                        self.reveal_as(d, p).await;
+                    }
+                }
+            }
+            if self.rng.chance(85) {
+                self.settle_dispute(d).await;
+            }
+            return;
+        }
+        let Ok(state) = accounts::fetch_dispute(&*self.w.chain, &self.disputes[d].key).await else {
+            fail!(self, "open dispute {d} has no account")
+        };
+        self.log
+            .push(format!("play dispute={d} proven={:#05b}", state.proven));
+        const STAGE: &[&str] = &["DisputeWindowClosed"];
+        let mut on_time = true;
+        if self.rng.chance(90) {
+            for tree in [ProofTree::A, ProofTree::B] {
+                if on_time && !state.is_proven(tree) {
+                    let r = self.stage(d, tree).await;
+                    on_time = self.expect("play stage", r, STAGE);
+                }
+            }
+            if on_time {
+                let (job_key, dkey) = (self.jobs[self.disputes[d].job].key, self.disputes[d].key);
+                let r = self
+                    .send(&[ix::dispute_absorb(job_key, dkey, 4)], &[])
+                    .await;
+                on_time = self.expect(
+                    "play absorb",
+                    r,
+                    &["DisputeWindowClosed", "NothingToAbsorb"],
+                );
+            }
+        }
+        let p = self.jobs[self.disputes[d].job]
+            .provider
+            .expect("a disputed job has a provider");
+        if on_time
+            && !self.providers[p].honest
+            && !state.is_proven(ProofTree::C)
+            && self.rng.chance(70)
+        {
+            let r = self.stage(d, ProofTree::C).await;
+            self.expect("play reveal", r, STAGE);
+        }
+        if self.rng.chance(85) {
+            self.settle_dispute(d).await;
         }
     }
 
@@ -901,18 +1133,23 @@ impl Fuzz {
 
     async fn one_step(&mut self) -> Option<usize> {
         let mut withdrew = None;
+        if let Some(d) = self.follow_up.take() {
+            self.play(d).await;
+            return withdrew;
+        }
         match self.rng.below(100) {
-            0..=13 => self.post().await,
-            14..=16 => self.cancel().await,
-            17..=30 => self.claim().await,
-            31..=38 => self.dishonest_submit().await,
-            39..=46 => self.finalize().await,
-            47..=51 => self.expire().await,
-            52..=55 => self.expire_unclaimed().await,
-            56..=61 => self.challenge().await,
-            62..=65 => self.stage_inputs().await,
-            66..=67 => self.dishonest_reveal().await,
-            68..=71 => self.settle().await,
+            0..=11 => self.post().await,
+            12..=14 => self.cancel().await,
+            15..=27 => self.claim().await,
+            28..=35 => self.dishonest_submit().await,
+            36..=42 => self.finalize().await,
+            43..=47 => self.expire().await,
+            48..=51 => self.expire_unclaimed().await,
+            52..=58 => self.challenge().await,
+            59..=62 => self.stage_inputs().await,
+            63..=64 => self.dishonest_reveal().await,
+            65..=68 => self.settle().await,
+            69..=71 => self.play_dispute().await,
             72..=73 => self.close_buffers().await,
             74..=76 => self.stake().await,
             77..=79 => self.unstake().await,
@@ -1012,6 +1249,10 @@ impl Fuzz {
         let Some(d) = self.open_kernel_dispute() else {
             return;
         };
+        self.draw_at(d).await;
+    }
+
+    async fn draw_at(&mut self, d: usize) {
         self.log.push(format!("draw dispute={d}"));
         let dkey = self.disputes[d].key;
         let state = accounts::fetch_dispute(&*self.w.chain, &dkey)
@@ -1075,9 +1316,11 @@ impl Fuzz {
         own[..8].copy_from_slice(&(p as u64).to_le_bytes());
         own[8..16].copy_from_slice(&(d as u64).to_le_bytes());
         // Fixed per (dispute, referee), so its reveal opens its commitment.
-        match (d + 3 * p) % 3 {
-            0 => honest,
-            1 => submitted,
+        // Mostly the honest root, by a fixed draw per (dispute, referee).
+        let mut mode = Rng(self.seed ^ ((d as u64) << 32) ^ p as u64);
+        match mode.below(10) {
+            0..=7 => honest,
+            8 => submitted,
             _ => own,
         }
     }
@@ -1296,6 +1539,7 @@ fn env_u64(name: &str) -> Option<u64> {
 /// What one run did, for the totals.
 struct RunReport {
     sent: u64,
+    disputes: DisputeTally,
     ok: HashMap<&'static str, u64>,
     errs: HashMap<String, u64>,
 }
@@ -1304,14 +1548,16 @@ async fn one_run(seed: u64, steps: usize, audit_every: usize) -> RunReport {
     let mut f = Fuzz::new(seed, audit_every).await;
     f.run(steps).await;
     eprintln!(
-        "fuzz run seed={seed:#x}: {steps} steps, {} transactions (send {:.1}s, audit {:.1}s, model checks {:.1}s)",
+        "fuzz run seed={seed:#x}: {steps} steps, {} transactions (send {:.1}s, audit {:.1}s, model checks {:.1}s); disputes settled: {}",
         f.counting.sent(),
         f.t_send,
         f.t_audit,
-        f.t_model
+        f.t_model,
+        f.disputes_settled
     );
     RunReport {
         sent: f.counting.sent(),
+        disputes: f.disputes_settled,
         ok: f.ok,
         errs: f.errs,
     }
@@ -1330,6 +1576,7 @@ async fn random_sequences_keep_the_invariants() {
     let (mut total, mut runs) = (0u64, 0u64);
     let mut ok: HashMap<&'static str, u64> = HashMap::new();
     let mut errs: HashMap<String, u64> = HashMap::new();
+    let mut disputes = DisputeTally::default();
     let mut next = base;
     loop {
         let wave: Vec<u64> = match replay {
@@ -1348,6 +1595,7 @@ async fn random_sequences_keep_the_invariants() {
             };
             total += r.sent;
             runs += 1;
+            disputes.merge(&r.disputes);
             for (k, v) in r.ok {
                 *ok.entry(k).or_insert(0) += v;
             }
@@ -1370,7 +1618,18 @@ async fn random_sequences_keep_the_invariants() {
         "fuzz: {runs} runs of {steps} steps, {total} transactions sent in {secs:.1}s ({:.0} tx/s)",
         total as f64 / secs
     );
+    eprintln!("disputes settled: {disputes}");
     if replay.is_none() {
         assert!(total >= target, "only {total} transactions sent");
+        // Every way a dispute ends was played, not only the defaults.
+        assert!(
+            disputes.ruled_wrong > 0
+                && disputes.ruled_right > 0
+                && disputes.by_default() > 0
+                && disputes.referees_overturned > 0
+                && disputes.referees_upheld > 0
+                && disputes.no_ruling > 0,
+            "a dispute outcome never happened: {disputes}"
+        );
     }
 }

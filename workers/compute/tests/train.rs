@@ -246,8 +246,9 @@ const FROZEN_ROOT_100: &str = "2496491e3f1184cc3541db1794bff03eb2d02a3261e720f94
 /// A run is split into segments of S steps; after each one the worker stores the
 /// checkpoint's bytes. Worker A is killed in the middle of a random segment (the steps
 /// it did since its last checkpoint are lost); worker B, a different trainer instance
-/// starting from nothing but the stored bytes, finishes the run. Its last checkpoint
-/// must have the bytes of a run that was never interrupted.
+/// starting from nothing but the stored bytes, finishes the run (the seed is printed;
+/// `GPU_MARKET_TRAIN_KILL_SEED` replays one). Its last checkpoint must have the bytes of
+/// a run that was never interrupted.
 #[test]
 fn a_run_killed_in_a_random_segment_and_resumed_by_another_worker_matches_an_uninterrupted_run() {
     const TOTAL: u64 = 300;
@@ -261,12 +262,16 @@ fn a_run_killed_in_a_random_segment_and_resumed_by_another_worker_matches_an_uni
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(rand::random::<u64>);
     let mut rng = SplitMix64::new(seed);
-    for _ in 0..3 {
+    // Worker B runs the engine, then the reference loop, then the engine again: another
+    // implementation must finish the run to the same bytes too.
+    let workers: [&dyn Trainer; 3] = [&CpuTrainer, &ReferenceTrainer, &CpuTrainer];
+    for worker_b in workers {
         let segments = TOTAL / EVERY;
         let killed_in = rng.next_u64() % segments; // 0-based segment index
         let done_in_killed = rng.next_u64() % EVERY; // steps lost
         eprintln!(
-            "kill seed {seed}: worker A killed {done_in_killed} steps into segment {killed_in}"
+            "kill seed {seed}: worker A killed {done_in_killed} steps into segment {killed_in}, {} finishes",
+            worker_b.name()
         );
 
         // Worker A: stores checkpoints until it dies.
@@ -285,8 +290,7 @@ fn a_run_killed_in_a_random_segment_and_resumed_by_another_worker_matches_an_uni
         let (&step, bytes) = store.last_key_value().unwrap();
         assert_eq!(step, killed_in * EVERY);
         let resumed = Checkpoint::from_bytes(bytes).unwrap();
-        let worker_b = CpuTrainer;
-        let end = train_segments(&worker_b, &resumed, &train, TOTAL - step, EVERY, |c| {
+        let end = train_segments(worker_b, &resumed, &train, TOTAL - step, EVERY, |c| {
             store.insert(c.step, c.to_bytes());
             Ok::<(), TrainError>(())
         })

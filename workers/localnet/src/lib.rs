@@ -25,6 +25,10 @@
 //!   "finalized"`, `confirmations: null`); commitment levels are accepted and
 //!   mean the same thing;
 //! - legacy transactions only (v0 is refused with -32602);
+//! - a blockhash lasts about a second, however few blocks pass (program-test
+//!   registers one every 6.4 ms; a transaction may use the newest 150):
+//!   `isBlockhashValid` asks the bank, but `lastValidBlockHeight` counts
+//!   blocks as a validator's does and overstates it;
 //! - `getSignatureStatuses` knows a signature while the bank's status cache
 //!   holds it (its last 300 rooted banks, about a minute of the real-time
 //!   clock), and `searchTransactionHistory` finds nothing older;

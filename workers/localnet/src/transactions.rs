@@ -1,8 +1,8 @@
 //! Transaction history over JSON-RPC: `getTransaction`,
 //! `getSignaturesForAddress`, `getBlockTime` and
-//! `getRecentPrioritizationFees`, answered from the node's [`History`]
-//! (crate::history::History) of what landed through it, in Solana's
-//! response types. A landed transaction is encoded here as a validator
+//! `getRecentPrioritizationFees`, answered from the node's
+//! [`History`](crate::history::History) of what landed through it, in
+//! Solana's response types. A landed transaction is encoded here as a validator
 //! encodes it: json (the raw message), jsonParsed (account keys with their
 //! roles, instructions partially decoded), base58 or base64 bincode.
 

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gpu_market::state::Job;
+use gpu_market_blobs::{BlobError, BlobRef};
 use gpu_market_client::Pubkey;
 use gpu_market_compute::commit::result_root;
 use gpu_market_compute::exec::{Executor, Inputs};
@@ -127,8 +128,7 @@ impl Worker {
 
         let start = Instant::now();
         let stored = self
-            .blobs
-            .put(&bytes)
+            .upload(job, &bytes)
             .await
             .map_err(|e| job_error(e.into()))?;
         self.timeline.record(key, Phase::Upload, start);
@@ -174,6 +174,42 @@ struct RunState {
 }
 
 impl Worker {
+    /// Stores a computed output. A store that cannot be reached (or does not
+    /// answer within `fetch_timeout`) is tried again, from a 50 ms pause
+    /// doubling to 2 s, for as long as a submission could still be in time
+    /// (until `execution_margin` seconds before the submit deadline, by the
+    /// chain's clock): a result is not given up, and the bond with it, for an
+    /// upload that works a moment later. Other refusals are final.
+    async fn upload(&self, job: &Job, bytes: &[u8]) -> Result<BlobRef, BlobError> {
+        let mut pause = Duration::from_millis(50);
+        loop {
+            let failed = match tokio::time::timeout(self.cfg.fetch_timeout, self.blobs.put(bytes))
+                .await
+            {
+                Ok(Ok(stored)) => return Ok(stored),
+                Ok(Err(e @ (BlobError::Unreachable { .. } | BlobError::Io { .. }))) => e,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => BlobError::Unreachable {
+                    uri: self.blobs.describe(),
+                    detail: format!("no answer to an upload within {:?}", self.cfg.fetch_timeout),
+                },
+            };
+            let Ok(clock) = self.sender.chain.clock().await else {
+                return Err(failed);
+            };
+            let left = job
+                .submit_deadline
+                .saturating_sub(self.cfg.execution_margin)
+                .saturating_sub(clock.unix_timestamp);
+            if left <= 0 {
+                return Err(failed);
+            }
+            tracing::warn!(error = %failed, left, "upload failed; trying again");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
+    }
+
     /// How long an execution of `job` may be waited for at chain time `now`:
     /// until `execution_margin` seconds before its submit deadline, and no
     /// longer than `execution_timeout`.

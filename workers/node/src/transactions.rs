@@ -30,6 +30,17 @@ impl Worker {
     /// job still being prepared ahead waits for the tick after, and anything
     /// else is prepared now. A job that cannot be run is rejected, unclaimed.
     pub(crate) async fn try_claim(self: &Arc<Self>, key: Pubkey, job: &Job) -> Result<()> {
+        // A scan served by a node that lags can show a job this worker has
+        // already submitted as open still: a claim could only fail, for a fee.
+        self.set_posting(key, Some(job));
+        if self.history_of(&key).contains(&Step::Submitted) {
+            return Ok(());
+        }
+        // Its result will have to be uploaded: nothing is claimed while the
+        // store takes no upload (what is prepared ahead stays held).
+        if !self.uploads_work().await {
+            return Ok(());
+        }
         let held = {
             let mut l = self.local.lock().unwrap();
             if l.held.is_preparing(&key) {
@@ -184,6 +195,14 @@ impl Worker {
                 if landed {
                     self.bump(|s| s.submits_landed += 1);
                     return self.record(&key, Step::Submitted);
+                }
+                // No answer (a timeout, a 429 or 5xx, after the sender's
+                // retries) while the chain's word may lag: it may have landed
+                // or still land. The journal keeps it as sent, so the next pass
+                // over the job settles it from the chain (re-sending the same
+                // signature while it can land) rather than taking it for failed.
+                if e.is_transient() && !matches!(e, ClientError::BlockhashExpired) {
+                    return Err(WorkerError::job(key, JobError::Submission(e)));
                 }
                 self.record(
                     &key,

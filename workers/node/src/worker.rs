@@ -14,7 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gpu_market::state::{Job, Provider};
-use gpu_market_blobs::BlobStore;
+use gpu_market_blobs::{BlobError, BlobStore};
+use gpu_market_client::chain::AccountUpdate;
 use gpu_market_client::crank;
 use gpu_market_client::error::ClientError;
 use gpu_market_client::ix::{self, MarketKeys};
@@ -22,6 +23,7 @@ use gpu_market_client::send::Sender;
 use gpu_market_client::{accounts, pda, Pubkey};
 use gpu_market_compute::exec::Executor;
 use solana_sdk::signature::{Keypair, Signer};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
@@ -457,7 +459,7 @@ impl Worker {
     /// Does not claim `key`: never, when its spec or inputs show this worker
     /// cannot run it; not now, when the failure may pass (a fetch timed out).
     pub(crate) fn refuse(&self, key: Pubkey, why: &PrepareError) {
-        if why.is_transient() {
+        if why.is_transient() || store_unreachable(why) {
             tracing::warn!(job = %key, reason = %why, "not claiming now; will try again");
             self.bump(|s| s.fetch_timeouts += 1);
             return;
@@ -515,20 +517,21 @@ impl Worker {
     /// finish (the journal keeps the rest).
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) -> Result<Stats> {
         self.resume().await?;
-        let mut events = match self.sender.chain.subscribe_program(&gpu_market::ID).await {
-            Ok(rx) => Some(rx),
-            Err(e) => {
-                tracing::warn!(error = %e, "no subscription; relying on the reconcile scan");
-                None
-            }
-        };
+        let mut events = self.subscribe().await;
         let mut reconcile = tokio::time::interval(self.cfg.reconcile_every);
         let mut heartbeat = tokio::time::interval(self.cfg.heartbeat_every);
         heartbeat.tick().await;
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
-                _ = reconcile.tick() => {}
+                _ = reconcile.tick() => {
+                    // A subscription refused or dropped is asked for again at
+                    // each reconcile, so events (and their latency) come back
+                    // with the websocket.
+                    if events.is_none() {
+                        events = self.subscribe().await;
+                    }
+                }
                 _ = self.wake.notified() => {}
                 _ = heartbeat.tick() => {
                     if let Err(e) = self.heartbeat().await {
@@ -568,15 +571,65 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// The chain's stream of the program's account changes, or `None` (and
+    /// the reconcile scan alone) while it cannot be had.
+    async fn subscribe(&self) -> Option<UnboundedReceiver<AccountUpdate>> {
+        match self.sender.chain.subscribe_program(&gpu_market::ID).await {
+            Ok(rx) => Some(rx),
+            Err(e) => {
+                tracing::warn!(error = %e, "no subscription; relying on the reconcile scan");
+                None
+            }
+        }
+    }
+}
+
+/// Whether a preparation failed only because the blob store could not be
+/// reached (a 429 or 5xx after the backend's own retries, a dropped
+/// connection): that says nothing about the job, which is tried again later
+/// rather than refused for good.
+fn store_unreachable(why: &PrepareError) -> bool {
+    matches!(
+        why,
+        PrepareError::SpecUnavailable(BlobError::Unreachable { .. })
+            | PrepareError::InputUnavailable {
+                source: BlobError::Unreachable { .. },
+                ..
+            }
+    )
+}
+
+/// What the worker stores to check its blob store takes uploads (at start,
+/// and before each claim): always the same bytes, so always the same blob.
+pub(crate) const PROBE: &[u8] = b"gpu-market worker: result URI length probe";
+
+impl Worker {
+    /// Whether the blob store takes an upload now (within `fetch_timeout`). A
+    /// claimed job's result must be uploaded before its deadline, so a store
+    /// that takes none would have the bond slashed: nothing is claimed until
+    /// it does.
+    pub(crate) async fn uploads_work(&self) -> bool {
+        match tokio::time::timeout(self.cfg.fetch_timeout, self.blobs.put(PROBE)).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the blob store takes no uploads now; not claiming");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(after = ?self.cfg.fetch_timeout, "the blob store did not answer an upload; not claiming");
+                false
+            }
+        }
+    }
+}
+
 /// Checks that the result URIs the blob store hands out fit the program's cap
 /// (`MAX_URI_LEN`): a submission with a longer one fails on chain after the
 /// claim, and the bond is slashed. Every result URI of a store is its base and
 /// the blob's fixed-length hex key, so one probe blob measures them all.
 async fn check_result_uris(blobs: &dyn gpu_market_blobs::BlobStore) -> Result<()> {
-    let probe = blobs
-        .put(b"gpu-market worker: result URI length probe")
-        .await
-        .map_err(WorkerError::BlobStore)?;
+    let probe = blobs.put(PROBE).await.map_err(WorkerError::BlobStore)?;
     let max = gpu_market::constants::MAX_URI_LEN;
     if probe.uri.len() > max {
         return Err(WorkerError::ResultUriTooLong {

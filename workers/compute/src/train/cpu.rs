@@ -1,18 +1,14 @@
-//! The CPU executors of the step in [`super::model`]: a checkpoint and the examples go
-//! in, the checkpoint `steps` later comes out. Two implementations, bit-identical by
-//! construction and by test:
-//!
-//! - [`CpuTrainer`], the engine: loops ordered so the innermost one runs over
-//!   independent output elements (it vectorises), while every element still sums its
-//!   terms in the model's order. Transposed copies of `w1` and `w2` make the forward
-//!   pass walk memory contiguously; the input gradient skips hidden units whose
-//!   gradient is zero, which leaves every sum's bits unchanged (adding a `±0` product to
-//!   a sum that started at `+0.0` never changes it: such a sum is never `-0.0`, and
-//!   the inputs are finite, which [`super::Examples::check`] ensures before any step).
-//! - [`ReferenceTrainer`], the specification as a plain loop: one output element at a
-//!   time, one sequential sum each, exactly as the model doc lists the steps (and as the
-//!   CUDA kernels compute them, one thread per element). The benchmark measures the
-//!   engine against it.
+//! The CPU training engine, [`CpuTrainer`]: a checkpoint and the examples go in, the
+//! checkpoint `steps` later comes out, with the bits of the model's definition
+//! ([`super::model`]; [`super::ReferenceTrainer`] is that definition as a plain loop, and
+//! the tests hold the two equal). Its loops are ordered so the innermost one runs over
+//! independent output elements (it vectorises) while every element still sums its terms
+//! in the model's order. Transposed copies of `w1` and `w2` make the forward pass walk
+//! memory contiguously; the input gradient skips hidden units whose gradient is zero,
+//! which leaves every sum's bits unchanged (adding a `±0` product to a sum that started
+//! at `+0.0` never changes it: such a sum is never `-0.0`, and the inputs are finite,
+//! which [`super::Examples::check`] ensures before any step). The pieces both CPU
+//! trainers share (the run loop, the softmax gradient, the update) live here too.
 
 use super::checkpoint::Checkpoint;
 use super::data::Examples;
@@ -24,10 +20,6 @@ use super::Trainer;
 /// The CPU training engine (see the module doc).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CpuTrainer;
-
-/// The model's step as a plain loop (see the module doc).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct ReferenceTrainer;
 
 /// Step 3 of the model for one example: `dz` from the logits `z` and the label.
 pub(super) fn softmax_grad(z: &[f32], label: u8, inv_b: f32, dz: &mut [f32]) {
@@ -50,7 +42,7 @@ pub(super) fn softmax_grad(z: &[f32], label: u8, inv_b: f32, dz: &mut [f32]) {
 
 /// Runs `steps` steps of `step_fn` from `from`, after checking that `from` belongs to
 /// `data`; shared by both CPU trainers.
-fn run(
+pub(super) fn run(
     from: &Checkpoint,
     data: &Examples,
     steps: u64,
@@ -97,21 +89,21 @@ impl Trainer for CpuTrainer {
 }
 
 /// The engine's buffers, allocated once per [`CpuTrainer::train`] call.
-struct Work {
+pub(super) struct Work {
     layout: Layout,
     /// w1ᵀ (input x hidden) and w2ᵀ (hidden x classes) of the current step.
     w1t: Vec<f32>,
     w2t: Vec<f32>,
     /// batch x hidden, batch x classes, batch x classes, batch x hidden.
     h: Vec<f32>,
-    z: Vec<f32>,
+    pub(super) z: Vec<f32>,
     dz: Vec<f32>,
     dh: Vec<f32>,
     grad: Vec<f32>,
 }
 
 impl Work {
-    fn new(c: &Config) -> Self {
+    pub(super) fn new(c: &Config) -> Self {
         let (n, hd, k, b) = dims(c);
         let layout = c.layout();
         Work {
@@ -127,7 +119,7 @@ impl Work {
     }
 
     /// Steps 1 and 2: hidden activations and logits for the examples in `idx`.
-    fn forward(&mut self, c: &Config, params: &[f32], data: &Examples, idx: &[u32]) {
+    pub(super) fn forward(&mut self, c: &Config, params: &[f32], data: &Examples, idx: &[u32]) {
         let (n, hd, k, _) = dims(c);
         let l = self.layout;
         for i in 0..hd {
@@ -233,7 +225,7 @@ impl Work {
 }
 
 /// Step 7.
-fn update(c: &Config, params: &mut [f32], velocity: &mut [f32], grad: &[f32]) {
+pub(super) fn update(c: &Config, params: &mut [f32], velocity: &mut [f32], grad: &[f32]) {
     let (mu, lr) = (c.momentum, c.learning_rate);
     for ((p, v), &g) in params.iter_mut().zip(velocity.iter_mut()).zip(grad) {
         *v = mu * *v + g;
@@ -241,175 +233,11 @@ fn update(c: &Config, params: &mut [f32], velocity: &mut [f32], grad: &[f32]) {
     }
 }
 
-fn dims(c: &Config) -> (usize, usize, usize, usize) {
+pub(super) fn dims(c: &Config) -> (usize, usize, usize, usize) {
     (
         c.input as usize,
         c.hidden as usize,
         c.classes as usize,
         c.batch as usize,
     )
-}
-
-impl Trainer for ReferenceTrainer {
-    fn name(&self) -> &'static str {
-        "cpu-reference"
-    }
-
-    fn train(
-        &self,
-        from: &Checkpoint,
-        data: &Examples,
-        steps: u64,
-    ) -> Result<Checkpoint, TrainError> {
-        run(from, data, steps, |c, p, v, idx| {
-            reference_step(c, p, v, data, idx)
-        })
-    }
-}
-
-/// The model doc's seven steps, written out literally (index loops on purpose: each
-/// reads like the formula it implements).
-#[allow(clippy::needless_range_loop)]
-fn reference_step(
-    c: &Config,
-    params: &mut [f32],
-    velocity: &mut [f32],
-    data: &Examples,
-    idx: &[u32],
-) {
-    let (n, hd, k, bs) = dims(c);
-    let l = c.layout();
-    let p = &*params;
-    let x = |b: usize, kk: usize| data.x[idx[b] as usize * n + kk];
-    let mut h = vec![0f32; bs * hd];
-    for b in 0..bs {
-        for i in 0..hd {
-            let mut a = p[l.b1 + i];
-            for kk in 0..n {
-                a += p[l.w1 + i * n + kk] * x(b, kk);
-            }
-            h[b * hd + i] = if a > 0.0 { a } else { 0.0 };
-        }
-    }
-    let mut z = vec![0f32; bs * k];
-    for b in 0..bs {
-        for j in 0..k {
-            let mut a = p[l.b2 + j];
-            for i in 0..hd {
-                a += p[l.w2 + j * hd + i] * h[b * hd + i];
-            }
-            z[b * k + j] = a;
-        }
-    }
-    let mut dz = vec![0f32; bs * k];
-    for b in 0..bs {
-        let r = b * k..(b + 1) * k;
-        softmax_grad(
-            &z[r.clone()],
-            data.labels[idx[b] as usize],
-            c.inv_batch(),
-            &mut dz[r],
-        );
-    }
-    let mut grad = vec![0f32; l.len];
-    for j in 0..k {
-        for i in 0..hd {
-            let mut a = 0.0f32;
-            for b in 0..bs {
-                a += dz[b * k + j] * h[b * hd + i];
-            }
-            grad[l.w2 + j * hd + i] = a;
-        }
-        let mut a = 0.0f32;
-        for b in 0..bs {
-            a += dz[b * k + j];
-        }
-        grad[l.b2 + j] = a;
-    }
-    let mut dh = vec![0f32; bs * hd];
-    for b in 0..bs {
-        for i in 0..hd {
-            if h[b * hd + i] > 0.0 {
-                let mut a = 0.0f32;
-                for j in 0..k {
-                    a += p[l.w2 + j * hd + i] * dz[b * k + j];
-                }
-                dh[b * hd + i] = a;
-            }
-        }
-    }
-    for i in 0..hd {
-        for kk in 0..n {
-            let mut a = 0.0f32;
-            for b in 0..bs {
-                a += dh[b * hd + i] * x(b, kk);
-            }
-            grad[l.w1 + i * n + kk] = a;
-        }
-        let mut a = 0.0f32;
-        for b in 0..bs {
-            a += dh[b * hd + i];
-        }
-        grad[l.b1 + i] = a;
-    }
-    update(c, params, velocity, &grad);
-}
-
-/// How well a checkpoint's parameters classify a set of examples.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Evaluation {
-    pub correct: usize,
-    pub total: usize,
-    /// Mean softmax cross-entropy in nats, with [`super::ops::ln`].
-    pub loss: f64,
-}
-
-impl Evaluation {
-    pub fn accuracy(&self) -> f64 {
-        self.correct as f64 / self.total.max(1) as f64
-    }
-}
-
-/// Classifies every example of `data` with `ckpt`'s parameters (steps 1 and 2 of the
-/// model, on the CPU); the predicted class is the first largest logit.
-pub fn evaluate(ckpt: &Checkpoint, data: &Examples) -> Result<Evaluation, TrainError> {
-    // Held-out data has its own hash: only the shapes must fit.
-    let c = Config {
-        batch: 1,
-        ..ckpt.config
-    };
-    data.check()?;
-    c.validate_for(data)?;
-    if ckpt.params.len() != c.layout().len {
-        return Err(super::error::CheckpointError::Length {
-            expected: c.layout().len as u64,
-            found: ckpt.params.len() as u64,
-        }
-        .into());
-    }
-    let mut work = Work::new(&c);
-    let k = c.classes as usize;
-    let (mut correct, mut loss) = (0usize, 0f64);
-    for e in 0..data.len() as u32 {
-        work.forward(&c, &ckpt.params, data, &[e]);
-        let z = &work.z[..k];
-        let mut best = 0;
-        for j in 1..k {
-            if z[j] > z[best] {
-                best = j;
-            }
-        }
-        let label = data.labels[e as usize] as usize;
-        correct += usize::from(best == label);
-        let mut s = 0f32;
-        for &v in z {
-            s += exp(v - z[best]);
-        }
-        loss += (super::ops::ln(s) - (z[label] - z[best])) as f64;
-    }
-    Ok(Evaluation {
-        correct,
-        total: data.len(),
-        loss: loss / data.len().max(1) as f64,
-    })
 }

@@ -14,23 +14,29 @@
 //!
 //! Files: [`data`] (the digits file format, the fixed split), [`model`] (configuration,
 //! parameter layout, initialisation, data order, the step's definition), [`ops`]
-//! (deterministic `exp`/`ln`), [`checkpoint`] (canonical bytes), [`cpu`] (both CPU
-//! trainers and evaluation), [`cuda`] (the CUDA trainer), [`error`].
+//! (deterministic `exp`/`ln`), [`checkpoint`] (canonical bytes), [`cpu`] (the engine),
+//! [`reference`](mod@reference) (the plain loop), [`eval`] (held-out accuracy and loss), [`cuda`] (the
+//! CUDA trainer) with [`kernels`] (its CUDA C source), [`error`].
 
 pub mod checkpoint;
 pub mod cpu;
 pub mod cuda;
 pub mod data;
 pub mod error;
+pub mod eval;
+pub mod kernels;
 pub mod model;
 pub mod ops;
+pub mod reference;
 
 pub use checkpoint::Checkpoint;
-pub use cpu::{evaluate, CpuTrainer, Evaluation, ReferenceTrainer};
+pub use cpu::CpuTrainer;
 pub use cuda::CudaTrainer;
 pub use data::{Digits, Examples};
 pub use error::{CheckpointError, ConfigError, DataError, TrainError};
+pub use eval::{evaluate, Evaluation};
 pub use model::{BatchOrder, Config, Layout};
+pub use reference::ReferenceTrainer;
 
 /// An executor of the step in [`model`]. Implementations differ in speed only: from the
 /// same checkpoint and data, every one returns a checkpoint with the same bytes.

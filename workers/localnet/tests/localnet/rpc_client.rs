@@ -354,3 +354,45 @@ async fn failing_transactions_report_preflight_errors_with_logs() {
     assert_eq!(status.status, Err(expected));
     net.stop().await;
 }
+
+/// A blockhash lasts about a second on this chain (program-test registers
+/// one every 6.4 ms, and a transaction may use the newest 150) however few
+/// blocks pass. A client that holds one longer, as web3.js's 30-second cache
+/// does, must hear "not valid" from `isBlockhashValid`, not "valid" followed
+/// by "Blockhash not found" when it sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blockhash_the_bank_dropped_is_not_valid_though_few_blocks_passed() {
+    let net = start().await;
+    let rpc = client(&net.rpc_url);
+    let alice = Keypair::new();
+    airdrop(&rpc, &alice.pubkey(), SOL).await;
+    let (old, last_valid) = rpc
+        .get_latest_blockhash_with_commitment(CommitmentConfig::confirmed())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        rpc.get_block_height().await.unwrap() < last_valid,
+        "still within its block height"
+    );
+    assert!(!rpc
+        .is_blockhash_valid(&old, CommitmentConfig::processed())
+        .await
+        .unwrap());
+    let ix = solana_system_interface::instruction::transfer(
+        &alice.pubkey(),
+        &Pubkey::new_unique(),
+        SOL / 10,
+    );
+    let stale = Transaction::new_signed_with_payer(
+        std::slice::from_ref(&ix),
+        Some(&alice.pubkey()),
+        &[&alice],
+        old,
+    );
+    let err = rpc.send_transaction(&stale).await.unwrap_err();
+    assert!(err.to_string().contains("Blockhash not found"), "{err}");
+    // A fresh one lands.
+    send(&rpc, &[ix], &[&alice]).await;
+    net.stop().await;
+}

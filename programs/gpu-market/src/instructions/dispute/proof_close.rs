@@ -11,8 +11,9 @@ pub struct ProofClose<'info> {
     /// CHECK: only receives the buffer's rent; `has_one = payer` pins it.
     #[account(mut)]
     pub payer: UncheckedAccount<'info>,
-    /// CHECK: must be the buffer's dispute, closed: settlement closes it, and dispute
-    /// addresses never repeat (their seeds hold the market's dispute count).
+    /// CHECK: must be the buffer's dispute, closed: settlement closes it (the account
+    /// leaves this program), and dispute addresses never repeat (their seeds hold the
+    /// market's dispute count).
     #[account(address = buffer.dispute @ MarketError::WrongDispute)]
     pub dispute: UncheckedAccount<'info>,
     #[account(mut, has_one = payer @ MarketError::Unauthorized, close = payer)]
@@ -22,8 +23,11 @@ pub struct ProofClose<'info> {
 impl ProofClose<'_> {
     pub fn handle(ctx: Context<Self>) -> Result<()> {
         let d = &ctx.accounts.dispute;
+        // Open means a live account of this program. Anyone can send lamports to the
+        // closed address, which makes it a system account again, not an open dispute:
+        // judging by lamports would let that lock every buffer's rent.
         require!(
-            d.lamports() == 0 && d.data_is_empty(),
+            d.owner != &crate::ID || d.data_is_empty(),
             MarketError::ProofBufferInUse
         );
         Ok(())
