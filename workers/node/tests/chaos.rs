@@ -684,6 +684,41 @@ async fn a_failing_result_upload_is_retried_before_the_deadline() {
     s.assert_unslashed(&p, "uploads retried").await;
 }
 
+/// The fault: the worker is killed right after its claim lands, and when the
+/// restarted worker reads the job's inputs again the store hands one back cut
+/// short. The inputs were read whole and checked before the claim, so this
+/// is the store's fault, not the job's: the read is retried while the claim
+/// lasts, not taken as a reason to give the job (and its bond) up. Bound:
+/// submitted within 2 ticks of the restart; stake whole.
+#[tokio::test]
+async fn a_truncated_read_after_the_claim_is_retried_not_given_up() {
+    let s = setup().await;
+    let p = s.provider().await;
+    let buyer_w = s.w.wallet(1_000_000, 0).await;
+    let spec = s.spec(1).await;
+    let job = s.post_spec(&buyer_w, &spec, 1, 1_000).await;
+    let mut cfg = s.config(&p, "w.jsonl");
+    cfg.fail_point = Some(FailPoint::AfterClaimSent);
+    let doomed = s.worker(cfg, &p).await;
+    s.tick(&doomed).await;
+    drop(doomed);
+    assert_eq!(s.w.job(&job).await.state, JobState::Claimed);
+
+    let revived = s.worker(s.config(&p, "w.jsonl"), &p).await;
+    s.store
+        .script_uri(&spec.input("a").unwrap().uri, [BlobFault::Truncated]);
+    revived.resume().await.unwrap();
+    assert!(
+        !revived.drain().await.is_empty(),
+        "the short read failed the first pass"
+    );
+    s.ticks_until_submitted(&revived, &[job], 2).await;
+    let st = revived.stats();
+    assert_eq!((st.failed_after_claim, st.executed), (0, 1), "{st:?}");
+    s.assert_once(&job, "truncated after the claim");
+    s.assert_unslashed(&p, "truncated after the claim").await;
+}
+
 /// The fault that makes finishing impossible: the worker's claim lands and
 /// then its store takes no upload at all until after the claim expires. The
 /// worker retries until the deadline, is slashed once when the claim is
