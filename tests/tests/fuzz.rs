@@ -4,7 +4,9 @@
 //! operation; after every step the books must balance (token conservation per mint and
 //! the audit's invariants), jobs move only along the lifecycle's edges and settle at most
 //! once, a slash comes only out of locked stake, no withdrawal beats its cooldown, and an
-//! honest provider (correct results, on time) never loses stake.
+//! honest provider (correct results, on time) never loses stake. Disputes are played out
+//! to rulings (both sides staging, the dot product absorbed) as well as left to defaults;
+//! each settled dispute is counted by its outcome, and a ruling must agree with the model.
 //!
 //! A run is reproduced by its seed: `GPU_MARKET_FUZZ_SEED=<seed>` replays that one run
 //! (with `GPU_MARKET_FUZZ_STEPS` steps per run, default 400). Otherwise runs with seeds

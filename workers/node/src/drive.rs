@@ -186,7 +186,9 @@ impl Worker {
 /// committed to, or its spec or inputs are refused by a rule (after a
 /// restart, when they are prepared again). A blob store that cannot serve
 /// them now, an upload or a chain error is the infrastructure's and is
-/// retried while the claim lasts.
+/// retried while the claim lasts; so is a spec that does not parse or an
+/// input short of its declared length, since both were read whole and
+/// checked before the claim: bytes that differ now are the store's fault.
 fn fails_for_good(e: &JobError) -> bool {
     match e {
         JobError::Execution(_)
@@ -194,7 +196,10 @@ fn fails_for_good(e: &JobError) -> bool {
         | JobError::Panicked(_)
         | JobError::Commit(_) => true,
         JobError::Prepare(
-            PrepareError::SpecUnavailable(_) | PrepareError::InputUnavailable { .. },
+            PrepareError::SpecUnavailable(_)
+            | PrepareError::InputUnavailable { .. }
+            | PrepareError::MalformedSpec(_)
+            | PrepareError::DeclaredLength { .. },
         ) => false,
         JobError::Prepare(p) => !p.is_transient(),
         _ => false,
@@ -225,6 +230,9 @@ mod tests {
                 after: std::time::Duration::from_secs(1),
             }), false),
             (JobError::Upload(unreachable()), false),
+            (JobError::Prepare(PrepareError::DeclaredLength {
+                name: "a".into(), declared: 8, found: 4,
+            }), false),
             (JobError::UnreadableJournal { what: "claim" }, false),
         ];
         for (e, want) in table {
