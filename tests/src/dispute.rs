@@ -267,11 +267,16 @@ impl World {
     }
 
     pub async fn settle(&self, case: &Case, dispute: &Pubkey, settler: &Wallet) -> Result<()> {
+        self.settle_job(&case.job, dispute, settler).await
+    }
+
+    /// Settles the dispute of job `job` with `settler` taking the crank bounty.
+    pub async fn settle_job(&self, job: &Pubkey, dispute: &Pubkey, settler: &Wallet) -> Result<()> {
         d::settle(
             &self.sender,
             &settler.key,
             &self.market,
-            &case.job,
+            job,
             dispute,
             &SettleAccounts {
                 settler: settler.pubkey(),

@@ -137,18 +137,7 @@ impl World {
         dispute: &Pubkey,
         settler: &Wallet,
     ) -> Result<()> {
-        d::settle(
-            &self.sender,
-            &settler.key,
-            &self.market,
-            &case.job,
-            dispute,
-            &SettleAccounts {
-                settler: settler.pubkey(),
-                settler_payment_account: settler.payment,
-            },
-        )
-        .await
+        self.settle_job(&case.job, dispute, settler).await
     }
 }
 

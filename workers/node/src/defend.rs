@@ -179,6 +179,16 @@ impl crate::worker::Worker {
 
     /// Settles a dispute this provider has won, so its payment does not wait on others.
     async fn settle_won(&self, job_key: &Pubkey, dispute_key: &Pubkey) -> Result<(), DefenseError> {
+        Ok(self.settle_as_worker(job_key, dispute_key).await?)
+    }
+
+    /// Settles a dispute with the worker key as settler (a crank bounty, when the provider
+    /// lost, goes to the worker key's payment account). Shared with the referee duties.
+    pub(crate) async fn settle_as_worker(
+        &self,
+        job_key: &Pubkey,
+        dispute_key: &Pubkey,
+    ) -> Result<(), gpu_market_client::error::ClientError> {
         use gpu_market_client::{ix::SettleAccounts, token};
         let m = &self.market;
         let accounts = SettleAccounts {
@@ -193,8 +203,7 @@ impl crate::worker::Worker {
             dispute_key,
             &accounts,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     async fn close_buffer(&self, dispute: &Pubkey, tree: ProofTree) -> Result<(), DefenseError> {

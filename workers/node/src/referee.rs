@@ -19,7 +19,6 @@ use std::collections::{HashMap, HashSet};
 
 use gpu_market::state::{on_time, Dispute, Job};
 use gpu_market_client::Pubkey;
-use solana_sdk::signature::Signer;
 
 /// One referee duty.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -248,19 +247,12 @@ impl crate::worker::Worker {
         job_key: &Pubkey,
         dispute: &Pubkey,
     ) -> Result<(), RefereeError> {
-        use gpu_market_client::{ix::SettleAccounts, token};
         // The settler's bounty (a provider that lost pays one) goes to the worker key's
-        // payment account.
+        // payment account, which must exist.
         self.ensure_crank_accounts()
             .await
             .map_err(|e| RefereeError::Accounts(Box::new(e)))?;
-        let m = &self.market;
-        let accounts = SettleAccounts {
-            settler: self.key.pubkey(),
-            settler_payment_account: token::ata(&self.key.pubkey(), &m.payment_mint),
-        };
-        gpu_market_client::dispute::settle(&self.sender, &self.key, m, job_key, dispute, &accounts)
-            .await?;
+        self.settle_as_worker(job_key, dispute).await?;
         self.referee_book.lock().unwrap().roots.remove(dispute);
         Ok(())
     }
