@@ -94,6 +94,8 @@ pub enum DefenseError {
     RowOutOfRange { row: u32, n: u32 },
     #[error(transparent)]
     Client(#[from] gpu_market_client::error::ClientError),
+    #[error("reading the job's spec: {0}")]
+    Prepare(#[from] crate::error::PrepareError),
 }
 
 impl crate::worker::Worker {
@@ -144,12 +146,8 @@ impl crate::worker::Worker {
         dispute_key: &Pubkey,
         d: &Dispute,
     ) -> Result<(), DefenseError> {
-        use gpu_market_compute::spec::{Hash32, JobSpec};
-        let spec = self
-            .blobs
-            .get(&job.spec_uri, &Hash32(job.spec_hash))
-            .await?;
-        let spec = JobSpec::from_bytes(&spec)?;
+        // The spec URI is the buyer's: read through the worker's URI policy, as at prepare.
+        let spec = self.read_spec(job).await?;
         let sha = gpu_market_blobs::uri_sha256(&job.result_uri)
             .ok_or_else(|| DefenseError::ResultUri(job.result_uri.clone()))?;
         let output = self.blobs.get(&job.result_uri, &sha).await?;

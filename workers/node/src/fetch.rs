@@ -57,6 +57,41 @@ pub(crate) enum Purpose {
 }
 
 impl Worker {
+    /// Reads and parses `job`'s spec: its URI admitted by the worker's policy (resolved
+    /// and pinned), at most `max_spec_bytes`, checked against the posted hash. Every
+    /// read of a chain-supplied spec goes through here (preparing, defending a result).
+    pub(crate) async fn read_spec(&self, job: &Job) -> Result<JobSpec, PrepareError> {
+        let policy = &self.cfg.uri_policy;
+        let resolver = &*self.cfg.resolver.0;
+        let spec_route = policy
+            .admit(&job.spec_uri, resolver)
+            .await
+            .map_err(|source| PrepareError::UriRefused {
+                what: "spec".into(),
+                source,
+            })?;
+        let specs: &dyn BlobStore = match &self.cfg.spec_store {
+            Some(store) => &*store.0,
+            None => &*self.blobs,
+        };
+        let max = self.cfg.max_spec_bytes;
+        let mut spec_bytes = Vec::new();
+        specs
+            .get_to(
+                &job.spec_uri,
+                &Hash32(job.spec_hash),
+                Len::AtMost(max),
+                &spec_route,
+                &mut spec_bytes,
+            )
+            .await
+            .map_err(|e| match e {
+                BlobError::TooLarge { len, .. } => PrepareError::SpecTooLarge { len, max },
+                e => PrepareError::SpecUnavailable(e),
+            })?;
+        Ok(JobSpec::from_bytes(&spec_bytes)?)
+    }
+
     /// Fetches and checks the spec and inputs of `job`.
     pub(crate) async fn prepare(
         &self,
@@ -119,35 +154,9 @@ impl Worker {
         purpose: Purpose,
     ) -> Result<Option<Prepared>, PrepareError> {
         let start = Instant::now();
+        let spec = self.read_spec(job).await?;
         let policy = &self.cfg.uri_policy;
         let resolver = &*self.cfg.resolver.0;
-        let spec_route = policy
-            .admit(&job.spec_uri, resolver)
-            .await
-            .map_err(|source| PrepareError::UriRefused {
-                what: "spec".into(),
-                source,
-            })?;
-        let specs: &dyn BlobStore = match &self.cfg.spec_store {
-            Some(store) => &*store.0,
-            None => &*self.blobs,
-        };
-        let max = self.cfg.max_spec_bytes;
-        let mut spec_bytes = Vec::new();
-        specs
-            .get_to(
-                &job.spec_uri,
-                &Hash32(job.spec_hash),
-                Len::AtMost(max),
-                &spec_route,
-                &mut spec_bytes,
-            )
-            .await
-            .map_err(|e| match e {
-                BlobError::TooLarge { len, .. } => PrepareError::SpecTooLarge { len, max },
-                e => PrepareError::SpecUnavailable(e),
-            })?;
-        let spec = JobSpec::from_bytes(&spec_bytes)?;
         if spec.workload.kind_code() != job.workload {
             return Err(PrepareError::KindMismatch {
                 spec: spec.workload.kind_name(),
