@@ -4,7 +4,9 @@
 //! `IdlBuilder` runs the program's `__anchor_private_print_idl` tests with the
 //! `idl-build` feature and assembles their pieces), compares it with the checked-in
 //! file, and checks the IDL against the source it came from: every instruction of the
-//! `#[program]` module, every `MarketError` in code order, every account type.
+//! `#[program]` module, every `MarketError` in code order, every account type. Last,
+//! `@coral-xyz/anchor` reads the file (`clients/ts/idl.mjs`) and must encode `job_post`
+//! to the bytes the program's own types give.
 //!
 //! Regenerate the file after changing the program's interface:
 //!
@@ -14,13 +16,17 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::OnceLock;
 
-use anchor_lang::Discriminator;
+use anchor_lang::{Discriminator, InstructionData};
 use anchor_lang_idl::build::IdlBuilder;
 use anchor_lang_idl::types::Idl;
 use gpu_market::errors::MarketError;
-use gpu_market::state::{Dispute, Job, Market, ProofBuffer, Provider, RefereePool};
+use gpu_market::state::{
+    Dispute, Job, JobRequirements, Market, ProofBuffer, Provider, RefereePool,
+};
+use gpu_market::JobPostArgs;
 
 const REGENERATE: &str =
     "GPU_MARKET_WRITE_IDL=1 cargo test -p gpu-market-tests --locked --test idl";
@@ -231,4 +237,58 @@ fn idl_accounts_are_the_program_account_types() {
             "account {name} has its layout in the IDL's types"
         );
     }
+}
+
+/// A client scripting the market from JavaScript sees the same instruction bytes as the
+/// program: `clients/ts/idl.mjs` encodes `job_post` with `@coral-xyz/anchor`'s
+/// BorshCoder from the checked-in file, and the program's `JobPost` encodes the same
+/// arguments here. Needs `node` and `npm ci --prefix clients/ts`, like the localnet's
+/// web3.js test; it fails without them, it does not skip.
+#[test]
+fn anchor_ts_encodes_job_post_as_the_program_does() {
+    let dir = repo_root().join("clients/ts");
+    assert!(
+        dir.join("node_modules/@coral-xyz/anchor").is_dir(),
+        "{} has no @coral-xyz/anchor: run `npm ci --prefix clients/ts` from the repository root",
+        dir.display()
+    );
+    let out = Command::new("node")
+        .arg("idl.mjs")
+        .current_dir(&dir)
+        .output()
+        .expect("`node` runs: install Node.js 20 or later");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "node idl.mjs failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let js_hex = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("job_post data "))
+        .unwrap_or_else(|| panic!("no `job_post data` line:\n{stdout}"));
+
+    // The arguments idl.mjs encodes.
+    let args = JobPostArgs {
+        nonce: 7,
+        workload: 1,
+        spec_hash: std::array::from_fn(|i| u8::try_from(i).expect("i < 32")),
+        spec_uri: "blob://spec".into(),
+        requirements: JobRequirements {
+            min_vram_mb: 8192,
+            min_compute_capability: 80,
+            min_gpu_count: 1,
+        },
+        price: 1_000_000,
+        deadline: 1_800_000_000,
+        gemm: None,
+        max_escrow: 2_000_000,
+    };
+    let rust = gpu_market::instruction::JobPost { args }.data();
+    let rust_hex: String = rust.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        js_hex, rust_hex,
+        "job_post bytes: @coral-xyz/anchor vs the program"
+    );
 }
