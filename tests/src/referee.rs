@@ -286,5 +286,29 @@ pub async fn provoke_referee_errors(w: &World) -> Vec<&'static str> {
     }
     let extra = w.register_provider(crate::h100(), REFEREE_STAKE).await;
     named(w.seat(&extra, 1).await, "RefereePoolFull");
+
+    // The next dispute's address already holds data (no one can put data at a PDA of
+    // this program but the program; the test writes it to reach the rule).
+    let case = w.submitted_kernel([0xBC; 32], 952).await;
+    let next = pda::dispute(
+        &w.market.market,
+        w.market_state().await.totals.jobs_disputed,
+    );
+    w.chain
+        .set_account(
+            &next,
+            solana_sdk::account::Account {
+                lamports: 10_000_000,
+                data: vec![1; 8],
+                owner: solana_system_interface::program::ID,
+                executable: false,
+                rent_epoch: 0,
+            },
+        )
+        .await;
+    named(
+        w.challenge_kernel(&case, &challenger).await.map(|_| ()),
+        "AccountAddressInUse",
+    );
     hit
 }

@@ -1742,8 +1742,8 @@ async fn dispute_bad_input_matrix() {
         "dispute of another job",
         swap(open(ProofTree::A), dispute, other_dispute),
         &[&ch.key],
-        // The buffer's address is derived from this dispute: the seeds no longer match.
-        "ConstraintSeeds",
+        // The job names its own dispute (the buffer's seeds would not match either).
+        "WrongDispute",
     )
     .await;
     m.case(

@@ -449,3 +449,57 @@ async fn a_second_challenge_while_one_is_open_is_refused() {
     w.finalize(&case.job, &settler).await.unwrap();
     w.assert_conservation().await;
 }
+
+/// The attack: before anyone challenges a cheater's result, a griefer (or the cheater)
+/// sends lamports to the market's next dispute address and to that dispute's three proof
+/// buffer addresses, all predictable, so that creating them fails and the cheat is paid
+/// (a runtime without `CreateAccountAllowPrefund` refused Anchor's `init` there). The
+/// challenge, the staging and the ruling go through all the same, and the cheater is
+/// slashed by the rule's exact amounts; the griefer's lamports end with the challenger
+/// and the buffers' payers.
+#[tokio::test]
+async fn lamports_sent_to_the_next_dispute_and_its_buffers_do_not_block_them() {
+    use solana_system_interface::instruction as system;
+    let w = World::new().await;
+    let mut gemm = Gemm::i8(3, 4, 37, 9);
+    let honest = i32::from_le_bytes(gemm.output(1, 2));
+    gemm.set_output(1, 2, (honest + 1).to_le_bytes());
+    let case = w.submitted_gemm(gemm, 1).await;
+    let next = gpu_market_client::pda::dispute(
+        &w.market.market,
+        w.market_state().await.totals.jobs_disputed,
+    );
+    let griefer = w.wallet(0, 0).await;
+    let mut targets = vec![next];
+    for tree in [ProofTree::A, ProofTree::B, ProofTree::C] {
+        targets.push(gpu_market_client::pda::proof_buffer(&next, tree));
+    }
+    for (i, to) in targets.iter().enumerate() {
+        // The least a fresh address can hold (rent exemption of an empty account), and
+        // more than the new account's rent, both.
+        let lamports = if i % 2 == 0 { 890_880 } else { 50_000_000 };
+        let tx = system::transfer(&griefer.pubkey(), to, lamports);
+        w.send(&[tx], &[&griefer.key]).await.unwrap();
+    }
+
+    let p = play(&w, &case, 1, 2).await;
+    let slashed = 2 * BOND;
+    assert_eq!(p.after.buyer_payment, p.before.buyer_payment + PRICE);
+    assert_eq!(p.after.buyer_stake, p.before.buyer_stake + slashed / 2);
+    assert_eq!(
+        p.after.challenger_stake,
+        p.before.challenger_stake + slashed / 10
+    );
+    assert_eq!(p.after.challenger_payment, p.before.challenger_payment);
+    assert_eq!(p.after.settler_payment, p.before.settler_payment + BOUNTY);
+    assert!(
+        !w.job_exists(&case.job).await,
+        "the cheater's job is slashed and closed"
+    );
+    assert_eq!(
+        w.provider(&case.provider.key).await.stake,
+        PROVIDER_STAKE - slashed
+    );
+    let _ = p.challenger;
+    let _ = p.settler;
+}

@@ -195,6 +195,8 @@ pub enum MarketError {
     RefereeAccountsMissing,
     #[msg("the account is not the sysvar the instruction reads")]
     WrongSysvar,
+    #[msg("the address is already an account (data or another owner): it cannot be created")]
+    AccountAddressInUse,
 }
 
 impl MarketError {
@@ -295,6 +297,7 @@ impl MarketError {
         MarketError::NotRefereed,
         MarketError::RefereeAccountsMissing,
         MarketError::WrongSysvar,
+        MarketError::AccountAddressInUse,
     ];
 
     /// The variant with this error number (6000 + position), if any.

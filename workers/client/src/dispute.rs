@@ -103,9 +103,14 @@ pub async fn stage_leaf(
         return Ok(0);
     }
     let mut sent = 0;
-    // Resumable: a buffer opened by an earlier, interrupted attempt is written again.
+    // Resumable: a buffer opened by an earlier, interrupted attempt is written again. Only
+    // an account of the program is one: lamports someone sent to the address are not.
     let buffer = pda::proof_buffer(dispute, tree);
-    if chain.get_account(&buffer).await?.is_none() {
+    let opened = chain
+        .get_account(&buffer)
+        .await?
+        .is_some_and(|a| a.owner == gpu_market::ID);
+    if !opened {
         let open = ix::proof_open(payer.pubkey(), *job_key, *dispute, tree);
         sender.send(&[open], payer, &[]).await?;
         sent += 1;

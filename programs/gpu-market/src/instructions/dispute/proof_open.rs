@@ -7,6 +7,7 @@
 use anchor_lang::prelude::*;
 
 use crate::constants::*;
+use crate::create;
 use crate::errors::MarketError;
 use crate::state::{leaf_for, Dispute, Job, ProofBuffer, ProofTree};
 
@@ -19,14 +20,15 @@ pub struct ProofOpen<'info> {
     pub job: Box<Account<'info, Job>>,
     #[account(has_one = job @ MarketError::WrongDispute)]
     pub dispute: Box<Account<'info, Dispute>>,
+    /// CHECK: the buffer's address (seeds checked), created in the handler by
+    /// `create::create_pda`, which also works when someone (a cheating provider, say) sent
+    /// lamports there first to keep the challenger from staging.
     #[account(
-        init,
-        payer = payer,
-        space = ProofBuffer::DATA_OFFSET,
+        mut,
         seeds = [PROOF_SEED, dispute.key().as_ref(), &[tree.seed()]],
         bump
     )]
-    pub buffer: Box<Account<'info, ProofBuffer>>,
+    pub buffer: UncheckedAccount<'info>,
     pub system_program: Program<'info, System>,
 }
 
@@ -40,13 +42,26 @@ impl ProofOpen<'_> {
             MarketError::ProofAlreadyVerified
         );
         let len = leaf_for(&a.job, &a.dispute, tree)?.3;
-        a.buffer.set_inner(ProofBuffer {
-            dispute: a.dispute.key(),
+        let dispute_key = a.dispute.key();
+        create::create_pda(
+            &a.payer.to_account_info(),
+            &a.buffer.to_account_info(),
+            &a.system_program,
+            ProofBuffer::DATA_OFFSET,
+            &[
+                PROOF_SEED,
+                dispute_key.as_ref(),
+                &[tree.seed()],
+                &[ctx.bumps.buffer],
+            ],
+        )?;
+        let buffer = ProofBuffer {
+            dispute: dispute_key,
             payer: a.payer.key(),
             tree,
             len: u32::try_from(len).map_err(|_| MarketError::ProofLengthMismatch)?,
             bump: ctx.bumps.buffer,
-        });
-        Ok(())
+        };
+        create::write_new(&a.buffer.to_account_info(), &buffer)
     }
 }

@@ -7,6 +7,7 @@ use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
 
 use crate::constants::*;
+use crate::create;
 use crate::errors::MarketError;
 use crate::events::JobChallenged;
 use crate::math;
@@ -34,14 +35,14 @@ pub struct JobChallenge<'info> {
     pub job: Box<Account<'info, Job>>,
     #[account(mut, has_one = market @ MarketError::WrongMarket)]
     pub provider: Box<Account<'info, Provider>>,
+    /// CHECK: the market's next dispute address (seeds checked), created in the handler by
+    /// `create::create_pda`, which also works when someone sent lamports there first.
     #[account(
-        init,
-        payer = challenger,
-        space = 8 + Dispute::INIT_SPACE,
+        mut,
         seeds = [DISPUTE_SEED, market.key().as_ref(), &market.totals.jobs_disputed.to_le_bytes()],
         bump
     )]
-    pub dispute: Box<Account<'info, Dispute>>,
+    pub dispute: UncheckedAccount<'info>,
     /// Pays the bond; gets it back if the challenge wins.
     #[account(
         mut,
@@ -93,7 +94,21 @@ impl JobChallenge<'_> {
             &a.challenger,
             bond,
         )?;
-        a.dispute.set_inner(Dispute {
+        let id_bytes = id.to_le_bytes();
+        let market_key = a.market.key();
+        create::create_pda(
+            &a.challenger.to_account_info(),
+            &a.dispute.to_account_info(),
+            &a.system_program,
+            8 + Dispute::INIT_SPACE,
+            &[
+                DISPUTE_SEED,
+                market_key.as_ref(),
+                &id_bytes,
+                &[ctx.bumps.dispute],
+            ],
+        )?;
+        let dispute = Dispute {
             market: a.market.key(),
             job: a.job.key(),
             id,
@@ -119,7 +134,8 @@ impl JobChallenge<'_> {
                     .ok_or(MarketError::MathOverflow)?,
                 ..RefereeRound::default()
             },
-        });
+        };
+        create::write_new(&a.dispute.to_account_info(), &dispute)?;
         a.provider.invariant()?;
         a.market.invariant()?;
         crate::emit_event!(JobChallenged {
