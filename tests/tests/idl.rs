@@ -155,8 +155,10 @@ fn program_instructions_in_lib_rs() -> BTreeSet<String> {
     let (_, module) = source
         .split_once("#[program]")
         .expect("lib.rs has a #[program] module");
+    // The module ends at the first closing brace in column 0.
     module
         .lines()
+        .take_while(|line| *line != "}")
         .filter_map(|line| line.trim_start().strip_prefix("pub fn "))
         .map(|rest| {
             rest.split(['(', '<'])
