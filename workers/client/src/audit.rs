@@ -40,14 +40,16 @@ impl Snapshot {
         let providers = accounts::list_providers(chain, market_key).await?;
         let jobs = accounts::list_jobs(chain, market_key, None).await?;
         let disputes = accounts::list_disputes(chain, market_key).await?;
-        let referee_seats = match chain
-            .get_account(&crate::pda::referee_pool(market_key))
-            .await?
-        {
-            Some(_) => accounts::fetch_referee_pool(chain, &crate::pda::referee_pool(market_key))
-                .await?
-                .seats()
-                .to_vec(),
+        // One read: a market without a pool (created before pools existed) has no seats.
+        let pool_key = crate::pda::referee_pool(market_key);
+        let referee_seats = match chain.get_account(&pool_key).await? {
+            Some(a) => accounts::decode::<gpu_market::state::RefereePool>(
+                &pool_key,
+                &a.data,
+                "referee pool",
+            )?
+            .seats()
+            .to_vec(),
             None => Vec::new(),
         };
         let vaults = chain
