@@ -14,6 +14,7 @@
 
 pub mod budget;
 pub mod config;
+mod cranking;
 pub mod defend;
 mod drive;
 pub mod error;
@@ -25,6 +26,7 @@ pub mod plan;
 pub mod policy;
 pub mod prefetch;
 pub mod referee;
+mod store_check;
 pub mod timing;
 mod transactions;
 pub mod worker;

@@ -16,7 +16,6 @@ use std::time::Duration;
 use gpu_market::state::{Job, Provider};
 use gpu_market_blobs::{BlobError, BlobStore};
 use gpu_market_client::chain::AccountUpdate;
-use gpu_market_client::crank;
 use gpu_market_client::error::ClientError;
 use gpu_market_client::ix::{self, MarketKeys};
 use gpu_market_client::send::Sender;
@@ -73,7 +72,7 @@ pub struct Worker {
     accepting: AtomicBool,
     crashed: AtomicBool,
     /// The worker key's own token accounts exist (see `ensure_crank_accounts`).
-    crank_accounts_ready: AtomicBool,
+    pub(crate) crank_accounts_ready: AtomicBool,
     /// One execution on the device at a time: a queued job starts the moment
     /// the previous one's computation ends, while that one is committed,
     /// uploaded and submitted.
@@ -125,7 +124,7 @@ impl Worker {
                 expected: p.worker,
             });
         }
-        check_result_uris(&*blobs).await?;
+        crate::store_check::check_result_uris(&*blobs).await?;
         let (journal, history) = Journal::open(&cfg.journal)?;
         let failed = history
             .iter()
@@ -354,58 +353,12 @@ impl Worker {
                     let job = accounts::fetch_job_opt(&*self.sender.chain, &key).await?;
                     self.spawn_drive(key, job, None).await
                 }
-                Action::Crank(c) => {
-                    if providers.is_none() {
-                        providers = Some(
-                            accounts::list_providers(&*self.sender.chain, &self.cfg.market)
-                                .await?
-                                .into_iter()
-                                .collect(),
-                        );
-                    }
-                    self.ensure_crank_accounts().await?;
-                    let ixs = crank::instructions(
-                        &self.market,
-                        c,
-                        jobs[&c.job],
-                        providers.as_ref().unwrap(),
-                        &self.key.pubkey(),
-                    )?;
-                    match self.sender.send(&ixs, &self.key, &[]).await {
-                        Ok(_) => self.bump(|s| s.cranked += 1),
-                        Err(e) => tracing::debug!(job = %c.job, error = %e, "crank skipped"),
-                    }
-                }
+                Action::Crank(c) => self.crank(c, jobs[&c.job], &mut providers).await?,
             }
         }
         self.defend(&snapshot.jobs, snapshot.now).await;
         self.referee(&snapshot.jobs, snapshot.now).await;
         Ok(actions)
-    }
-
-    /// The worker key's own token accounts, where crank bounties and reporter shares
-    /// go: created once, at the worker's cost (a crank never creates anyone else's).
-    pub(crate) async fn ensure_crank_accounts(&self) -> Result<()> {
-        if self.crank_accounts_ready.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        let me = self.key.pubkey();
-        let mine = [
-            gpu_market_client::token::ata(&me, &self.market.payment_mint),
-            gpu_market_client::token::ata(&me, &self.market.stake_mint),
-        ];
-        let chain = &*self.sender.chain;
-        if chain
-            .get_multiple_accounts(&mine)
-            .await?
-            .iter()
-            .any(Option::is_none)
-        {
-            let ixs = crank::own_accounts_instructions(&self.market, &me);
-            self.sender.send(&ixs, &self.key, &[]).await?;
-        }
-        self.crank_accounts_ready.store(true, Ordering::SeqCst);
-        Ok(())
     }
 
     /// Claims one job now if it is open (used by tests and operators; the
@@ -598,45 +551,4 @@ fn store_unreachable(why: &PrepareError) -> bool {
                 ..
             }
     )
-}
-
-/// What the worker stores to check its blob store takes uploads (at start,
-/// and before each claim): always the same bytes, so always the same blob.
-pub(crate) const PROBE: &[u8] = b"gpu-market worker: result URI length probe";
-
-impl Worker {
-    /// Whether the blob store takes an upload now (within `fetch_timeout`). A
-    /// claimed job's result must be uploaded before its deadline, so a store
-    /// that takes none would have the bond slashed: nothing is claimed until
-    /// it does.
-    pub(crate) async fn uploads_work(&self) -> bool {
-        match tokio::time::timeout(self.cfg.fetch_timeout, self.blobs.put(PROBE)).await {
-            Ok(Ok(_)) => true,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "the blob store takes no uploads now; not claiming");
-                false
-            }
-            Err(_) => {
-                tracing::warn!(after = ?self.cfg.fetch_timeout, "the blob store did not answer an upload; not claiming");
-                false
-            }
-        }
-    }
-}
-
-/// Checks that the result URIs the blob store hands out fit the program's cap
-/// (`MAX_URI_LEN`): a submission with a longer one fails on chain after the
-/// claim, and the bond is slashed. Every result URI of a store is its base and
-/// the blob's fixed-length hex key, so one probe blob measures them all.
-async fn check_result_uris(blobs: &dyn gpu_market_blobs::BlobStore) -> Result<()> {
-    let probe = blobs.put(PROBE).await.map_err(WorkerError::BlobStore)?;
-    let max = gpu_market::constants::MAX_URI_LEN;
-    if probe.uri.len() > max {
-        return Err(WorkerError::ResultUriTooLong {
-            len: probe.uri.len(),
-            uri: probe.uri,
-            max,
-        });
-    }
-    Ok(())
 }
