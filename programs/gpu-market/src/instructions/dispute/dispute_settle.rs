@@ -95,6 +95,22 @@ pub struct DisputeSettle<'info> {
 }
 
 impl<'info> DisputeSettle<'info> {
+    /// The challenger's bond back (it won, or there was no ruling); if its recorded
+    /// account can no longer receive, the treasury's.
+    fn return_bond(&mut self, bond: u64) -> Result<()> {
+        let returned = pay_if_open(
+            &self.token_program,
+            &self.market,
+            &self.payment_vault,
+            &self.challenger_payment_account.to_account_info(),
+            &self.dispute.challenger,
+            bond,
+        )?;
+        self.market
+            .totals
+            .on_dispute_settled(bond, !returned, if returned { 0 } else { bond })
+    }
+
     pub fn handle(ctx: Context<'info, Self>) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
         let mut referees = match ctx.accounts.dispute.is_refereed(&ctx.accounts.job)
@@ -210,18 +226,7 @@ impl<'info> DisputeSettle<'info> {
                 )?;
                 a.market.totals.bounties_paid = math::add(a.market.totals.bounties_paid, bounty)?;
             }
-            // The challenger's bond back; if its account is gone, the treasury's.
-            let returned = pay_if_open(
-                &a.token_program,
-                &a.market,
-                &a.payment_vault,
-                &a.challenger_payment_account.to_account_info(),
-                &challenger,
-                bond,
-            )?;
-            a.market
-                .totals
-                .on_dispute_settled(bond, !returned, if returned { 0 } else { bond })?;
+            a.return_bond(bond)?;
             a.job.end_dispute(true)?;
             a.job.close(a.buyer.to_account_info())?;
             crate::emit_event!(ProviderSlashed {
@@ -246,17 +251,7 @@ impl<'info> DisputeSettle<'info> {
         } else if outcome == DisputeOutcome::NoRuling {
             // No ruling: nobody is slashed, the result stands, the bond goes back.
             a.provider.release_dispute_stake(a.dispute.stake_locked)?;
-            let returned = pay_if_open(
-                &a.token_program,
-                &a.market,
-                &a.payment_vault,
-                &a.challenger_payment_account.to_account_info(),
-                &a.dispute.challenger,
-                bond,
-            )?;
-            a.market
-                .totals
-                .on_dispute_settled(bond, !returned, if returned { 0 } else { bond })?;
+            a.return_bond(bond)?;
             a.job.end_dispute(false)?;
         } else {
             a.provider.release_dispute_stake(a.dispute.stake_locked)?;
