@@ -57,18 +57,15 @@ pub fn plan(
         let Ok(i) = r.index_of(me) else {
             continue;
         };
-        let all_committed = (0..r.count as usize).all(|j| r.has_committed(j));
         if !r.has_committed(i) {
-            if on_time(now, r.commit_deadline) {
+            if r.commit_open_at(now) {
                 out.push(Duty::Commit {
                     job: d.job,
                     dispute,
                 });
             }
         } else if !r.has_revealed(i) {
-            if (all_committed || !on_time(now, r.commit_deadline))
-                && on_time(now, r.reveal_deadline)
-            {
+            if r.reveal_open_at(now) {
                 out.push(Duty::Reveal {
                     job: d.job,
                     dispute,

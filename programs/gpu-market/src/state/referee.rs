@@ -217,6 +217,21 @@ impl RefereeRound {
         self.revealed & bit(i) != 0
     }
 
+    /// Commits are taken until the commit deadline (on time at its second).
+    pub fn commit_open_at(&self, now: i64) -> bool {
+        crate::state::on_time(now, self.commit_deadline)
+    }
+
+    /// The commit phase is over: every drawn referee committed, or its deadline passed.
+    pub fn commit_phase_over_at(&self, now: i64) -> bool {
+        self.committed == self.all() || !self.commit_open_at(now)
+    }
+
+    /// Reveals are taken once the commit phase is over and until the reveal deadline.
+    pub fn reveal_open_at(&self, now: i64) -> bool {
+        self.commit_phase_over_at(now) && crate::state::on_time(now, self.reveal_deadline)
+    }
+
     pub fn commit(
         &mut self,
         i: usize,
@@ -224,10 +239,7 @@ impl RefereeRound {
         payout: Pubkey,
         now: i64,
     ) -> Result<()> {
-        require!(
-            crate::state::on_time(now, self.commit_deadline),
-            MarketError::RefereeWindowClosed
-        );
+        require!(self.commit_open_at(now), MarketError::RefereeWindowClosed);
         require!(!self.has_committed(i), MarketError::RefereeAlreadyCommitted);
         self.commitments[i] = commitment;
         self.payouts[i] = payout;
@@ -248,7 +260,7 @@ impl RefereeRound {
         require!(self.has_committed(i), MarketError::RefereeNotCommitted);
         require!(!self.has_revealed(i), MarketError::RefereeAlreadyRevealed);
         require!(
-            self.committed == self.all() || !crate::state::on_time(now, self.commit_deadline),
+            self.commit_phase_over_at(now),
             MarketError::RefereeCommitPhaseOpen
         );
         require!(
