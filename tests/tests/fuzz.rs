@@ -1042,7 +1042,7 @@ impl Fuzz {
     async fn unstake(&mut self) {
         let p = self.rng.below(self.providers.len());
         let s = self.w.provider(&self.providers[p].h.key).await;
-        let free = s.stake.saturating_sub(s.locked + s.pending_unstake);
+        let free = s.free_stake();
         let amount = match self.rng.below(4) {
             0 => 0,
             1 => free + 1,
