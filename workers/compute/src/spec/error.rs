@@ -1,8 +1,9 @@
 //! Every way a spec can be rejected, one variant per broken rule, naming the field and
 //! the value concerned.
 
+use super::{Hash32, MAX_THREADS_PER_BLOCK, SPEC_VERSION};
 use super::{HexError, MAX_GEMM_I8_K, MAX_KERNEL_ARGS, MAX_SHARED_MEM_BYTES, MAX_SOURCE_BYTES};
-use super::{MAX_THREADS_PER_BLOCK, SPEC_VERSION};
+use crate::train::ConfigError;
 
 /// Every way a spec can be rejected.
 #[derive(Debug, thiserror::Error)]
@@ -74,4 +75,24 @@ pub enum SpecError {
     DuplicateArgName { name: String },
     #[error("f32 argument {index} is not finite (JSON cannot carry it)")]
     NonFiniteArg { index: usize },
+    #[error("spec is a {kind:?} job, not train-mlp")]
+    NotTrainMlp { kind: String },
+    #[error("train-mlp settings: {0}")]
+    TrainConfig(#[from] ConfigError),
+    #[error("train-mlp steps_per_segment must be at least 1")]
+    ZeroStepsPerSegment,
+    #[error("train-mlp steps_per_segment {steps} exceeds {max}")]
+    StepsPerSegmentTooLarge { steps: u64, max: u64 },
+    #[error("train-mlp segments = {segments} is outside 1..={max}")]
+    SegmentCount { segments: u32, max: u32 },
+    #[error("checkpoint_store {uri:?} {reason}")]
+    CheckpointStore { uri: String, reason: &'static str },
+    #[error("train-mlp data is {len} bytes, outside {min}..={max}")]
+    TrainDataLength { len: u64, min: u64, max: u64 },
+    #[error("train-mlp data ({len} bytes, sha256 {found}) is not the spec's blob {expected}")]
+    TrainDataMismatch {
+        expected: Hash32,
+        found: Hash32,
+        len: u64,
+    },
 }

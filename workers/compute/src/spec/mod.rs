@@ -20,18 +20,21 @@
 
 //!
 //! Submodules: [`validate`] holds every check a spec goes through, [`error`] the ways
-//! it can fail, [`random`] the deterministic demo data and challenge generator.
+//! it can fail, [`random`] the deterministic demo data and challenge generator, [`train`]
+//! the train-mlp spec of segmented training jobs.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 mod error;
 pub mod random;
+pub mod train;
 mod validate;
 
 pub use error::SpecError;
 pub use gpu_market_types::{BlobRef, Hash32, HexError, WorkloadKind};
 pub use random::{random_f32_matrix, random_i8_matrix, SplitMix64};
+pub use train::{spec_kind, TrainMlp, TrainMlpSpec, TrainWorkload, TRAIN_MLP_KIND};
 
 /// Current (and only) spec format version.
 pub const SPEC_VERSION: u32 = 1;
