@@ -16,7 +16,8 @@
 //! parameter layout, initialisation, data order, the step's definition), [`ops`]
 //! (deterministic `exp`/`ln`), [`checkpoint`] (canonical bytes), [`cpu`] (the engine),
 //! [`reference`](mod@reference) (the plain loop), [`eval`] (held-out accuracy and loss), [`cuda`] (the
-//! CUDA trainer) with [`kernels`] (its CUDA C source), [`error`].
+//! CUDA trainer) with [`kernels`] (its CUDA C source), [`segment`] (one paid segment of a
+//! train-mlp job, resumed only from a checkpoint whose root the chain committed), [`error`].
 
 pub mod checkpoint;
 pub mod cpu;
@@ -28,6 +29,7 @@ pub mod kernels;
 pub mod model;
 pub mod ops;
 pub mod reference;
+pub mod segment;
 
 pub use checkpoint::Checkpoint;
 pub use cpu::CpuTrainer;
@@ -37,6 +39,7 @@ pub use error::{CheckpointError, ConfigError, DataError, TrainError};
 pub use eval::{evaluate, Evaluation};
 pub use model::{BatchOrder, Config, Layout};
 pub use reference::ReferenceTrainer;
+pub use segment::{run_segment, training_data, Previous, SegmentError, SegmentOutput};
 
 /// An executor of the step in [`model`]. Implementations differ in speed only: from the
 /// same checkpoint and data, every one returns a checkpoint with the same bytes.
