@@ -308,7 +308,7 @@ fn unreachable_by(uri: &str, e: &reqwest::Error) -> BlobError {
     }
 }
 
-fn parse_http_url(s: &str) -> Result<Url, BlobError> {
+pub(crate) fn parse_http_url(s: &str) -> Result<Url, BlobError> {
     let url = Url::parse(s).map_err(|e| BlobError::invalid(s, e.to_string()))?;
     match url.scheme() {
         "http" | "https" => {}
@@ -320,7 +320,7 @@ fn parse_http_url(s: &str) -> Result<Url, BlobError> {
     Ok(url)
 }
 
-fn build(url: &Url, options: &BlobOptions) -> Result<HttpStore, BlobError> {
+pub(crate) fn build(url: &Url, options: &BlobOptions) -> Result<HttpStore, BlobError> {
     HttpBuilder::new()
         .with_url(url.as_str())
         // Plain http is allowed only because the caller wrote an http:// URL.

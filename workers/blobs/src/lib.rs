@@ -21,7 +21,13 @@
 //! | `dir:///abs/dir`, `file:///abs/dir`, a plain path | `file:///abs/dir/<hex>` |
 //! | `http(s)://host/base`          | `http(s)://host/base/<hex>`      |
 //! | `s3://bucket/prefix`           | `s3://bucket/prefix/<hex>`       |
+//!
+//! Checkpoints of segmented jobs are not content-addressed: [`CheckpointStore`] writes
+//! checkpoint `i` of a job atomically at `<job>/<i>.ckpt` in the buyer's store and reads
+//! it back only against the state root the chain committed ([`checkpoint`]). Feature
+//! `test-server` adds [`testing`], an in-process HTTP/S3 object server.
 
+pub mod checkpoint;
 pub mod error;
 pub mod hash;
 pub mod http;
@@ -30,10 +36,13 @@ pub mod options;
 mod remote;
 pub mod s3;
 pub mod stream;
+#[cfg(feature = "test-server")]
+pub mod testing;
 pub mod uri;
 
 use std::sync::Arc;
 
+pub use checkpoint::{checkpoint_root, CheckpointStore, CheckpointStoreError, StoredCheckpoint};
 pub use error::BlobError;
 /// What `put` returns; its `uri` is what [`fetch`] takes. Defined in gpu-market-types,
 /// so a job spec names its inputs with the same type.

@@ -107,7 +107,7 @@ impl S3Config {
         Ok(Arc::new(S3BlobStore::new(self.clone(), options)?))
     }
 
-    fn build(&self, options: &BlobOptions) -> Result<AmazonS3, BlobError> {
+    pub(crate) fn build(&self, options: &BlobOptions) -> Result<AmazonS3, BlobError> {
         // Start from the environment so credentials it alone knows about (session
         // tokens, web identity, container roles) still apply; explicit fields win.
         let mut builder = AmazonS3Builder::from_env()
