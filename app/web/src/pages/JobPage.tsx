@@ -32,7 +32,7 @@ export function JobPage() {
           <Terms j={r.data.job} />
           <Verify pk={pk} initial={r.data.verification} hasResult={r.data.job.result_root !== null} />
           <h2>Timeline</h2>
-          <EventList events={r.data.timeline} testid="timeline" />
+          <EventList events={r.data.timeline} testid="timeline" fullSignatures />
           <h2>Account</h2>
           {r.data.account ? (
             <AccountFields account={r.data.account} testid="job-account" />

@@ -30,7 +30,12 @@ export function Overview() {
   const flowSeries = useMemo<Series[]>(() => {
     if (!flow.data) return [];
     const keys = ["posted", "claimed", "submitted", "finalized", "expired", "refunded", "cancelled", "disputed"] as const;
-    return keys.map((k) => ({ label: k, points: flow.data!.points.map((p) => ({ x: p.t, y: p[k] })) }));
+    // Running totals read better than per-bucket counts: the gap between the
+    // posted and finalized lines is the work in flight.
+    return keys.map((k) => {
+      let total = 0;
+      return { label: k, points: flow.data!.points.map((p) => ({ x: p.t, y: (total += p[k]) })) };
+    });
   }, [flow.data]);
   const earnSeries = useMemo<Series[]>(
     () =>
@@ -62,7 +67,7 @@ export function Overview() {
         <section>
           <h2>Job flow</h2>
           {flow.error ? <ErrorBox error={flow.error} /> : null}
-          <TimeChart testid="chart-jobs" series={flowSeries} yLabel={`jobs per ${flow.data?.bucket ?? 60} s`} />
+          <TimeChart testid="chart-jobs" series={flowSeries} yLabel="jobs, cumulative" stepped />
         </section>
         <section>
           <h2>Earnings per provider</h2>

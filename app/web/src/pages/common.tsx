@@ -163,10 +163,10 @@ function eventLine(data: Record<string, unknown>): string {
     .join(" ");
 }
 
-export function EventList({ events, testid }: { events: (ChainEvent | TimelineEntry)[]; testid: string }) {
+export function EventList({ events, testid, fullSignatures }: { events: (ChainEvent | TimelineEntry)[]; testid: string; fullSignatures?: boolean }) {
   if (events.length === 0) return <p className="muted">No events yet.</p>;
   return (
-    <table className="grid events" data-testid={testid}>
+    <table className={`grid events${fullSignatures ? " full-sigs" : ""}`} data-testid={testid}>
       <thead>
         <tr>
           <th>time (UTC)</th>

@@ -1,0 +1,349 @@
+// The dashboard in headless Chromium (Debian's /usr/bin/chromium driven by
+// playwright-core; no browser is downloaded): every page is opened, every
+// figure on it (each element with data-field) is compared with the CLI's
+// `gpumkt audit stats --output json` taken at the same chain time, a job is
+// posted through the page with a keypair-backed test wallet registered through
+// the Wallet Standard, watched until it settles, its result downloaded and
+// checked, and a screenshot of each page is saved.
+//
+//   node e2e/e2e.mjs --url http://127.0.0.1:7070 --cli '["gpumkt","-u","http://..","-m","<market>"]' \
+//        --keypair buyer.json --out target/e2e-screenshots [--readme-shot docs/img/dashboard.png]
+//   node e2e/e2e.mjs --mock --out /tmp/shots       (against e2e/mock.mjs, no chain)
+//
+// --cli is the gpumkt command line (JSON array) without the subcommand; the
+// script appends `audit stats --output json`. --keypair is a Solana JSON key
+// file for the test wallet (it must hold SOL and payment tokens; the Rust test
+// funds it); without it a fresh key is used, which only the mock accepts.
+// Exits 0 when every check passes, 1 with the reason otherwise.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+import { Keypair, VersionedTransaction } from "@solana/web3.js";
+import { render } from "../src/rustfmt.js";
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const WALLET_NAME = "gpu-market test wallet";
+/** Figures that move with the chain's clock: compared with the CLI only at equal chain time. */
+const TIME_DEPENDENT = new Set(["unix_timestamp", "utilization", "seconds_since_heartbeat"]);
+
+function args(argv) {
+  const out = { out: join(here, "out"), chromium: "/usr/bin/chromium", postSize: 16, postTimeout: 240, attempts: 15, maxJobs: 40 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      if (i + 1 >= argv.length) throw new Error(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === "--url") out.url = next();
+    else if (a === "--cli") out.cli = JSON.parse(next());
+    else if (a === "--keypair") out.keypair = next();
+    else if (a === "--out") out.out = next();
+    else if (a === "--readme-shot") out.readmeShot = next();
+    else if (a === "--chromium") out.chromium = next();
+    else if (a === "--post-size") out.postSize = Number(next());
+    else if (a === "--post-timeout") out.postTimeout = Number(next());
+    else if (a === "--max-jobs") out.maxJobs = Number(next());
+    else if (a === "--mock") out.mock = true;
+    else if (a === "--no-post") out.noPost = true;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  if (!out.mock && !(out.url && out.cli)) throw new Error("give --url and --cli, or --mock");
+  return out;
+}
+
+class Checks {
+  count = 0;
+  failures = [];
+  ok(cond, what) {
+    this.count++;
+    if (!cond) this.failures.push(what);
+    return cond;
+  }
+}
+
+/** "3xQk…9fPa" for file names. */
+const short = (k) => `${k.slice(0, 4)}${k.slice(-4)}`;
+
+/** Every figure on the page: where it says it came from and the text it shows. */
+function figures(page) {
+  return page.$$eval("[data-field]", (els) =>
+    els.map((e) => ({ source: e.dataset.source, field: e.dataset.field, format: e.dataset.format, text: e.textContent })),
+  );
+}
+
+/**
+ * The value a figure must show. Audit figures come from the CLI's JSON
+ * (`cli`), except time-dependent ones on pages that show no chain time, which
+ * come from the API answer the page itself received (`api`); job figures come
+ * from the API's job summaries. Returns undefined for a source nobody knows,
+ * which fails the check: a figure cannot escape comparison.
+ */
+function expected(fig, cli, api, pageTime) {
+  const [kind, key] = fig.source.includes(":") ? [fig.source.slice(0, fig.source.indexOf(":")), fig.source.slice(fig.source.indexOf(":") + 1)] : [fig.source, undefined];
+  const timed = TIME_DEPENDENT.has(fig.field);
+  const useCli = !timed || (pageTime !== undefined && pageTime === cli.unix_timestamp);
+  const statsOf = (s) => s;
+  const providerOf = (s, pk) => s?.providers?.find((p) => p.provider === pk);
+  switch (kind) {
+    case "stats":
+      return useCli ? { from: "cli", obj: statsOf(cli) } : { from: "api /api/stats", obj: api.stats };
+    case "providers":
+      return useCli ? { from: "cli", obj: cli } : { from: "api /api/providers", obj: api.providers };
+    case "stats.providers":
+      return useCli ? { from: "cli", obj: providerOf(cli, key) } : { from: "api /api/stats", obj: providerOf(api.stats, key) };
+    case "providers.row": // not used
+      return undefined;
+    case "provider":
+      return useCli && !timed ? { from: "cli", obj: providerOf(cli, key) } : { from: `api /api/providers/${key}`, obj: api.provider?.(key) };
+    case "job":
+      return { from: "api job summary", obj: api.job?.(key) };
+    default:
+      return undefined;
+  }
+}
+
+function compare(figs, cli, api, pageTime) {
+  const bad = [];
+  for (const f of figs) {
+    // The providers list's rows say "providers:<pk>" and are audit ProviderStats too.
+    const fig = f.source.startsWith("providers:") ? { ...f, source: `stats.providers:${f.source.slice(10)}` } : f;
+    const where = expected(fig, cli, api, pageTime);
+    if (!where || !where.obj) {
+      bad.push(`${f.source}.${f.field}: no ${where ? where.from : "known source"} value to compare with`);
+      continue;
+    }
+    if (!(f.field in where.obj)) {
+      bad.push(`${f.source}.${f.field}: ${where.from} has no field ${f.field}`);
+      continue;
+    }
+    let want;
+    try {
+      want = render(f.format, where.obj[f.field]);
+    } catch (e) {
+      bad.push(`${f.source}.${f.field}: ${e.message}`);
+      continue;
+    }
+    if (want !== f.text) bad.push(`${f.source}.${f.field}: page shows ${JSON.stringify(f.text)}, ${where.from} says ${JSON.stringify(want)}`);
+  }
+  return bad;
+}
+
+/** The chain time the page shows (its stats or providers unix_timestamp figure), as unix seconds. */
+function pageTimeOf(figs) {
+  const f = figs.find((x) => x.field === "unix_timestamp" && (x.source === "stats" || x.source === "providers"));
+  if (!f) return undefined;
+  return Math.floor(Date.parse(`${f.text.replace(" ", "T")}Z`) / 1000);
+}
+
+async function main() {
+  const o = args(process.argv.slice(2));
+  const checks = new Checks();
+  let mock;
+  let cliStats;
+  if (o.mock) {
+    const { startMock } = await import("./mock.mjs");
+    mock = await startMock({});
+    o.url = mock.url;
+    cliStats = () => mock.stats();
+  } else {
+    cliStats = () => JSON.parse(execFileSync(o.cli[0], [...o.cli.slice(1), "audit", "stats", "--output", "json"], { encoding: "utf8" }));
+  }
+  const keypair = o.keypair ? Keypair.fromSecretKey(Uint8Array.from(JSON.parse(readFileSync(o.keypair, "utf8")))) : Keypair.generate();
+  mkdirSync(o.out, { recursive: true });
+  console.log(`dashboard ${o.url}, test wallet ${keypair.publicKey.toBase58()}, screenshots in ${resolve(o.out)}`);
+
+  // A fresh profile each run (playwright passes it as --user-data-dir).
+  const profile = mkdtempSync(join(tmpdir(), "gpumkt-e2e-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: o.chromium,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    viewport: { width: 1400, height: 1000 },
+    acceptDownloads: true,
+  });
+  let signed = 0;
+  await context.exposeFunction("__gpumktTestWalletSign", (bytes) => {
+    // What a wallet does on "approve": sign the message it was shown, as the buyer.
+    const tx = VersionedTransaction.deserialize(Uint8Array.from(bytes));
+    tx.sign([keypair]);
+    signed++;
+    return Array.from(tx.serialize());
+  });
+  const walletSrc = readFileSync(join(here, "wallet.js"), "utf8").trim().replace(/;$/, "");
+  await context.addInitScript({
+    content: `${walletSrc}(${JSON.stringify({ name: WALLET_NAME, address: keypair.publicKey.toBase58(), publicKey: [...keypair.publicKey.toBytes()] })});`,
+  });
+
+  // Every API answer the pages receive, newest last, to compare figures with what the page was given.
+  const answers = [];
+  context.on("response", async (r) => {
+    const u = new URL(r.url());
+    if (!u.pathname.startsWith("/api/") || !(r.headers()["content-type"] ?? "").includes("json")) return;
+    try {
+      answers.push({ path: u.pathname, query: u.search, body: await r.json() });
+    } catch {
+      /* an aborted response (the page navigated away) */
+    }
+  });
+  const latest = (pred) => [...answers].reverse().find(pred)?.body;
+  const api = {
+    get stats() {
+      return latest((a) => a.path === "/api/stats");
+    },
+    get providers() {
+      return latest((a) => a.path === "/api/providers");
+    },
+    provider: (pk) => latest((a) => a.path === `/api/providers/${pk}`)?.provider,
+    job: (pk) => {
+      for (const a of [...answers].reverse()) {
+        if (a.path === `/api/jobs/${pk}`) return a.body.job;
+        const list = a.path === "/api/jobs" ? a.body.jobs : a.path.startsWith("/api/providers/") ? a.body.jobs : undefined;
+        const j = list?.find((x) => x.job === pk);
+        if (j) return j;
+      }
+      return undefined;
+    },
+  };
+
+  const page = context.pages()[0] ?? (await context.newPage());
+  const pageErrors = [];
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  page.on("console", (m) => {
+    if (m.type() === "error") console.log(`  console error: ${m.text()}`);
+  });
+
+  let shot = 0;
+  const screenshot = async (name) => {
+    const file = join(o.out, `${String(++shot).padStart(2, "0")}-${name}.png`);
+    await page.screenshot({ path: file, fullPage: true });
+    return file;
+  };
+
+  /**
+   * Opens `hash`, waits for `ready`, and compares its figures until the page
+   * and the CLI agree at one chain time (a reload and a fresh CLI run per try).
+   */
+  const visit = async (hash, name, ready, minFigures) => {
+    let bad = [];
+    let figs = [];
+    let cli;
+    let coincided = false;
+    for (let attempt = 0; attempt < o.attempts; attempt++) {
+      await page.goto(`${o.url}/#${hash}`);
+      await page.waitForSelector(ready, { timeout: 30_000 });
+      await page.waitForTimeout(300); // charts draw, late answers land in `answers`
+      figs = await figures(page);
+      cli = cliStats();
+      const t = pageTimeOf(figs);
+      coincided = t === undefined || t === cli.unix_timestamp;
+      bad = compare(figs, cli, api, t);
+      if (bad.length === 0 && coincided) break;
+    }
+    checks.ok(figs.length >= minFigures, `${name}: ${figs.length} figures, at least ${minFigures} expected`);
+    checks.ok(bad.length === 0, `${name}: ${bad.length} figures differ:\n    ${bad.slice(0, 20).join("\n    ")}`);
+    for (let i = 0; i < figs.length; i++) checks.count++;
+    const file = await screenshot(name);
+    console.log(
+      `ok page ${name}: ${figs.length} figures ${bad.length === 0 ? "equal" : "DIFFER from"} audit stats / the API` +
+        `${coincided ? "" : " (page and CLI never at one chain time: time-dependent figures checked against the API)"} -> ${file}`,
+    );
+    return { figs, cli };
+  };
+
+  // Overview: headline figures, charts, providers table, feed.
+  const overview = await visit("/", "overview", '[data-testid="stats.jobs_posted"]', 14);
+  const cli0 = overview.cli;
+  const lostTotal = await page.textContent('[data-testid="stats.disputes_lost_total"]');
+  checks.ok(
+    lostTotal === String(cli0.providers.reduce((n, p) => n + p.disputes_lost, 0)),
+    `overview: disputes lost ${lostTotal} is not the providers' sum`,
+  );
+  await page.goto(`${o.url}/#/`);
+  await page.waitForSelector('[data-testid="feed"] tbody tr', { timeout: 30_000 });
+  const feedRows = await page.$$eval('[data-testid="feed"] tbody tr', (r) => r.length);
+  checks.ok(feedRows > 0, "overview: the live feed shows no event");
+  for (const c of ["chart-utilization", "chart-jobs", "chart-earnings"]) {
+    const drawn = await page.$eval(`[data-testid="${c}"] canvas`, (cv) => cv.width > 0 && cv.height > 0).catch(() => false);
+    checks.ok(drawn, `overview: ${c} has no canvas`);
+  }
+  console.log(`ok overview: live feed ${feedRows} events, 3 charts drawn`);
+  if (o.readmeShot) {
+    mkdirSync(dirname(o.readmeShot), { recursive: true });
+    await page.setViewportSize({ width: 1400, height: 1000 });
+    await page.screenshot({ path: o.readmeShot, fullPage: false });
+    console.log(`ok README screenshot -> ${o.readmeShot}`);
+  }
+
+  await visit("/providers", "providers", '[data-testid="providers-table"] tbody tr', cli0.providers.length * 12);
+  for (const p of cli0.providers) {
+    await visit(`/providers/${p.provider}`, `provider-${short(p.provider)}`, '[data-testid="provider:' + p.provider + '.stake"]', 15);
+  }
+  await visit("/jobs", "jobs", '[data-testid="jobs-table"] tbody tr', 1);
+  const jobs = latest((a) => a.path === "/api/jobs")?.jobs ?? [];
+  checks.ok(jobs.length > 0, "jobs: /api/jobs listed no job");
+  for (const j of jobs.slice(0, o.maxJobs)) {
+    await visit(`/jobs/${j.job}`, `job-${short(j.job)}`, `[data-testid="job:${j.job}.state"]`, 13);
+    const sigs = await page.$$eval('[data-testid="timeline"] [data-testid="signature"]', (e) => e.map((x) => x.textContent));
+    checks.ok(sigs.length > 0 && sigs.every((s) => /^[1-9A-HJ-NP-Za-km-z]{64,90}$/.test(s)), `job ${j.job}: timeline without signatures (${sigs.join(",")})`);
+  }
+  console.log(`ok ${Math.min(jobs.length, o.maxJobs)} job pages, each with a timeline of signatures`);
+
+  if (!o.noPost) {
+    await page.goto(`${o.url}/#/post`);
+    await page.click(`[data-testid="wallet-choice"][data-wallet="${WALLET_NAME}"]`, { timeout: 30_000 });
+    await page.waitForSelector('[data-testid="wallet-account"]');
+    checks.ok((await page.textContent('[data-testid="wallet-account"]')) === keypair.publicKey.toBase58(), "post: the connected account is not the test wallet's");
+    for (const d of ["m", "n", "k"]) await page.fill(`[data-testid="post-${d}"]`, String(o.postSize));
+    await page.click('[data-testid="post-submit"]');
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="post-outcome"]') || document.querySelector('[data-testid^="step-"][data-status="failed"]'),
+      undefined,
+      { timeout: o.postTimeout * 1000, polling: 500 },
+    );
+    const steps = await page.$$eval('[data-testid^="step-"]', (e) => e.map((x) => `${x.dataset.testid}: ${x.dataset.status} ${x.textContent}`));
+    for (const s of steps) console.log(`  ${s}`);
+    const outcome = await page.textContent('[data-testid="post-outcome"]').catch(() => null);
+    await screenshot("post");
+    checks.ok(outcome === "result checked: correct", `post: outcome ${JSON.stringify(outcome)}`);
+    checks.ok(signed === 1, `post: the wallet signed ${signed} transactions, 1 expected`);
+    const job = await page.textContent('[data-testid="post-job-link"]').catch(() => null);
+    if (checks.ok(!!job, "post: no job link")) {
+      console.log(`ok posted job ${job} through the page; the test wallet signed once; result checked`);
+      await page.click('[data-testid="post-job-link"]');
+      await page.waitForSelector(`[data-testid="job:${job}.settled"]`);
+      await page.click('[data-testid="verify-button"]');
+      await page.waitForFunction(() => document.querySelector('[data-testid="verification-status"]')?.textContent === "correct", undefined, {
+        timeout: 60_000,
+      }).catch(() => {});
+      const status = await page.textContent('[data-testid="verification-status"]');
+      checks.ok(status === "correct", `posted job: re-run check says ${status}`);
+      const bad = compare(await figures(page), cliStats(), api, undefined);
+      checks.ok(bad.length === 0, `posted job page: ${bad.join("; ")}`);
+      const sigs = await page.$$eval('[data-testid="timeline"] [data-testid="signature"]', (e) => e.length);
+      checks.ok(sigs >= 2, `posted job: timeline has ${sigs} transactions`);
+      await screenshot(`job-posted-${short(job)}`);
+      const after = cliStats();
+      checks.ok(after.jobs_posted === cli0.jobs_posted + 1, `audit stats: jobs_posted ${cli0.jobs_posted} -> ${after.jobs_posted}, +1 expected`);
+      console.log(`ok posted job settled and re-checked (${status}); audit stats counts it (jobs posted ${after.jobs_posted})`);
+    }
+  }
+
+  checks.ok(pageErrors.length === 0, `uncaught errors in the pages: ${pageErrors.join("; ")}`);
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+  if (mock) await mock.stop();
+  writeFileSync(join(o.out, "e2e-summary.json"), JSON.stringify({ checks: checks.count, failures: checks.failures }, null, 1));
+  if (checks.failures.length) {
+    console.error(`FAILED: ${checks.failures.length} of ${checks.count} checks:\n  ${checks.failures.join("\n  ")}`);
+    process.exit(1);
+  }
+  console.log(`e2e: all ${checks.count} checks hold (${shot} screenshots)`);
+}
+
+main().catch((e) => {
+  console.error(`FAILED: ${e.stack ?? e}`);
+  process.exit(1);
+});
