@@ -8,10 +8,14 @@
 //
 //   node e2e/e2e.mjs --url http://127.0.0.1:7070 --cli '["gpumkt","-u","http://..","-m","<market>"]' \
 //        --keypair buyer.json --out target/e2e-screenshots [--readme-shot docs/img/dashboard.png]
+//   node e2e/e2e.mjs --url ... --stats stats.json --keypair buyer.json ...   (a chain whose clock stands still)
 //   node e2e/e2e.mjs --mock --out /tmp/shots       (against e2e/mock.mjs, no chain)
 //
 // --cli is the gpumkt command line (JSON array) without the subcommand; the
-// script appends `audit stats --output json`. --keypair is a Solana JSON key
+// script appends `audit stats --output json` and runs it for each page, until
+// the page and the CLI are at one chain time. --stats is that JSON taken once,
+// for a chain whose clock does not move while the pages are read (the Rust
+// test's manual-clock localnet). --post-price-units is the price in base units. --keypair is a Solana JSON key
 // file for the test wallet (it must hold SOL and payment tokens; the Rust test
 // funds it); without it a fresh key is used, which only the mock accepts.
 // Exits 0 when every check passes, 1 with the reason otherwise.
@@ -39,18 +43,20 @@ function args(argv) {
     };
     if (a === "--url") out.url = next();
     else if (a === "--cli") out.cli = JSON.parse(next());
+    else if (a === "--stats") out.stats = next();
     else if (a === "--keypair") out.keypair = next();
     else if (a === "--out") out.out = next();
     else if (a === "--readme-shot") out.readmeShot = next();
     else if (a === "--chromium") out.chromium = next();
     else if (a === "--post-size") out.postSize = Number(next());
+    else if (a === "--post-price-units") out.postPriceUnits = BigInt(next());
     else if (a === "--post-timeout") out.postTimeout = Number(next());
     else if (a === "--max-jobs") out.maxJobs = Number(next());
     else if (a === "--mock") out.mock = true;
     else if (a === "--no-post") out.noPost = true;
     else throw new Error(`unknown argument ${a}`);
   }
-  if (!out.mock && !(out.url && out.cli)) throw new Error("give --url and --cli, or --mock");
+  if (!out.mock && !(out.url && (out.cli || out.stats))) throw new Error("give --url and --cli or --stats, or --mock");
   return out;
 }
 
@@ -148,9 +154,15 @@ async function main() {
     mock = await startMock({});
     o.url = mock.url;
     cliStats = () => mock.stats();
-  } else {
+  } else if (o.cli) {
     cliStats = () => JSON.parse(execFileSync(o.cli[0], [...o.cli.slice(1), "audit", "stats", "--output", "json"], { encoding: "utf8" }));
+  } else {
+    // Taken by the caller on a chain whose clock stands still until the post.
+    const fixed = JSON.parse(readFileSync(o.stats, "utf8"));
+    cliStats = () => fixed;
   }
+  // After the post the fixed stats are stale: the count is checked on the API's.
+  const statsAfterPost = async () => (o.stats ? (await fetch(`${o.url}/api/stats`)).json() : cliStats());
   const keypair = o.keypair ? Keypair.fromSecretKey(Uint8Array.from(JSON.parse(readFileSync(o.keypair, "utf8")))) : Keypair.generate();
   mkdirSync(o.out, { recursive: true });
   console.log(`dashboard ${o.url}, test wallet ${keypair.publicKey.toBase58()}, screenshots in ${resolve(o.out)}`);
@@ -297,6 +309,12 @@ async function main() {
     await page.waitForSelector('[data-testid="wallet-account"]');
     checks.ok((await page.textContent('[data-testid="wallet-account"]')) === keypair.publicKey.toBase58(), "post: the connected account is not the test wallet's");
     for (const d of ["m", "n", "k"]) await page.fill(`[data-testid="post-${d}"]`, String(o.postSize));
+    if (o.postPriceUnits !== undefined) {
+      // The page takes whole tokens: base units written with the payment mint's decimals.
+      const { payment_decimals: d } = await (await fetch(`${o.url}/api/config`)).json();
+      const units = o.postPriceUnits.toString().padStart(d + 1, "0");
+      await page.fill('[data-testid="post-price"]', d ? `${units.slice(0, -d)}.${units.slice(-d)}` : units);
+    }
     await page.click('[data-testid="post-submit"]');
     await page.waitForFunction(
       () => document.querySelector('[data-testid="post-outcome"]') || document.querySelector('[data-testid^="step-"][data-status="failed"]'),
@@ -320,12 +338,12 @@ async function main() {
       }).catch(() => {});
       const status = await page.textContent('[data-testid="verification-status"]');
       checks.ok(status === "correct", `posted job: re-run check says ${status}`);
-      const bad = compare(await figures(page), cliStats(), api, undefined);
+      const bad = compare(await figures(page), await statsAfterPost(), api, undefined);
       checks.ok(bad.length === 0, `posted job page: ${bad.join("; ")}`);
       const sigs = await page.$$eval('[data-testid="timeline"] [data-testid="signature"]', (e) => e.length);
       checks.ok(sigs >= 2, `posted job: timeline has ${sigs} transactions`);
       await screenshot(`job-posted-${short(job)}`);
-      const after = cliStats();
+      const after = await statsAfterPost();
       checks.ok(after.jobs_posted === cli0.jobs_posted + 1, `audit stats: jobs_posted ${cli0.jobs_posted} -> ${after.jobs_posted}, +1 expected`);
       console.log(`ok posted job settled and re-checked (${status}); audit stats counts it (jobs posted ${after.jobs_posted})`);
     }
