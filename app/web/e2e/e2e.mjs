@@ -291,7 +291,7 @@ async function main() {
 
   await visit("/providers", "providers", '[data-testid="providers-table"] tbody tr', cli0.providers.length * 12);
   for (const p of cli0.providers) {
-    await visit(`/providers/${p.provider}`, `provider-${short(p.provider)}`, '[data-testid="provider:' + p.provider + '.stake"]', 15);
+    await visit(`/providers/${p.provider}`, `provider-${short(p.provider)}`, '[data-testid="provider:' + p.provider + '.stake"]', 14);
   }
   await visit("/jobs", "jobs", '[data-testid="jobs-table"] tbody tr', 1);
   const jobs = latest((a) => a.path === "/api/jobs")?.jobs ?? [];

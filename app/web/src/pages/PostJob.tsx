@@ -114,6 +114,7 @@ export function PostJob() {
         price: priceUnits,
         deadline_secs: deadlineSecs,
         buyer,
+        nonce: freshNonce(),
       };
       const prepared = await api.prepare(request);
       step("prepare", "done", `spec ${prepared.spec_uri} (sha256 ${prepared.spec_hash.slice(0, 16)}…)`);
@@ -309,6 +310,16 @@ export function PostJob() {
       </section>
     </div>
   );
+}
+
+/**
+ * The job's nonce (its PDA seed), chosen here: a random 48-bit integer, so that it
+ * survives JSON as a number exactly (a server's default could exceed 2^53).
+ */
+function freshNonce(): number {
+  const b = new Uint8Array(6);
+  crypto.getRandomValues(b);
+  return b.reduce((n, x) => n * 256 + x, 0);
 }
 
 function freshSteps(): Record<StepName, StepState> {
