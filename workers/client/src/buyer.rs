@@ -319,6 +319,45 @@ impl Verified {
 /// Downloads a submitted result and checks it: the bytes against the on-chain
 /// root, and for GEMM the product against the inputs with Freivalds' test.
 pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified> {
+    let job: Job = accounts::fetch_job_opt(&*sender.chain, job_key)
+        .await
+        .map_err(|source| BuyerError::Read {
+            job: *job_key,
+            source,
+        })?
+        .ok_or(BuyerError::Settled(*job_key))?;
+    verify_committed(job_key, &Committed::from(&job)).await
+}
+
+/// What a job committed to on chain that a result check needs: its spec and its
+/// result. A live job's account holds it ([`Committed::from`] a [`Job`]); once the job
+/// is settled and closed, an indexer rebuilds it from the job's `job_post` and
+/// `job_submit` transactions (the dashboard's history does).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    /// The workload's kind code (`WorkloadKind`), for naming a non-GEMM job.
+    pub workload: u8,
+    pub spec_uri: String,
+    pub spec_hash: [u8; 32],
+    /// Empty, with an all-zero root, before a result is submitted.
+    pub result_uri: String,
+    pub result_root: [u8; 32],
+}
+
+impl From<&Job> for Committed {
+    fn from(job: &Job) -> Self {
+        Committed {
+            workload: job.workload,
+            spec_uri: job.spec_uri.clone(),
+            spec_hash: job.spec_hash,
+            result_uri: job.result_uri.clone(),
+            result_root: job.result_root,
+        }
+    }
+}
+
+/// [`verify_result`] on the terms `job` committed to, wherever they were read from.
+pub async fn verify_committed(job_key: &Pubkey, job: &Committed) -> Result<Verified> {
     let job_key = *job_key;
     let fetch = |what: &str, uri: String, sha: Hash32| {
         let what = what.to_string();
@@ -332,13 +371,6 @@ pub async fn verify_result(sender: &Sender, job_key: &Pubkey) -> Result<Verified
                 })
         }
     };
-    let job: Job = accounts::fetch_job_opt(&*sender.chain, &job_key)
-        .await
-        .map_err(|source| BuyerError::Read {
-            job: job_key,
-            source,
-        })?
-        .ok_or(BuyerError::Settled(job_key))?;
     if job.result_root == [0; 32] {
         return Err(BuyerError::NoResult(job_key));
     }

@@ -26,6 +26,7 @@ pub mod ix;
 pub mod pda;
 pub mod send;
 pub mod token;
+pub mod views;
 
 pub use anchor_lang::prelude::Pubkey;
 pub use gpu_market::{self as program, errors::MarketError, ID as PROGRAM_ID};

@@ -146,7 +146,18 @@ pub async fn fetch_inputs(sender: &Sender, job_key: &Pubkey) -> Result<Inputs> {
         .await
         .map_err(|source| BuyerError::Read { job: key, source })?
         .ok_or(BuyerError::Settled(key))?;
-    let spec_bytes = fetch(key, "spec", &job.spec_uri, Hash32(job.spec_hash)).await?;
+    let (spec, a, b) = fetch_spec_inputs(&key, &job.spec_uri, job.spec_hash).await?;
+    Ok(Inputs { job, spec, a, b })
+}
+
+/// The spec at `spec_uri` (checked against `spec_hash`) and its GEMM inputs A and B.
+async fn fetch_spec_inputs(
+    job_key: &Pubkey,
+    spec_uri: &str,
+    spec_hash: [u8; 32],
+) -> Result<(JobSpec, Vec<u8>, Vec<u8>)> {
+    let key = *job_key;
+    let spec_bytes = fetch(key, "spec", spec_uri, Hash32(spec_hash)).await?;
     let spec = JobSpec::from_bytes(&spec_bytes)
         .map_err(|source| BuyerError::JobSpec { job: key, source })?;
     if spec.workload.gemm_dims().is_none() {
@@ -164,7 +175,7 @@ pub async fn fetch_inputs(sender: &Sender, job_key: &Pubkey) -> Result<Inputs> {
     }
     let b = ab.pop().expect("two inputs");
     let a = ab.pop().expect("two inputs");
-    Ok(Inputs { job, spec, a, b })
+    Ok((spec, a, b))
 }
 
 pub(crate) fn elem_bytes(w: &Workload) -> usize {
@@ -223,8 +234,21 @@ pub fn wrong_in_row(
 
 /// Checks job `job_key`'s submitted result (see the module doc).
 pub async fn verify_job(sender: &Sender, job_key: &Pubkey) -> Result<Verdict> {
+    let job = accounts::fetch_job_opt(&*sender.chain, job_key)
+        .await
+        .map_err(|source| BuyerError::Read {
+            job: *job_key,
+            source,
+        })?
+        .ok_or(BuyerError::Settled(*job_key))?;
+    verify_committed(job_key, &buyer::Committed::from(&job)).await
+}
+
+/// [`verify_job`] on the terms the job committed to, wherever they were read from (a
+/// settled job's come from its transactions: the dashboard checks those).
+pub async fn verify_committed(job_key: &Pubkey, job: &buyer::Committed) -> Result<Verdict> {
     let key = *job_key;
-    let v = match buyer::verify_result(sender, &key).await {
+    let v = match buyer::verify_committed(&key, job).await {
         Ok(v) => v,
         Err(BuyerError::Fetch { what, source, .. }) if what == "output" => {
             return Ok(Verdict::OutputUnavailable {
@@ -251,24 +275,19 @@ pub async fn verify_job(sender: &Sender, job_key: &Pubkey) -> Result<Verdict> {
         });
     }
     match (v.freivalds_ok, v.bad_row) {
-        (None, _) => {
-            let job = accounts::fetch_job(&*sender.chain, &key)
-                .await
-                .map_err(AuditorError::chain(key))?;
-            Err(AuditorError::NotGemm {
-                job: key,
-                kind: gpu_market_compute::spec::WorkloadKind::from_u8(job.workload)
-                    .map(|k| k.name())
-                    .unwrap_or("unknown"),
-            })
-        }
+        (None, _) => Err(AuditorError::NotGemm {
+            job: key,
+            kind: gpu_market_compute::spec::WorkloadKind::from_u8(job.workload)
+                .map(|k| k.name())
+                .unwrap_or("unknown"),
+        }),
         (Some(true), _) => Ok(Verdict::Correct),
         (Some(false), row) => {
-            let inputs = fetch_inputs(sender, &key).await?;
+            let (spec, a, b) = fetch_spec_inputs(&key, &job.spec_uri, job.spec_hash).await?;
             // A shape failure (no row named) was caught above as a commit error: the
             // output's length is the committed tree's.
             let row = row.unwrap_or(0);
-            let found = wrong_in_row(&inputs.spec.workload, &inputs.a, &inputs.b, &v.output, row)
+            let found = wrong_in_row(&spec.workload, &a, &b, &v.output, row)
                 .map_err(|source| AuditorError::Ruling { job: key, source })?;
             Ok(match found {
                 Some((col, claimed, exact)) => Verdict::Wrong {

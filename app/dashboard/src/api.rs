@@ -1,0 +1,668 @@
+//! The JSON API of /work/coord/API.md (kept in docs/design.md, "Dashboard"): requests
+//! come in through axum's router, figures are computed by the SDK from chain state
+//! (`audit::Snapshot` and `audit::stats`, the code behind `gpumkt audit stats`, so the
+//! numbers are equal by construction), history and series are read from the [`Store`],
+//! and result checks run the auditor's `verify_committed` (the code behind `gpumkt audit
+//! verify`). Parameters are parsed here, each refused with a named 400 error.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use gpu_market::state::JobRequirements;
+use gpu_market::JobPostArgs;
+use gpu_market_blobs::BlobStore;
+use gpu_market_client::auditor::{self, AuditorError, Verdict};
+use gpu_market_client::buyer::BuyerError;
+use gpu_market_client::chain::SharedChain;
+use gpu_market_client::ix::MarketKeys;
+use gpu_market_client::send::Sender;
+use gpu_market_client::{accounts, audit, ix, token, views, Pubkey};
+use gpu_market_compute::spec::{JobSpec, NamedBlob, Workload, SPEC_VERSION};
+use gpu_market_compute::Hash32;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, ApiResult};
+use crate::follow::Follower;
+use crate::idl::Idl;
+use crate::jobs::{self, JobSummary};
+use crate::store::{Store, MAX_POINTS};
+
+/// Everything a request needs.
+pub struct AppState {
+    pub chain: SharedChain,
+    pub sender: Sender,
+    pub market: Pubkey,
+    pub store: Arc<Store>,
+    pub follower: Arc<Follower>,
+    pub idl: Arc<Idl>,
+    pub blobs: Option<Arc<dyn BlobStore>>,
+    pub blob_location: Option<String>,
+    pub rpc_url: String,
+    pub ws_url: String,
+    pub cluster: String,
+    pub max_upload_bytes: usize,
+}
+
+type S = State<Arc<AppState>>;
+type Params = Query<HashMap<String, String>>;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/config", get(config))
+        .route("/api/idl", get(idl))
+        .route("/api/stats", get(stats))
+        .route("/api/providers", get(providers))
+        .route("/api/providers/{pubkey}", get(provider))
+        .route("/api/jobs", get(jobs_list))
+        .route("/api/jobs/prepare", post(prepare))
+        .route("/api/jobs/{pubkey}", get(job))
+        .route("/api/jobs/{pubkey}/verify", post(verify))
+        .route("/api/jobs/{pubkey}/result", get(result))
+        .route("/api/series/utilization", get(series_utilization))
+        .route("/api/series/earnings", get(series_earnings))
+        .route("/api/series/jobs", get(series_jobs))
+        .route("/api/events", get(events))
+        .route("/api/history", get(history))
+        .route("/api/blobs", post(blob_put))
+        .route("/api/blobs/{sha256}", get(blob_get))
+        .route("/api", any(no_route))
+        .route("/api/{*rest}", any(no_route))
+        .with_state(state)
+}
+
+async fn no_route(uri: Uri) -> ApiError {
+    ApiError::UnknownRoute(uri.path().to_string())
+}
+
+fn pubkey(name: &'static str, value: &str) -> ApiResult<Pubkey> {
+    value.parse().map_err(|_| ApiError::BadParam {
+        name,
+        value: value.to_string(),
+        expected: "a base58 public key",
+    })
+}
+
+/// Parameter `name` as an integer in `lo..=hi`, or `default` when absent.
+fn int_param(
+    q: &HashMap<String, String>,
+    name: &'static str,
+    default: i64,
+    lo: i64,
+    hi: i64,
+    expected: &'static str,
+) -> ApiResult<i64> {
+    match q.get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|x| (lo..=hi).contains(x))
+            .ok_or_else(|| ApiError::BadParam {
+                name,
+                value: v.clone(),
+                expected,
+            }),
+    }
+}
+
+async fn snapshot(s: &AppState) -> ApiResult<audit::Snapshot> {
+    Ok(audit::Snapshot::load(&*s.chain, &s.market).await?)
+}
+
+async fn config(State(s): S) -> ApiResult<Json<Value>> {
+    let m = accounts::fetch_market(&*s.chain, &s.market).await?;
+    let mints = s
+        .chain
+        .get_multiple_accounts(&[m.payment_mint, m.stake_mint])
+        .await?;
+    // An SPL mint's decimals are its byte 44 (after the authority option and supply).
+    let decimals = |i: usize| mints[i].as_ref().and_then(|a| a.data.get(44).copied());
+    Ok(Json(json!({
+        "rpc_url": s.rpc_url,
+        "ws_url": s.ws_url,
+        "program_id": gpu_market::ID.to_string(),
+        "market": s.market.to_string(),
+        "payment_mint": m.payment_mint.to_string(),
+        "stake_mint": m.stake_mint.to_string(),
+        "payment_decimals": decimals(0),
+        "stake_decimals": decimals(1),
+        "cluster": s.cluster,
+        "blob_store": s.blob_location,
+        "idl_url": "/api/idl",
+    })))
+}
+
+async fn idl(State(s): S) -> Json<Value> {
+    Json(s.idl.raw().clone())
+}
+
+async fn stats(State(s): S) -> ApiResult<Json<audit::MarketStats>> {
+    Ok(Json(audit::stats(&snapshot(&s).await?)))
+}
+
+async fn providers(State(s): S) -> ApiResult<Json<Value>> {
+    let st = audit::stats(&snapshot(&s).await?);
+    Ok(Json(
+        json!({"unix_timestamp": st.unix_timestamp, "providers": st.providers}),
+    ))
+}
+
+async fn provider(State(s): S, Path(pk): Path<String>) -> ApiResult<Json<Value>> {
+    let key = pubkey("pubkey", &pk)?;
+    let snap = snapshot(&s).await?;
+    let Some((_, account)) = snap.providers.iter().find(|(k, _)| *k == key) else {
+        return Err(ApiError::UnknownProvider(pk));
+    };
+    let st = audit::stats(&snap);
+    let stats = st
+        .providers
+        .iter()
+        .find(|p| p.provider == pk)
+        .cloned()
+        .ok_or_else(|| ApiError::UnknownProvider(pk.clone()))?;
+    let jobs: Vec<JobSummary> = all_jobs(&s, &snap)?
+        .into_iter()
+        .filter(|j| j.provider.as_deref() == Some(pk.as_str()))
+        .collect();
+    Ok(Json(json!({
+        "provider": stats,
+        "account": views::provider_json(&key, account, snap.unix_timestamp),
+        "jobs": jobs,
+        "events": s.store.events_of_provider(&pk, 500)?,
+    })))
+}
+
+/// Live jobs from the snapshot, then settled ones from the history, newest first.
+fn all_jobs(s: &AppState, snap: &audit::Snapshot) -> ApiResult<Vec<JobSummary>> {
+    let mut out: Vec<JobSummary> = snap
+        .jobs
+        .iter()
+        .map(|(k, j)| jobs::from_account(k, j))
+        .collect();
+    let live: std::collections::HashSet<String> = out.iter().map(|j| j.job.clone()).collect();
+    for key in s.store.posted_jobs(&s.market.to_string())? {
+        if live.contains(&key) {
+            continue;
+        }
+        if let Some(j) = history_summary(s, &key)? {
+            out.push(j);
+        }
+    }
+    out.sort_by(|a, b| b.posted_at.cmp(&a.posted_at).then(a.job.cmp(&b.job)));
+    Ok(out)
+}
+
+fn history_summary(s: &AppState, key: &str) -> ApiResult<Option<JobSummary>> {
+    let events = s.store.events_of_job(key)?;
+    let posts = s.store.instructions_of_job(key, "job_post")?;
+    let submits = s.store.instructions_of_job(key, "job_submit")?;
+    Ok(jobs::from_history(key, &events, &posts, &submits))
+}
+
+async fn jobs_list(State(s): S, Query(q): Params) -> ApiResult<Json<Value>> {
+    let state = match q.get("state") {
+        Some(v) if !jobs::STATES.contains(&v.as_str()) => return Err(ApiError::BadParam {
+            name: "state",
+            value: v.clone(),
+            expected:
+                "one of open, claimed, submitted, disputed, finalized, cancelled, refunded, slashed",
+        }),
+        v => v.cloned(),
+    };
+    let provider = q
+        .get("provider")
+        .map(|v| pubkey("provider", v))
+        .transpose()?;
+    let buyer = q.get("buyer").map(|v| pubkey("buyer", v)).transpose()?;
+    let limit = int_param(&q, "limit", 100, 1, 1_000, "an integer from 1 to 1000")? as usize;
+    let snap = snapshot(&s).await?;
+    let list: Vec<JobSummary> = all_jobs(&s, &snap)?
+        .into_iter()
+        .filter(|j| state.as_deref().is_none_or(|st| j.state == st))
+        .filter(|j| provider.is_none_or(|p| j.provider.as_deref() == Some(p.to_string().as_str())))
+        .filter(|j| buyer.is_none_or(|b| j.buyer == b.to_string()))
+        .take(limit)
+        .collect();
+    Ok(Json(json!({ "jobs": list })))
+}
+
+/// Job `key` from its account, else from history, with the account's JSON view.
+async fn find_job(s: &AppState, pk: &str) -> ApiResult<(Pubkey, JobSummary, Option<Value>)> {
+    let key = pubkey("pubkey", pk)?;
+    match accounts::fetch_job_opt(&*s.chain, &key).await? {
+        Some(j) if j.market == s.market => Ok((
+            key,
+            jobs::from_account(&key, &j),
+            Some(views::job_json(&key, &j)),
+        )),
+        Some(_) => Err(ApiError::UnknownJob(pk.to_string())),
+        None => match history_summary(s, pk)? {
+            Some(j) => Ok((key, j, None)),
+            None => Err(ApiError::UnknownJob(pk.to_string())),
+        },
+    }
+}
+
+fn verification_json(s: &AppState, job: &str) -> ApiResult<Value> {
+    Ok(match s.store.verification(job)? {
+        Some((status, detail)) => json!({"status": status, "detail": detail}),
+        None => {
+            json!({"status": "unchecked", "detail": "not checked yet: POST /api/jobs/<job>/verify"})
+        }
+    })
+}
+
+async fn job(State(s): S, Path(pk): Path<String>) -> ApiResult<Json<Value>> {
+    let (_, summary, account) = find_job(&s, &pk).await?;
+    let timeline: Vec<Value> = s
+        .store
+        .events_of_job(&pk)?
+        .into_iter()
+        .map(|e| {
+            json!({"id": e.id, "signature": e.signature, "slot": e.slot,
+                   "block_time": e.block_time, "event": e.name, "data": e.data})
+        })
+        .collect();
+    Ok(Json(json!({
+        "job": summary,
+        "account": account,
+        "timeline": timeline,
+        "verification": verification_json(&s, &pk)?,
+    })))
+}
+
+/// The auditor's verdict as the API's verification object.
+fn verdict_json(v: &Verdict) -> (&'static str, String) {
+    match v {
+        Verdict::Correct => (
+            "correct",
+            "the output is the committed one and passes Freivalds' test".into(),
+        ),
+        Verdict::Wrong {
+            row,
+            col,
+            claimed,
+            exact,
+        } => (
+            "wrong",
+            format!(
+                "C[{row}][{col}] is wrong by the chain's ruling: claimed {claimed}{}",
+                exact.as_ref().map(|e| format!(", exact {e}")).unwrap_or_default()
+            ),
+        ),
+        Verdict::OutputUnavailable { reason } => ("unavailable", reason.clone()),
+        Verdict::Unprovable { row } => (
+            "wrong",
+            format!("row {row} fails Freivalds' test, but no element of it is beyond the ruling's bound"),
+        ),
+    }
+}
+
+async fn verify(State(s): S, Path(pk): Path<String>) -> ApiResult<Json<Value>> {
+    let (key, summary, _) = find_job(&s, &pk).await?;
+    let (status, detail) = match jobs::committed(&summary) {
+        None => (
+            "unavailable",
+            format!("job {pk} has no submitted result yet"),
+        ),
+        Some(c) => match auditor::verify_committed(&key, &c).await {
+            Ok(v) => {
+                let (st, d) = verdict_json(&v);
+                (st, d)
+            }
+            Err(AuditorError::NotGemm { kind, .. }) => (
+                "not-gemm",
+                format!("job {pk} is a {kind} job: results are checked for GEMM workloads"),
+            ),
+            // The spec or an input cannot be had: nothing can be checked.
+            Err(e @ AuditorError::Check(BuyerError::Fetch { .. })) => {
+                ("unavailable", e.to_string())
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let now = s.chain.clock().await.map(|c| c.unix_timestamp).unwrap_or(0);
+    s.store.set_verification(&pk, status, &detail, now)?;
+    Ok(Json(json!({"status": status, "detail": detail})))
+}
+
+async fn result(State(s): S, Path(pk): Path<String>) -> ApiResult<Response> {
+    let (key, summary, _) = find_job(&s, &pk).await?;
+    let c = jobs::committed(&summary).ok_or_else(|| ApiError::NoResult(pk.clone()))?;
+    let blob_err = |uri: &str| {
+        let uri = uri.to_string();
+        move |source| ApiError::Blob { uri, source }
+    };
+    let sha =
+        gpu_market_blobs::uri_sha256(&c.result_uri).ok_or_else(|| ApiError::ResultMismatch {
+            job: pk.clone(),
+            uri: c.result_uri.clone(),
+        })?;
+    let output = gpu_market_blobs::fetch(&c.result_uri, &sha)
+        .await
+        .map_err(blob_err(&c.result_uri))?;
+    let spec_bytes = gpu_market_blobs::fetch(&c.spec_uri, &Hash32(c.spec_hash))
+        .await
+        .map_err(blob_err(&c.spec_uri))?;
+    let spec = JobSpec::from_bytes(&spec_bytes).map_err(|e| ApiError::Prepare(e.to_string()))?;
+    let root = gpu_market_compute::commit::result_root(&spec.workload, &output).ok();
+    if root.map(|r| r.0) != Some(c.result_root) {
+        return Err(ApiError::ResultMismatch {
+            job: key.to_string(),
+            uri: c.result_uri,
+        });
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{pk}.result.bin\""),
+            ),
+        ],
+        output,
+    )
+        .into_response())
+}
+
+fn bucket(q: &HashMap<String, String>) -> ApiResult<i64> {
+    int_param(
+        q,
+        "bucket",
+        60,
+        1,
+        366 * 86_400,
+        "a whole number of seconds from 1 to a year",
+    )
+}
+
+/// The chain's clock, the end of every series.
+async fn now(s: &AppState) -> ApiResult<i64> {
+    Ok(s.chain.clock().await?.unix_timestamp)
+}
+
+fn check_points(len: usize, bucket: i64) -> ApiResult<()> {
+    if len as i64 >= MAX_POINTS {
+        return Err(ApiError::TooManyPoints {
+            bucket,
+            points: len as i64,
+            max: MAX_POINTS,
+        });
+    }
+    Ok(())
+}
+
+async fn series_utilization(State(s): S, Query(q): Params) -> ApiResult<Json<Value>> {
+    let b = bucket(&q)?;
+    let points = s
+        .store
+        .utilization(&s.market.to_string(), b, now(&s).await?)?;
+    check_points(points.len(), b)?;
+    Ok(Json(json!({"bucket": b, "points": points})))
+}
+
+async fn series_earnings(State(s): S) -> ApiResult<Json<Value>> {
+    Ok(Json(
+        json!({"providers": s.store.earnings(&s.market.to_string())?}),
+    ))
+}
+
+async fn series_jobs(State(s): S, Query(q): Params) -> ApiResult<Json<Value>> {
+    let b = bucket(&q)?;
+    let points = s.store.job_flow(&s.market.to_string(), b, now(&s).await?)?;
+    check_points(points.len(), b)?;
+    Ok(Json(json!({"bucket": b, "points": points})))
+}
+
+async fn events(State(s): S, Query(q): Params) -> ApiResult<Json<Value>> {
+    let after = int_param(&q, "after", 0, 0, i64::MAX, "a non-negative event id")?;
+    let limit = int_param(&q, "limit", 100, 1, 1_000, "an integer from 1 to 1000")?;
+    let events = s
+        .store
+        .events_after(&s.market.to_string(), after, limit as u32)?;
+    let last_id = events.last().map(|e| e.id).unwrap_or(after);
+    Ok(Json(json!({"events": events, "last_id": last_id})))
+}
+
+async fn history(State(s): S) -> ApiResult<Json<Value>> {
+    let st = s.store.sync_state()?;
+    Ok(Json(json!({
+        "backfilled_until_slot": st.backfilled_until_slot,
+        "last_signature": st.last_signature,
+        "events_stored": st.events_stored,
+        "transactions_stored": st.transactions_stored,
+        "following": s.follower.following(),
+    })))
+}
+
+async fn blob_put(State(s): S, body: Body) -> ApiResult<Json<Value>> {
+    let blobs = s.blobs.clone().ok_or(ApiError::NoBlobStore)?;
+    let limit = s.max_upload_bytes;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::TooLarge { limit })?;
+    let r = blobs.put(&bytes).await.map_err(|source| ApiError::Blob {
+        uri: blobs.describe(),
+        source,
+    })?;
+    s.store.put_blob(&r.sha256.to_string(), &r.uri, r.len)?;
+    Ok(Json(
+        json!({"uri": r.uri, "sha256": r.sha256.to_string(), "len": r.len}),
+    ))
+}
+
+async fn blob_get(State(s): S, Path(sha): Path<String>) -> ApiResult<Response> {
+    let hash = Hash32::from_hex_any_case(&sha).map_err(|_| ApiError::BadParam {
+        name: "sha256",
+        value: sha.clone(),
+        expected: "64 hex characters",
+    })?;
+    let key = hash.to_string();
+    let uri = s
+        .store
+        .blob_uri(&key)?
+        .ok_or_else(|| ApiError::UnknownBlob(key.clone()))?;
+    let bytes = match &s.blobs {
+        Some(b) => b.get(&uri, &hash).await,
+        None => gpu_market_blobs::fetch(&uri, &hash).await,
+    }
+    .map_err(|source| ApiError::Blob { uri, source })?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrepareBody {
+    workload: String,
+    m: u32,
+    n: u32,
+    k: u32,
+    a: String,
+    b: String,
+    price: u64,
+    deadline_secs: i64,
+    buyer: String,
+    nonce: Option<u64>,
+    /// gemm-f32 only: the relative tolerance Freivalds' test allows.
+    rel_tolerance: Option<f32>,
+}
+
+fn ix_json(ix: &solana_sdk::instruction::Instruction) -> Value {
+    use base64::Engine;
+    json!({
+        "program_id": ix.program_id.to_string(),
+        "accounts": ix.accounts.iter().map(|a| json!({
+            "pubkey": a.pubkey.to_string(), "is_signer": a.is_signer, "is_writable": a.is_writable,
+        })).collect::<Vec<_>>(),
+        "data": base64::engine::general_purpose::STANDARD.encode(&ix.data),
+    })
+}
+
+async fn prepare(State(s): S, body: Bytes) -> ApiResult<Json<Value>> {
+    let p: PrepareBody =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadBody(e.to_string()))?;
+    let bad = |name: &'static str, value: String, expected: &'static str| ApiError::BadParam {
+        name,
+        value,
+        expected,
+    };
+    let buyer = pubkey("buyer", &p.buyer)?;
+    if p.m == 0 || p.n == 0 || p.k == 0 {
+        return Err(bad(
+            "m, n, k",
+            format!("{}, {}, {}", p.m, p.n, p.k),
+            "all positive",
+        ));
+    }
+    if p.deadline_secs <= 0 {
+        return Err(bad(
+            "deadline_secs",
+            p.deadline_secs.to_string(),
+            "a positive number of seconds",
+        ));
+    }
+    let workload = match p.workload.as_str() {
+        "gemm-i8" => Workload::GemmI8 {
+            m: p.m,
+            n: p.n,
+            k: p.k,
+        },
+        "gemm-f32" => Workload::GemmF32 {
+            m: p.m,
+            n: p.n,
+            k: p.k,
+            rel_tolerance: p.rel_tolerance.unwrap_or(1e-3),
+        },
+        other => return Err(bad("workload", other.to_string(), "gemm-i8 or gemm-f32")),
+    };
+    let blobs = s.blobs.clone().ok_or(ApiError::NoBlobStore)?;
+    let mut inputs = Vec::new();
+    let mut bytes = Vec::new();
+    for (name, uri) in [("a", &p.a), ("b", &p.b)] {
+        let sha = gpu_market_blobs::uri_sha256(uri).ok_or_else(|| {
+            bad(
+                if name == "a" { "a" } else { "b" },
+                uri.clone(),
+                "a blob URI ending in its SHA-256 (as POST /api/blobs returns)",
+            )
+        })?;
+        let data = blobs
+            .get(uri, &sha)
+            .await
+            .map_err(|source| ApiError::Blob {
+                uri: uri.clone(),
+                source,
+            })?;
+        inputs.push(NamedBlob {
+            name: name.into(),
+            blob: gpu_market_blobs::BlobRef {
+                uri: uri.clone(),
+                sha256: sha,
+                len: data.len() as u64,
+            },
+        });
+        bytes.push(data);
+    }
+    let spec = JobSpec {
+        version: SPEC_VERSION,
+        workload: workload.clone(),
+        inputs,
+    };
+    spec.validate()
+        .map_err(|e| ApiError::Prepare(e.to_string()))?;
+    let roots = gpu_market_compute::commit::gemm_input_roots(&workload, &bytes[0], &bytes[1])
+        .map_err(|e| ApiError::Prepare(format!("the inputs do not fit {}: {e}", p.workload)))?;
+    let spec_bytes = spec
+        .to_bytes()
+        .map_err(|e| ApiError::Prepare(e.to_string()))?;
+    let stored = blobs
+        .put(&spec_bytes)
+        .await
+        .map_err(|source| ApiError::Blob {
+            uri: blobs.describe(),
+            source,
+        })?;
+    s.store
+        .put_blob(&stored.sha256.to_string(), &stored.uri, stored.len)?;
+    let market = accounts::fetch_market(&*s.chain, &s.market).await?;
+    let keys = MarketKeys::new(s.market, &market);
+    let now = s.chain.clock().await?.unix_timestamp;
+    let nonce = p.nonce.unwrap_or_else(|| {
+        // Unique enough per buyer: the wall clock in nanoseconds.
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0)
+    });
+    let (m, n, k) = workload.gemm_dims().expect("a GEMM workload");
+    let max_escrow = gpu_market::math::escrow_for(p.price, market.params.crank_bounty)
+        .map_err(|e| ApiError::Prepare(format!("price {}: {e:?}", p.price)))?;
+    let args = JobPostArgs {
+        nonce,
+        workload: workload.kind_code(),
+        spec_hash: stored.sha256.0,
+        spec_uri: stored.uri.clone(),
+        requirements: JobRequirements {
+            min_vram_mb: 0,
+            min_compute_capability: 0,
+            min_gpu_count: 0,
+        },
+        price: p.price,
+        deadline: now.saturating_add(p.deadline_secs),
+        gemm: Some(gpu_market::state::GemmCommitment {
+            m,
+            n,
+            k,
+            a_root: roots.a_root.0,
+            b_root: roots.b_root.0,
+        }),
+        max_escrow,
+    };
+    let pay = token::ata(&buyer, &keys.payment_mint);
+    let own_stake = token::create_ata_idempotent(&buyer, &buyer, &keys.stake_mint);
+    let (post_ix, job) = ix::job_post(&keys, buyer, pay, args.clone());
+    let names = s.idl.instruction_accounts("job_post").unwrap_or_default();
+    let accounts_json: serde_json::Map<String, Value> = names
+        .iter()
+        .zip(&post_ix.accounts)
+        .map(|(n, a)| (n.clone(), json!(a.pubkey.to_string())))
+        .collect();
+    Ok(Json(json!({
+        "job": job.to_string(),
+        "spec_uri": stored.uri,
+        "spec_hash": stored.sha256.to_string(),
+        "args": {
+            "nonce": args.nonce,
+            "workload": args.workload,
+            "spec_hash": args.spec_hash.to_vec(),
+            "spec_uri": args.spec_uri,
+            "requirements": {"min_vram_mb": 0, "min_compute_capability": 0, "min_gpu_count": 0},
+            "price": args.price,
+            "deadline": args.deadline,
+            "gemm": {"m": m, "n": n, "k": k, "a_root": roots.a_root.0.to_vec(), "b_root": roots.b_root.0.to_vec()},
+            "max_escrow": args.max_escrow,
+        },
+        "accounts": accounts_json,
+        "instructions": [ix_json(&own_stake), ix_json(&post_ix)],
+    })))
+}
+
+/// The page shown at `/` when the web app has not been built.
+pub const NOT_BUILT: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><title>gpu-market dashboard</title></head><body>\
+<h1>gpu-market dashboard</h1><p>The web app is not built: run <code>npm ci &amp;&amp; npm run build</code> in <code>app/web</code>, \
+or pass <code>--web-dir</code>. The JSON API is served under <a href=\"/api/stats\">/api/</a>.</p></body></html>";
+
+pub async fn not_built() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        NOT_BUILT,
+    )
+        .into_response()
+}

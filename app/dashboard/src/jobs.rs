@@ -1,0 +1,180 @@
+//! A job as the API lists it ([`JobSummary`]): read from its account while the job is
+//! live, and rebuilt from the history once it is settled and its account closed (its
+//! events in chain order, plus the spec and result URIs from its `job_post` and
+//! `job_submit` instructions, which no event carries). Both give the same fields, and
+//! [`committed`] gives the terms a result check needs from either.
+
+use gpu_market::state::Job;
+use gpu_market_client::buyer::Committed;
+use gpu_market_client::views::{state_name, workload_name};
+use gpu_market_client::Pubkey;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::store::Event;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct JobSummary {
+    pub job: String,
+    pub buyer: String,
+    pub provider: Option<String>,
+    pub state: String,
+    pub workload: String,
+    pub price: u64,
+    pub posted_at: i64,
+    pub deadline: i64,
+    pub submitted_at: Option<i64>,
+    /// Hex.
+    pub result_root: Option<String>,
+    pub gpu_ms: u64,
+    pub spec_uri: String,
+    pub result_uri: Option<String>,
+    /// The account is closed: the job is finished and this summary is from history.
+    pub settled: bool,
+    /// Kept for result checks, not shown.
+    #[serde(skip)]
+    pub(crate) workload_code: u8,
+    #[serde(skip)]
+    pub(crate) spec_hash: [u8; 32],
+}
+
+/// The states a job can be listed in (`?state=`).
+pub const STATES: [&str; 8] = [
+    "open",
+    "claimed",
+    "submitted",
+    "disputed",
+    "finalized",
+    "cancelled",
+    "refunded",
+    "slashed",
+];
+
+pub fn from_account(key: &Pubkey, j: &Job) -> JobSummary {
+    JobSummary {
+        job: key.to_string(),
+        buyer: j.buyer.to_string(),
+        provider: (j.provider != Pubkey::default()).then(|| j.provider.to_string()),
+        state: state_name(j.state).to_string(),
+        workload: workload_name(j.workload).to_string(),
+        price: j.price,
+        posted_at: j.posted_at,
+        deadline: j.deadline,
+        submitted_at: (j.submitted_at != 0).then_some(j.submitted_at),
+        result_root: (j.result_root != [0; 32]).then(|| hex::encode(j.result_root)),
+        gpu_ms: j.gpu_ms,
+        spec_uri: j.spec_uri.clone(),
+        result_uri: (!j.result_uri.is_empty()).then(|| j.result_uri.clone()),
+        settled: false,
+        workload_code: j.workload,
+        spec_hash: j.spec_hash,
+    }
+}
+
+fn u64_of(d: &Value, k: &str) -> u64 {
+    d.get(k).and_then(Value::as_u64).unwrap_or(0)
+}
+
+fn i64_of(d: &Value, k: &str) -> i64 {
+    d.get(k).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn str_of(d: &Value, k: &str) -> Option<String> {
+    d.get(k).and_then(Value::as_str).map(str::to_string)
+}
+
+/// Job `key` rebuilt from its events (chain order) and the args of its `job_post` and
+/// `job_submit` instructions; `None` if the history never saw it posted.
+pub fn from_history(
+    key: &str,
+    events: &[Event],
+    posts: &[Value],
+    submits: &[Value],
+) -> Option<JobSummary> {
+    let posted = events.iter().find(|e| e.name == "JobPosted")?;
+    let d = &posted.data;
+    let workload_code = u64_of(d, "workload") as u8;
+    let mut s = JobSummary {
+        job: key.to_string(),
+        buyer: str_of(d, "buyer").unwrap_or_default(),
+        provider: None,
+        state: "open".into(),
+        workload: workload_name(workload_code).to_string(),
+        price: u64_of(d, "price"),
+        posted_at: i64_of(d, "timestamp"),
+        deadline: i64_of(d, "deadline"),
+        submitted_at: None,
+        result_root: None,
+        gpu_ms: 0,
+        spec_uri: posts
+            .first()
+            .and_then(|p| str_of(&p["args"]["args"], "spec_uri"))
+            .unwrap_or_default(),
+        result_uri: submits
+            .last()
+            .and_then(|p| str_of(&p["args"]["args"], "result_uri")),
+        settled: true,
+        workload_code,
+        spec_hash: str_of(d, "spec_hash")
+            .and_then(|h| hex::decode(h).ok())
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or([0; 32]),
+    };
+    for e in events {
+        let d = &e.data;
+        match e.name.as_str() {
+            "JobClaimed" => {
+                s.provider = str_of(d, "provider");
+                s.state = "claimed".into();
+            }
+            "JobSubmitted" => {
+                s.submitted_at = Some(i64_of(d, "timestamp"));
+                s.result_root = str_of(d, "result_root");
+                s.gpu_ms = u64_of(d, "gpu_ms");
+                s.state = "submitted".into();
+            }
+            "JobChallenged" => s.state = "disputed".into(),
+            // DisputeOutcome's order: ProviderWrong and ProviderSilent lose the provider
+            // the job; any other outcome lets its result stand.
+            "DisputeSettled" => {
+                s.state = if u64_of(d, "outcome") <= 1 {
+                    "slashed"
+                } else {
+                    "submitted"
+                }
+                .into()
+            }
+            "JobFinalized" => {
+                s.state = "finalized".into();
+                s.gpu_ms = u64_of(d, "gpu_ms");
+            }
+            "JobCancelled" => s.state = "cancelled".into(),
+            "JobRefunded" => s.state = "refunded".into(),
+            "JobExpired" => {
+                if d.get("reopened").and_then(Value::as_bool) == Some(true) {
+                    s.state = "open".into();
+                    s.provider = None;
+                } else {
+                    s.state = "refunded".into();
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(s)
+}
+
+/// The terms a result check needs; `None` before a result is submitted.
+pub fn committed(s: &JobSummary) -> Option<Committed> {
+    let root: [u8; 32] = hex::decode(s.result_root.as_deref()?)
+        .ok()?
+        .try_into()
+        .ok()?;
+    Some(Committed {
+        workload: s.workload_code,
+        spec_uri: s.spec_uri.clone(),
+        spec_hash: s.spec_hash,
+        result_uri: s.result_uri.clone()?,
+        result_root: root,
+    })
+}
