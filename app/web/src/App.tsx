@@ -1,6 +1,6 @@
 // The page frame and routes. Hash routes (#/jobs/<pk>) so that the dashboard's
 // server needs to serve only index.html and its assets at `/`.
-import { createContext, useContext, type ReactNode } from "react";
+import { createContext, lazy, Suspense, useContext, type ReactNode } from "react";
 import { createHashRouter, NavLink, Outlet, RouterProvider } from "react-router-dom";
 import { api, type Config } from "./api";
 import { useApi } from "./hooks";
@@ -9,7 +9,8 @@ import { Providers } from "./pages/Providers";
 import { ProviderPage } from "./pages/ProviderPage";
 import { Jobs } from "./pages/Jobs";
 import { JobPage } from "./pages/JobPage";
-import { PostJob } from "./pages/PostJob";
+// The post page carries @solana/web3.js and Anchor: loaded only when opened.
+const PostJob = lazy(() => import("./pages/PostJob").then((m) => ({ default: m.PostJob })));
 import { ErrorBox } from "./pages/common";
 
 const ConfigContext = createContext<Config | undefined>(undefined);
@@ -62,7 +63,14 @@ const router = createHashRouter([
       { path: "/providers/:pk", element: <ProviderPage /> },
       { path: "/jobs", element: <Jobs /> },
       { path: "/jobs/:pk", element: <JobPage /> },
-      { path: "/post", element: <PostJob /> },
+      {
+        path: "/post",
+        element: (
+          <Suspense fallback={<p className="muted">Loading…</p>}>
+            <PostJob />
+          </Suspense>
+        ),
+      },
       { path: "*", element: <NotFound /> },
     ],
   },
