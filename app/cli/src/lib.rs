@@ -102,6 +102,9 @@ pub enum Command {
     /// Run a whole market on this machine: providers with workers, a buyer, an
     /// offline provider slashed by rule, and an auditor's report.
     Demo(cmd::demo::DemoArgs),
+    /// Serve the market dashboard (web app and JSON API) on localhost until ctrl-c:
+    /// figures from chain state, history from the program's transactions in SQLite.
+    Dashboard(cmd::dashboard::DashboardArgs),
 }
 
 pub type Result<T, E = CliError> = std::result::Result<T, E>;
@@ -272,6 +275,7 @@ pub async fn run_with(ctx: &Ctx, command: Command, out: &mut dyn std::io::Write)
         }
         Command::Localnet(c) => cmd::localnet::run(ctx, c, out).await,
         Command::Demo(c) => cmd::demo::run(ctx, c, out).await,
+        Command::Dashboard(c) => cmd::dashboard::run(ctx, c, out).await,
     };
     r.map_err(|e| match e {
         CliError::Client(c) => CliError::explained(c),

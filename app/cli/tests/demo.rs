@@ -17,6 +17,7 @@ async fn demo_settles_every_job_once_and_slashes_the_offline_provider_and_the_ch
         size: 32,
         timeout: 120,
         workdir: None,
+        ..Default::default()
     };
     let mut ticks = 0;
     let r = run_scenario(chain.clone(), chain.faucet(), &args, |_| ticks += 1)
@@ -167,6 +168,7 @@ async fn the_same_scenario_runs_over_json_rpc_against_a_local_node() {
         size: 16,
         timeout: 120,
         workdir: None,
+        ..Default::default()
     };
     let r = run_scenario(chain, &node.faucet, &args, |_| {})
         .await

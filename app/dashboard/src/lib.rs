@@ -38,7 +38,7 @@ pub const DEFAULT_PORT: u16 = 7070;
 /// The largest upload `POST /api/blobs` takes.
 pub const MAX_UPLOAD_BYTES: usize = 256 << 20;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DashboardConfig {
     pub rpc_url: String,
     pub ws_url: String,
@@ -50,6 +50,9 @@ pub struct DashboardConfig {
     pub web_dir: PathBuf,
     /// A blob store location (directory, http(s)://, s3://) for uploads and downloads.
     pub blob_store: Option<String>,
+    /// An opened blob store, used instead of opening `blob_store` (its description is
+    /// what `/api/config` shows).
+    pub blobs: Option<Arc<dyn gpu_market_blobs::BlobStore>>,
     pub bind: SocketAddr,
     /// The longest wait between history passes (a logs notification starts one sooner).
     pub poll_every: Duration,
@@ -66,6 +69,7 @@ impl DashboardConfig {
             db_path: None,
             web_dir: default_web_dir(),
             blob_store: None,
+            blobs: None,
             bind: SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT)),
             poll_every: Duration::from_secs(5),
             max_upload_bytes: MAX_UPLOAD_BYTES,
@@ -123,14 +127,20 @@ impl Dashboard {
         if let Err(e) = follower.catch_up().await {
             tracing::warn!(error = %e, "the history's first pass failed; retrying while serving");
         }
-        let blobs = match &config.blob_store {
-            Some(location) => Some(gpu_market_blobs::open(location).map_err(|source| {
+        let blobs = match (&config.blobs, &config.blob_store) {
+            (Some(b), _) => Some(b.clone()),
+            (None, Some(location)) => Some(gpu_market_blobs::open(location).map_err(|source| {
                 DashboardError::BlobStore {
                     location: location.clone(),
                     source,
                 }
             })?),
-            None => None,
+            (None, None) => None,
+        };
+        let blob_location = match (&config.blob_store, &blobs) {
+            (Some(l), _) => Some(l.clone()),
+            (None, Some(b)) => Some(b.describe()),
+            (None, None) => None,
         };
         let chain: SharedChain = Arc::new(RpcChain::with_ws(&config.rpc_url, &config.ws_url));
         let state = Arc::new(api::AppState {
@@ -141,7 +151,7 @@ impl Dashboard {
             follower: follower.clone(),
             idl,
             blobs,
-            blob_location: config.blob_store.clone(),
+            blob_location,
             rpc_url: config.rpc_url.clone(),
             ws_url: config.ws_url.clone(),
             cluster: config.cluster.clone(),

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auditor;
 pub mod blob;
 pub mod crank;
+pub mod dashboard;
 pub mod demo;
 pub mod job;
 pub mod localnet;

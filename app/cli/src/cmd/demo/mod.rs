@@ -65,6 +65,15 @@ pub struct DemoArgs {
     /// Keep the demo's blob store and journals here (default: a temporary directory).
     #[arg(long)]
     pub workdir: Option<PathBuf>,
+    /// After the report, keep the market up and serve the dashboard over it until
+    /// ctrl-c. On the embedded chain the demo then runs through an in-process node
+    /// (JSON-RPC), so that its transactions are in the dashboard's history. It prints
+    /// the dashboard's URL last (`--output json`: as one JSON line after the report).
+    #[arg(long)]
+    pub dashboard: bool,
+    /// The dashboard's port (0 picks a free one).
+    #[arg(long, default_value_t = gpu_market_dashboard::DEFAULT_PORT)]
+    pub dashboard_port: u16,
 }
 
 impl Default for DemoArgs {
@@ -75,6 +84,8 @@ impl Default for DemoArgs {
             size: 96,
             timeout: 170,
             workdir: None,
+            dashboard: false,
+            dashboard_port: gpu_market_dashboard::DEFAULT_PORT,
         }
     }
 }
@@ -451,23 +462,112 @@ pub async fn run_scenario(
 }
 
 pub async fn run(ctx: &Ctx, a: DemoArgs, out: &mut dyn Write) -> Result<()> {
+    if a.dashboard {
+        return run_with_dashboard(ctx, a, out).await;
+    }
     let funder = match &ctx.embedded {
         Some(chain) => chain.faucet().insecure_clone(),
         None => ctx.keypair()?.insecure_clone(),
     };
-    let text = ctx.format == Format::Text;
+    run_on(ctx.chain.clone(), &funder, &a, ctx.format, out)
+        .await
+        .map(|_| ())
+}
+
+/// `demo --dashboard`: the scenario on a node the dashboard can read (an in-process
+/// localnet on the embedded chain, else the context's cluster), its blob store kept,
+/// then the dashboard over the market until ctrl-c.
+async fn run_with_dashboard(ctx: &Ctx, mut a: DemoArgs, out: &mut dyn Write) -> Result<()> {
+    use super::dashboard as dash;
+    let node = match &ctx.embedded {
+        Some(_) => Some(
+            gpu_market_localnet::Localnet::start(gpu_market_localnet::LocalnetConfig {
+                rpc_addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+                clock: gpu_market_localnet::ClockMode::RealTime,
+            })
+            .await
+            .map_err(|e| CliError::Usage(format!("starting the demo's node: {e}")))?,
+        ),
+        None => None,
+    };
+    let (rpc_url, ws_url, cluster, chain, funder): (String, String, String, SharedChain, Keypair) =
+        match &node {
+            Some(n) => (
+                n.rpc_url.clone(),
+                n.ws_url.clone(),
+                gpu_market_client::config::EMBEDDED.to_string(),
+                Arc::new(gpu_market_client::chain::rpc::RpcChain::with_ws(
+                    &n.rpc_url, &n.ws_url,
+                )),
+                n.faucet.insecure_clone(),
+            ),
+            None => (
+                ctx.url.clone(),
+                gpu_market_client::chain::rpc::websocket_url(&ctx.url),
+                ctx.url.clone(),
+                ctx.chain.clone(),
+                ctx.keypair()?.insecure_clone(),
+            ),
+        };
+    // The dashboard serves the demo's inputs and results: the store outlives the run.
+    let tmp;
+    if a.workdir.is_none() {
+        tmp = tempfile::tempdir().map_err(DemoError::TempDir)?;
+        a.workdir = Some(tmp.path().to_path_buf());
+    }
+    let workdir = a.workdir.clone().expect("set above");
+    let report = run_on(chain, &funder, &a, ctx.format, out).await;
+    let market = match &report {
+        Ok(r) => r.market.parse().ok(),
+        Err(_) => None,
+    };
+    let Some(market) = market else {
+        return report.map(|_| ());
+    };
+    let location = workdir.join("blobs").display().to_string();
+    let blobs = gpu_market_blobs::open(&location)
+        .map_err(|source| DemoError::BlobStore { location, source })?;
+    let target = dash::Target {
+        rpc_url,
+        ws_url,
+        cluster,
+        market,
+        blobs: Some(blobs),
+    };
+    let args = dash::DashboardArgs {
+        port: a.dashboard_port,
+        ..Default::default()
+    };
+    let d = dash::start(&target, &args, false).await?;
+    dash::announce(out, &d, &target, ctx.format == Format::Json)?;
+    dash::serve_until_ctrl_c(d).await;
+    drop(node);
+    report.map(|_| ())
+}
+
+/// Runs the scenario on `chain` and prints its report; an error if a check failed
+/// (the report is printed first).
+async fn run_on(
+    chain: SharedChain,
+    funder: &Keypair,
+    a: &DemoArgs,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<DemoReport> {
+    let describe = chain.describe();
+    let text = format == Format::Text;
     if text {
         writeln!(
             out,
             "gpu-market demo on {}: {} providers and a cheating one, {} jobs and the one it cheats on",
-            ctx.chain.describe(),
+            describe,
             a.providers,
             a.jobs
         )
         .ok();
     }
     let mut last = String::new();
-    let report = run_scenario(ctx.chain.clone(), &funder, &a, |p| {
+    let report = run_scenario(chain, funder, a, |p| {
         if !text {
             return;
         }
@@ -478,9 +578,9 @@ pub async fn run(ctx: &Ctx, a: DemoArgs, out: &mut dyn Write) -> Result<()> {
         }
     })
     .await?;
-    emit(out, ctx.format, &report, |o| print_report(o, &report))?;
+    emit(out, format, &report, |o| print_report(o, &report))?;
     if report.ok() {
-        Ok(())
+        Ok(report)
     } else {
         Err(DemoError::FailedCheck.into())
     }
