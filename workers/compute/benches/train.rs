@@ -6,10 +6,15 @@
 //!   output element at a time), both from the same checkpoint on the bundled digits
 //!   (64-32-10, batch 32). The two runs' checkpoints are asserted byte-identical first,
 //!   so the comparison is between two ways of computing the same bits.
-//! - Checkpoint overhead: serializing a checkpoint with its SHA-256 state root, and
-//!   writing it to a local file and syncing it (what a worker does before uploading a
-//!   segment's result), as fractions of the engine's time for one segment of `--every`
-//!   steps.
+//! - Checkpoint overhead, as fractions of the engine's time for one segment of `--every`
+//!   steps (the baseline, timed in the same alternating rounds): serializing a
+//!   checkpoint with its SHA-256 state root; that plus a plain write and fsync of a file;
+//!   that plus `gpu_market_blobs::CheckpointStore::put` into a local directory (the
+//!   framing hash, temp file, fsync, rename, directory fsync: what a worker does with
+//!   every segment's checkpoint); and that plus a `put` to an HTTP store on the
+//!   in-process test server (`gpu_market_blobs::testing`: one PUT, then the read-back
+//!   GET and hash check), the upload a buyer's HTTP or S3 store costs before loopback's
+//!   network latency is added.
 //! - On a machine with a usable GPU, the CUDA trainer's steps per second against the
 //!   CPU engine's (else one line saying why it was skipped).
 //!
@@ -19,6 +24,8 @@
 //! GPU_MARKET_BENCH_TRAIN_EVERY (segment length, default 100), `--reps N` /
 //! GPU_MARKET_BENCH_REPS (default 5), `--output json` / GPU_MARKET_BENCH_OUTPUT=json.
 
+use gpu_market_blobs::testing::ObjectServer;
+use gpu_market_blobs::CheckpointStore;
 use gpu_market_compute::cuda::{self, Detection};
 use gpu_market_compute::train::{
     Checkpoint, Config, CpuTrainer, CudaTrainer, Digits, ReferenceTrainer, Trainer,
@@ -172,8 +179,17 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("gpu-market-train-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("checkpoint.bin");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let server = rt.block_on(ObjectServer::start()).expect("test server");
+    let local = CheckpointStore::open(dir.join("store").to_str().unwrap()).unwrap();
+    let http = CheckpointStore::open(&server.url("/ckpt")).unwrap();
+    const JOB: &str = "bench";
     let mut bytes_len = 0;
-    let [segment, serialize, write] = medians(
+    let (mut local_index, mut http_index) = (0u32, 0u32);
+    let [segment, serialize, write, local_put, http_put] = medians(
         o.reps,
         &mut [
             &mut || {
@@ -190,8 +206,19 @@ fn main() {
                 f.write_all(&b).unwrap();
                 f.sync_all().unwrap();
             },
+            &mut || {
+                let b = engine_end.to_bytes();
+                local_index += 1;
+                rt.block_on(local.put(JOB, local_index, &b)).unwrap();
+            },
+            &mut || {
+                let b = engine_end.to_bytes();
+                http_index += 1;
+                rt.block_on(http.put(JOB, http_index, &b)).unwrap();
+            },
         ],
     );
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     let ms = |t: Duration| t.as_secs_f64() * 1e3;
     rep.note(format!(
@@ -199,22 +226,26 @@ fn main() {
         o.every,
         ms(segment)
     ));
-    rep.figure(
-        "serialize + SHA-256, ms",
-        ms(serialize),
-        "ms",
-        "one segment of training",
-        ms(segment),
-        "ms",
-    );
-    rep.figure(
-        "serialize + SHA-256 + write + fsync, ms",
-        ms(write),
-        "ms",
-        "one segment of training",
-        ms(segment),
-        "ms",
-    );
+    for (what, t) in [
+        ("serialize + SHA-256, ms", serialize),
+        ("serialize + SHA-256 + write + fsync, ms", write),
+        ("+ atomic local store put, ms", local_put),
+        ("+ HTTP store put + read-back, ms", http_put),
+    ] {
+        rep.figure(
+            what,
+            ms(t),
+            "ms",
+            "one segment of training",
+            ms(segment),
+            "ms",
+        );
+    }
+    rep.note(format!(
+        "checkpoint overhead per segment: local store {:.2} %, HTTP store {:.2} % of the segment's training time",
+        100.0 * local_put.as_secs_f64() / segment.as_secs_f64(),
+        100.0 * http_put.as_secs_f64() / segment.as_secs_f64(),
+    ));
 
     match cuda::detect() {
         Detection::Unavailable { reason } => {
