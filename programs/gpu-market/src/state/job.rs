@@ -162,6 +162,10 @@ pub enum JobState {
     Cancelled,
     Refunded,
     Slashed,
+    /// A segmented job, for its whole life: its `Segments` account holds the state of
+    /// each segment, and no single-job instruction (claim without the segments, submit,
+    /// finalize, expire, cancel, challenge) accepts it.
+    Segmented,
 }
 
 /// Workload kinds; the numbers are part of the protocol. Defined once, in
