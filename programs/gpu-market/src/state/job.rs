@@ -10,6 +10,8 @@
 //! Submitted -> Disputed -> Slashed                     (result proven wrong or not defended;
 //!                                                       bond and stake slashed, escrow
 //!                                                       refunded, account closed)
+//! Segmented                                            (a job posted in segments, for its
+//!                                                       whole life: see state/segments.rs)
 //! ```
 //!
 //! Deadlines follow one convention: at the deadline second an action is still
