@@ -63,6 +63,8 @@ enum Seen {
     Cancelled,
     Refunded,
     Slashed,
+    /// A segmented job (the fuzzer posts none; its own suite is tests/tests/segments.rs).
+    Segmented,
     Gone,
 }
 
@@ -77,6 +79,7 @@ impl From<JobState> for Seen {
             JobState::Cancelled => Seen::Cancelled,
             JobState::Refunded => Seen::Refunded,
             JobState::Slashed => Seen::Slashed,
+            JobState::Segmented => Seen::Segmented,
         }
     }
 }

@@ -367,7 +367,7 @@ async fn every_market_error_is_reachable_and_named() {
     hits.expect(
         w.send(
             &[post(gpu_market::JobPostArgs {
-                workload: 4,
+                workload: 200,
                 ..w.post_args(5, 100, t + 100)
             })],
             &[&buyer.key],
@@ -621,6 +621,9 @@ async fn every_market_error_is_reachable_and_named() {
         hits.0.insert(name.to_string());
     }
     for name in gpu_market_tests::referee::provoke_referee_errors(&w).await {
+        hits.0.insert(name.to_string());
+    }
+    for name in gpu_market_tests::segments::provoke_segment_errors(&w).await {
         hits.0.insert(name.to_string());
     }
     w.assert_conservation().await;

@@ -8,6 +8,8 @@ pub const MARKET_SEED: &[u8] = b"market";
 pub const PROVIDER_SEED: &[u8] = b"provider";
 /// `Job` PDA: `[JOB_SEED, market, buyer, nonce (u64 LE)]`.
 pub const JOB_SEED: &[u8] = b"job";
+/// `Segments` PDA of a segmented job: `[SEGMENTS_SEED, job]`.
+pub const SEGMENTS_SEED: &[u8] = b"segments";
 /// Payment-mint vault holding every live job's escrow: `[PAYMENT_VAULT_SEED, market]`.
 pub const PAYMENT_VAULT_SEED: &[u8] = b"payment_vault";
 /// Stake-mint vault holding every provider's stake: `[STAKE_VAULT_SEED, market]`.
@@ -30,7 +32,7 @@ pub const MAX_URI_LEN: usize = 200;
 /// GPU model names are stored as fixed, zero-padded UTF-8.
 pub const GPU_MODEL_LEN: usize = 32;
 /// Workload kinds the market knows (see `state::job::WorkloadKind`).
-pub const MAX_WORKLOAD_KIND: u8 = 3;
+pub const MAX_WORKLOAD_KIND: u8 = 4;
 /// Reputation penalty weights: one expiry costs as much reliability as this many
 /// completions earn, one lost dispute this many.
 pub const EXPIRY_PENALTY_WEIGHT: u64 = 3;
@@ -92,3 +94,8 @@ pub const REFEREE_SHARE_BPS: u16 = 2_000;
 pub const REFEREE_NO_REVEAL_BPS: u16 = 500;
 /// Entries the SlotHashes sysvar keeps (the newest 512 slots that have a hash).
 pub const SLOT_HASHES_MAX_ENTRIES: usize = 512;
+
+/// Most segments one job has, extensions included. The `Segments` account is allocated
+/// for this many at posting (131 bytes each, 4,446 bytes in all), so a job never grows
+/// its account; a segment index fits a `u8`.
+pub const MAX_SEGMENTS: usize = 32;

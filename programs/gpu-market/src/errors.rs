@@ -197,6 +197,36 @@ pub enum MarketError {
     WrongSysvar,
     #[msg("the address is already an account (data or another owner): it cannot be created")]
     AccountAddressInUse,
+    #[msg("a segmented job, and an extension of one, has at least one segment")]
+    SegmentsEmpty,
+    #[msg("a job has at most MAX_SEGMENTS (32) segments, extensions included")]
+    TooManySegments,
+    #[msg("a segment's duration must be positive, at most MAX_PHASE_DURATION, and leave the market's minimum submit window (the deadline second included)")]
+    SegmentDurationInvalid,
+    #[msg("a segmented job's price must be the sum of its segments' prices")]
+    SegmentTotalMismatch,
+    #[msg("only workloads that checkpoint (train-mlp) are posted in segments")]
+    WorkloadNotSegmentable,
+    #[msg("a segmented job is claimed with its segments account")]
+    SegmentsAccountMissing,
+    #[msg("the job has no segment with this index")]
+    SegmentIndexOutOfRange,
+    #[msg("a segment starts only when it is the job's next and pending")]
+    SegmentNotPending,
+    #[msg("only the running segment can be committed or expired")]
+    SegmentNotRunning,
+    #[msg("only a committed segment can be paid")]
+    SegmentNotCommitted,
+    #[msg("the segment's deadline has passed: its checkpoint is late")]
+    SegmentDeadlinePassed,
+    #[msg("a running segment can be expired only after its deadline")]
+    SegmentDeadlineNotPassed,
+    #[msg("a committed checkpoint needs the URI it can be resumed from")]
+    CheckpointUriEmpty,
+    #[msg("the job has ended: no segment is added or started any more")]
+    JobAlreadyEnded,
+    #[msg("a segmented job's books must agree with its segments (price, escrow, bonds, order)")]
+    SegmentsInvariant,
 }
 
 impl MarketError {
@@ -298,6 +328,21 @@ impl MarketError {
         MarketError::RefereeAccountsMissing,
         MarketError::WrongSysvar,
         MarketError::AccountAddressInUse,
+        MarketError::SegmentsEmpty,
+        MarketError::TooManySegments,
+        MarketError::SegmentDurationInvalid,
+        MarketError::SegmentTotalMismatch,
+        MarketError::WorkloadNotSegmentable,
+        MarketError::SegmentsAccountMissing,
+        MarketError::SegmentIndexOutOfRange,
+        MarketError::SegmentNotPending,
+        MarketError::SegmentNotRunning,
+        MarketError::SegmentNotCommitted,
+        MarketError::SegmentDeadlinePassed,
+        MarketError::SegmentDeadlineNotPassed,
+        MarketError::CheckpointUriEmpty,
+        MarketError::JobAlreadyEnded,
+        MarketError::SegmentsInvariant,
     ];
 
     /// The variant with this error number (6000 + position), if any.

@@ -329,3 +329,97 @@ pub struct RefereeRevealed {
     pub root: [u8; 32],
     pub timestamp: i64,
 }
+
+/// A segment of a segmented job started: claimed (`job_claim`), or started for the same
+/// provider by its commit of the previous segment.
+#[event]
+pub struct SegmentStarted {
+    pub job: Pubkey,
+    pub index: u8,
+    pub provider: Pubkey,
+    /// Stake-mint units locked until the segment is paid or its deadline missed.
+    pub bond: u64,
+    /// Last second its checkpoint may be committed.
+    pub deadline: i64,
+    /// Starts of the job's segments so far, this one included.
+    pub attempt: u16,
+    pub timestamp: i64,
+}
+
+/// A segment's checkpoint was committed on time; its challenge window runs until
+/// `challenge_deadline`.
+#[event]
+pub struct SegmentCommitted {
+    pub job: Pubkey,
+    pub index: u8,
+    pub provider: Pubkey,
+    /// SHA-256 of the checkpoint bytes.
+    pub state_root: [u8; 32],
+    pub uri: String,
+    pub committed_at: i64,
+    pub challenge_deadline: i64,
+    /// Wall clock since the start times the GPU count, milliseconds.
+    pub gpu_ms: u64,
+}
+
+/// A committed segment was paid after its challenge window.
+#[event]
+pub struct SegmentPaid {
+    pub job: Pubkey,
+    pub index: u8,
+    pub provider: Pubkey,
+    /// To the provider's payout account: the segment's price minus the fee.
+    pub amount: u64,
+    /// Kept in the payment vault for the treasury.
+    pub fee: u64,
+    /// To the cranker.
+    pub bounty: u64,
+    pub cranker: Pubkey,
+    /// Every segment is paid: the job and its segments account closed, rent to the buyer.
+    pub closed: bool,
+    pub timestamp: i64,
+}
+
+/// A running segment missed its deadline; its bond was slashed (`ProviderSlashed`).
+#[event]
+pub struct SegmentExpired {
+    pub job: Pubkey,
+    pub index: u8,
+    pub provider: Pubkey,
+    /// Stake-mint units slashed.
+    pub bond: u64,
+    /// True when the job reopened at its last checkpoint for another claim; false when
+    /// the segment and those after it were refunded (the job ended, or its deadline passed).
+    pub reopened: bool,
+    pub segments_refunded: u8,
+    /// Payment-mint units back to the buyer (0 if its recorded account cannot receive).
+    pub refunded: u64,
+    pub closed: bool,
+    pub timestamp: i64,
+}
+
+/// The buyer added segments and their escrow.
+#[event]
+pub struct JobExtended {
+    pub job: Pubkey,
+    pub added: u8,
+    /// Segments the job has now.
+    pub count: u8,
+    pub price_added: u64,
+    /// Deposited: the added prices plus one crank bounty per segment.
+    pub escrow_added: u64,
+    pub timestamp: i64,
+}
+
+/// The buyer ended the job: no segment starts after the running one; the unstarted
+/// ones were refunded.
+#[event]
+pub struct JobEnded {
+    pub job: Pubkey,
+    pub segments_refunded: u8,
+    /// Payment-mint units back to the buyer (0 if its recorded account cannot receive).
+    pub refunded: u64,
+    /// Nothing was left to pay: the job and its segments account closed.
+    pub closed: bool,
+    pub timestamp: i64,
+}

@@ -109,7 +109,7 @@ pub mod gpu_market {
         JobCancel::handle(ctx)
     }
 
-    /// Claims an open job, locking a bond (worker).
+    /// Claims an open job, or starts a segmented job's next segment, locking a bond (worker).
     pub fn job_claim(ctx: Context<JobClaim>) -> Result<()> {
         JobClaim::handle(ctx)
     }
@@ -198,5 +198,46 @@ pub mod gpu_market {
     /// Closes a settled dispute's proof buffer, rent back to its payer (anyone).
     pub fn proof_close(ctx: Context<ProofClose>) -> Result<()> {
         ProofClose::handle(ctx)
+    }
+
+    /// Posts a job in paid segments with the full escrow of every segment (buyer).
+    pub fn job_post_segmented(
+        ctx: Context<JobPostSegmented>,
+        args: JobPostArgs,
+        segments: Vec<SegmentTerms>,
+    ) -> Result<()> {
+        JobPostSegmented::handle(ctx, args, segments)
+    }
+
+    /// Commits a running segment's checkpoint root and URI, and starts the next segment
+    /// for the same provider when it may (the segment's worker).
+    pub fn segment_commit(
+        ctx: Context<SegmentCommit>,
+        index: u8,
+        state_root: [u8; 32],
+        checkpoint_uri: String,
+    ) -> Result<()> {
+        SegmentCommit::handle(ctx, index, state_root, checkpoint_uri)
+    }
+
+    /// Pays a committed segment after its challenge window (anyone, earns the bounty).
+    pub fn segment_finalize(ctx: Context<SegmentFinalize>, index: u8) -> Result<()> {
+        SegmentFinalize::handle(ctx, index)
+    }
+
+    /// Slashes a running segment past its deadline; reopens the job at its last
+    /// checkpoint or refunds the rest (anyone, earns the reporter share).
+    pub fn segment_expire(ctx: Context<SegmentExpire>, index: u8) -> Result<()> {
+        SegmentExpire::handle(ctx, index)
+    }
+
+    /// Adds segments to a segmented job with their escrow (buyer).
+    pub fn job_extend(ctx: Context<JobExtend>, segments: Vec<SegmentTerms>) -> Result<()> {
+        JobExtend::handle(ctx, segments)
+    }
+
+    /// Ends a segmented job after its running segment; the unstarted ones are refunded (buyer).
+    pub fn job_end(ctx: Context<JobEnd>) -> Result<()> {
+        JobEnd::handle(ctx)
     }
 }

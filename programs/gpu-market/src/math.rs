@@ -95,6 +95,26 @@ pub fn escrow_for(price: u64, crank_bounty: u64) -> Result<u64> {
     add(price, crank_bounty)
 }
 
+/// What the buyer deposits for a segmented job's segments: each segment's price plus
+/// one crank bounty, since each segment is settled (paid) by its own transaction.
+pub fn segments_escrow(prices: impl IntoIterator<Item = u64>, crank_bounty: u64) -> Result<u64> {
+    prices.into_iter().try_fold(0u64, |sum, price| {
+        add(sum, escrow_for(price, crank_bounty)?)
+    })
+}
+
+/// Metered GPU time of a committed segment: whole seconds of wall clock from its start
+/// to its commit times the provider's GPU count at the start, milliseconds. A segment
+/// commits no metering of its own; a checkpoint's step count, not this, says how much
+/// work it holds. Saturates (a figure for the books, never a payment).
+pub fn segment_gpu_ms(started_at: i64, committed_at: i64, gpu_count: u16) -> u64 {
+    let elapsed = committed_at.saturating_sub(started_at).max(0) as u128;
+    let ms = elapsed
+        .saturating_mul(crate::constants::MS_PER_SECOND as u128)
+        .saturating_mul(gpu_count.max(1) as u128);
+    ms.min(u64::MAX as u128) as u64
+}
+
 /// How a slashed amount is divided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlashSplit {
@@ -301,6 +321,22 @@ mod tests {
     fn slash_split_rejects_overcommitted_shares_by_error_not_wrap() {
         // buyer + reporter > 100% cannot be paid out of the amount.
         assert!(slash_split(100, 9_000, 9_000).is_err());
+    }
+
+    #[test]
+    fn segments_escrow_is_checked_per_segment() {
+        assert_eq!(segments_escrow([100, 200, 300], 5).unwrap(), 615);
+        assert_eq!(segments_escrow([], 5).unwrap(), 0);
+        assert!(segments_escrow([u64::MAX - 4, 1], 5).is_err());
+        assert!(segments_escrow([u64::MAX / 2, u64::MAX / 2], 2).is_err());
+    }
+
+    #[test]
+    fn segment_metering() {
+        assert_eq!(segment_gpu_ms(100, 160, 2), 120_000);
+        assert_eq!(segment_gpu_ms(100, 100, 1), 0);
+        assert_eq!(segment_gpu_ms(100, 90, 1), 0);
+        assert_eq!(segment_gpu_ms(i64::MIN, i64::MAX, u16::MAX), u64::MAX);
     }
 
     #[test]

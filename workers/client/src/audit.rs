@@ -143,9 +143,11 @@ pub fn invariants(s: &Snapshot) -> InvariantReport {
         .jobs
         .iter()
         .filter(|(_, j)| {
+            // A segmented job's `bond` is the sum of its running and committed
+            // segments' bonds (`Segments::invariant` holds the two together).
             matches!(
                 j.state,
-                JobState::Claimed | JobState::Submitted | JobState::Disputed
+                JobState::Claimed | JobState::Submitted | JobState::Disputed | JobState::Segmented
             )
         })
         .map(|(_, j)| j.bond as u128)

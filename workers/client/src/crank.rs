@@ -1,12 +1,14 @@
 //! Settling what is due, for anyone: finalize submitted jobs whose challenge
 //! window closed, expire claims that missed their submit deadline, and refund
-//! unclaimed jobs past their deadline. Each step earns the caller a bounty.
-//! [`due`] decides from a snapshot (pure); [`crank_once`] acts on it.
+//! unclaimed jobs past their deadline; for segmented jobs, pay committed segments
+//! whose window closed and expire running ones past their deadline. Each step earns
+//! the caller a bounty or a reporter's share. [`due`] and [`segments_due`] decide from
+//! a snapshot (pure); [`crank_once`] acts on them.
 
 use std::collections::HashMap;
 
 use anchor_lang::prelude::Pubkey;
-use gpu_market::state::{Job, Provider};
+use gpu_market::state::{Job, JobState, Provider, Segments};
 use serde::Serialize;
 use solana_sdk::instruction::Instruction;
 use solana_sdk::signature::{Keypair, Signer};
@@ -15,7 +17,7 @@ use crate::accounts;
 use crate::error::{ClientError, Result};
 use crate::ix::{self, MarketKeys};
 use crate::send::Sender;
-use crate::token;
+use crate::{pda, segments, token};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -51,11 +53,117 @@ pub fn due(jobs: &[(Pubkey, Job)], now: i64) -> Vec<CrankAction> {
         .collect()
 }
 
+/// What anyone may do to one segment of a segmented job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SegmentDutyKind {
+    /// Pay a committed segment whose challenge window closed (`segment_finalize`).
+    Finalize,
+    /// Slash a running segment past its deadline (`segment_expire`).
+    Expire,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentDuty {
+    pub kind: SegmentDutyKind,
+    pub job: Pubkey,
+    pub index: u8,
+}
+
+/// What is due at `now` among segmented jobs' segments: exactly what the program
+/// would accept, asked of its own predicates (`Segments::finalizable_at`,
+/// `Segments::late_at`).
+pub fn segments_due(jobs: &[(Pubkey, Segments)], now: i64) -> Vec<SegmentDuty> {
+    let mut out = Vec::new();
+    for (job, s) in jobs {
+        for index in 0..s.count {
+            let kind = if s.finalizable_at(index, now) {
+                SegmentDutyKind::Finalize
+            } else if s.late_at(index, now) {
+                SegmentDutyKind::Expire
+            } else {
+                continue;
+            };
+            out.push(SegmentDuty {
+                kind,
+                job: *job,
+                index,
+            });
+        }
+    }
+    out
+}
+
+/// The instruction for one segment duty; like [`instructions`], it creates no account.
+pub fn segment_instructions(
+    m: &MarketKeys,
+    duty: SegmentDuty,
+    job: &Job,
+    segments: &Segments,
+    providers: &HashMap<Pubkey, Provider>,
+    cranker: &Pubkey,
+) -> Result<Vec<Instruction>> {
+    let provider_key = segments
+        .provider_of(duty.index)
+        .ok_or(ClientError::AccountNotFound(pda::segments(&duty.job)))?;
+    let ix = match duty.kind {
+        SegmentDutyKind::Finalize => {
+            let provider = providers
+                .get(&provider_key)
+                .ok_or(ClientError::AccountNotFound(provider_key))?;
+            let mine = token::ata(cranker, &m.payment_mint);
+            segments::finalize_ix(
+                m,
+                duty.job,
+                job,
+                duty.index,
+                provider_key,
+                provider,
+                *cranker,
+                mine,
+            )
+        }
+        SegmentDutyKind::Expire => {
+            let mine = token::ata(cranker, &m.stake_mint);
+            segments::expire_ix(m, duty.job, job, duty.index, provider_key, *cranker, mine)
+        }
+    };
+    Ok(vec![ix])
+}
+
+/// The `Segments` of the segmented jobs among `jobs` (one read for all of them).
+pub async fn load_segments(
+    chain: &dyn crate::chain::Chain,
+    jobs: &[(Pubkey, Job)],
+) -> Result<Vec<(Pubkey, Segments)>> {
+    let keys: Vec<Pubkey> = jobs
+        .iter()
+        .filter(|(_, j)| j.state == JobState::Segmented)
+        .map(|(k, _)| *k)
+        .collect();
+    let addresses: Vec<Pubkey> = keys.iter().map(pda::segments).collect();
+    let mut out = Vec::with_capacity(keys.len());
+    for ((job, address), account) in keys
+        .iter()
+        .zip(&addresses)
+        .zip(chain.get_multiple_accounts(&addresses).await?)
+    {
+        // Closed between the two reads: settled, nothing due.
+        if let Some(a) = account {
+            out.push((*job, accounts::decode(address, &a.data, "segments")?));
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct CrankReport {
     pub finalized: Vec<String>,
     pub expired: Vec<String>,
     pub refunded: Vec<String>,
+    /// Segments paid and expired, as "job#index".
+    pub segments_paid: Vec<String>,
+    pub segments_expired: Vec<String>,
     /// Someone else settled these first; nothing was lost.
     pub skipped: Vec<String>,
     pub failed: Vec<(String, String)>,
@@ -63,7 +171,11 @@ pub struct CrankReport {
 
 impl CrankReport {
     pub fn acted(&self) -> usize {
-        self.finalized.len() + self.expired.len() + self.refunded.len()
+        self.finalized.len()
+            + self.expired.len()
+            + self.refunded.len()
+            + self.segments_paid.len()
+            + self.segments_expired.len()
     }
 }
 
@@ -130,8 +242,10 @@ pub async fn crank_once(
     let jobs = accounts::list_jobs(chain, market, None).await?;
     let now = chain.clock().await?.unix_timestamp;
     let actions = due(&jobs, now);
+    let segmented = load_segments(chain, &jobs).await?;
+    let duties = segments_due(&segmented, now);
     let mut report = CrankReport::default();
-    if actions.is_empty() {
+    if actions.is_empty() && duties.is_empty() {
         return Ok(report);
     }
     let mine = [
@@ -174,6 +288,30 @@ pub async fn crank_once(
             Err(e) => report.failed.push((key, e.to_string())),
         }
     }
+    let segments_of: HashMap<Pubkey, &Segments> = segmented.iter().map(|(k, s)| (*k, s)).collect();
+    for duty in duties {
+        let job = by_key[&duty.job];
+        let key = format!("{}#{}", duty.job, duty.index);
+        let result = match segment_instructions(
+            &m,
+            duty,
+            job,
+            segments_of[&duty.job],
+            &providers,
+            &cranker.pubkey(),
+        ) {
+            Ok(ixs) => sender.send(&ixs, cranker, &[]).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => match duty.kind {
+                SegmentDutyKind::Finalize => report.segments_paid.push(key),
+                SegmentDutyKind::Expire => report.segments_expired.push(key),
+            },
+            Err(e) if lost_race(&e) => report.skipped.push(key),
+            Err(e) => report.failed.push((key, e.to_string())),
+        }
+    }
     Ok(report)
 }
 
@@ -185,6 +323,8 @@ fn lost_race(e: &ClientError) -> bool {
             "JobNotSubmitted"
                 | "JobNotClaimed"
                 | "JobNotOpen"
+                | "SegmentNotCommitted"
+                | "SegmentNotRunning"
                 | "AccountNotInitialized"
                 | "AccountDiscriminatorMismatch"
         )
@@ -204,6 +344,42 @@ mod tests {
             challenge_deadline,
             ..Job::fixture()
         }
+    }
+
+    #[test]
+    fn segment_duties_follow_the_programs_predicates() {
+        use gpu_market::state::SegmentTerms;
+        let terms = [SegmentTerms {
+            price: 1_000,
+            duration: 100,
+        }; 3];
+        let (mut job, mut s) = Segments::fixture(&terms);
+        let p = Pubkey::new_unique();
+        s.start(&mut job, p, 500, 1, 1_000, 0).unwrap();
+        s.commit(&mut job, 0, &p, [1; 32], "c0".into(), 40).unwrap();
+        s.start(&mut job, p, 500, 1, 1_000, 40).unwrap();
+        let key = Pubkey::new_unique();
+        let jobs = vec![(key, s)];
+        // Segment 0's window closes at 70, segment 1 is due at 140.
+        assert!(segments_due(&jobs, 70).is_empty());
+        let duty = |kind, index| SegmentDuty {
+            kind,
+            job: key,
+            index,
+        };
+        assert_eq!(
+            segments_due(&jobs, 71),
+            vec![duty(SegmentDutyKind::Finalize, 0)]
+        );
+        assert_eq!(
+            segments_due(&jobs, 141),
+            vec![
+                duty(SegmentDutyKind::Finalize, 0),
+                duty(SegmentDutyKind::Expire, 1)
+            ]
+        );
+        // A segmented job is never a single-job duty.
+        assert!(due(&[(key, job)], 10_000).is_empty());
     }
 
     #[test]

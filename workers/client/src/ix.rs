@@ -287,6 +287,9 @@ pub fn job_claim(market: Pubkey, provider: Pubkey, job: Pubkey, worker: Pubkey) 
             market,
             provider,
             job,
+            // A single job has no segments account (a segmented job is claimed with
+            // `segments::claim_ix`).
+            segments: None,
         },
         data::JobClaim {},
     )

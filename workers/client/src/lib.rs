@@ -6,7 +6,8 @@
 //! back as [`error::ClientError::Program`] carrying the program's error name.
 //! On top of that sit the roles' helpers: [`buyer`] (post a job, check its
 //! result), [`dispute`] (challenge, stage proofs, settle), [`auditor`] (check a
-//! result, challenge and prove a wrong element, settle), [`crank`], [`audit`], and [`bootstrap`] (mints and a market, for
+//! result, challenge and prove a wrong element, settle), [`segments`] (segmented jobs:
+//! post, claim, commit, pay, expire, extend, end), [`crank`], [`audit`], and [`bootstrap`] (mints and a market, for
 //! local chains, the demo and tests) with its [`conservation`] check.
 
 pub mod accounts;
@@ -24,6 +25,7 @@ pub mod error;
 pub mod events;
 pub mod ix;
 pub mod pda;
+pub mod segments;
 pub mod send;
 pub mod token;
 pub mod views;

@@ -50,3 +50,8 @@ pub fn proof_buffer(dispute: &Pubkey, tree: gpu_market::state::ProofTree) -> Pub
 pub fn referee_pool(market: &Pubkey) -> Pubkey {
     Pubkey::find_program_address(&[REFEREE_POOL_SEED, market.as_ref()], &ID).0
 }
+
+/// A segmented job's `Segments` account.
+pub fn segments(job: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[SEGMENTS_SEED, job.as_ref()], &ID).0
+}

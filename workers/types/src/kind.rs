@@ -13,15 +13,20 @@ pub enum WorkloadKind {
     /// Reserved; no executor implements it yet.
     GemmBf16 = 2,
     CudaKernel = 3,
+    /// SGD training of a small multilayer perceptron, run as a segmented job: each
+    /// segment's checkpoint (weights, optimizer state, step, data-order seed) is
+    /// committed on chain by its SHA-256 root.
+    TrainMlp = 4,
 }
 
 impl WorkloadKind {
     /// Every kind, in protocol-number order.
-    pub const ALL: [WorkloadKind; 4] = [
+    pub const ALL: [WorkloadKind; 5] = [
         Self::GemmI8,
         Self::GemmF32,
         Self::GemmBf16,
         Self::CudaKernel,
+        Self::TrainMlp,
     ];
 
     /// The kind with protocol number `v`, if there is one.
@@ -31,6 +36,7 @@ impl WorkloadKind {
             1 => Self::GemmF32,
             2 => Self::GemmBf16,
             3 => Self::CudaKernel,
+            4 => Self::TrainMlp,
             _ => return None,
         })
     }
@@ -47,6 +53,7 @@ impl WorkloadKind {
             Self::GemmF32 => "gemm-f32",
             Self::GemmBf16 => "gemm-bf16",
             Self::CudaKernel => "cuda-kernel",
+            Self::TrainMlp => "train-mlp",
         }
     }
 
@@ -89,7 +96,13 @@ mod serde_impl {
         }
     }
 
-    const NAMES: &[&str] = &["gemm-i8", "gemm-f32", "gemm-bf16", "cuda-kernel"];
+    const NAMES: &[&str] = &[
+        "gemm-i8",
+        "gemm-f32",
+        "gemm-bf16",
+        "cuda-kernel",
+        "train-mlp",
+    ];
 
     impl<'de> Deserialize<'de> for WorkloadKind {
         fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -109,6 +122,7 @@ mod tests {
             (1, "gemm-f32", WorkloadKind::GemmF32),
             (2, "gemm-bf16", WorkloadKind::GemmBf16),
             (3, "cuda-kernel", WorkloadKind::CudaKernel),
+            (4, "train-mlp", WorkloadKind::TrainMlp),
         ];
         for (code, name, kind) in expected {
             assert_eq!(WorkloadKind::from_u8(code), Some(kind));
@@ -117,7 +131,7 @@ mod tests {
             assert_eq!(WorkloadKind::from_name(name), Some(kind));
             assert_eq!(WorkloadKind::ALL[code as usize], kind);
         }
-        for code in 4..=u8::MAX {
+        for code in 5..=u8::MAX {
             assert_eq!(WorkloadKind::from_u8(code), None);
         }
         assert_eq!(WorkloadKind::from_name("GEMM-I8"), None);

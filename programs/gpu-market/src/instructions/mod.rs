@@ -8,9 +8,11 @@ pub mod job;
 pub mod market;
 pub mod provider;
 pub mod referee;
+pub mod segment;
 
 pub use dispute::*;
 pub use job::*;
 pub use market::*;
 pub use provider::*;
 pub use referee::*;
+pub use segment::*;

@@ -10,6 +10,8 @@
 //! Submitted -> Disputed -> Slashed                     (result proven wrong or not defended;
 //!                                                       bond and stake slashed, escrow
 //!                                                       refunded, account closed)
+//! Segmented                                            (a job posted in segments, for its
+//!                                                       whole life: see state/segments.rs)
 //! ```
 //!
 //! Deadlines follow one convention: at the deadline second an action is still
@@ -162,6 +164,10 @@ pub enum JobState {
     Cancelled,
     Refunded,
     Slashed,
+    /// A segmented job, for its whole life: its `Segments` account holds the state of
+    /// each segment, and no single-job instruction (claim without the segments, submit,
+    /// finalize, expire, cancel, challenge) accepts it.
+    Segmented,
 }
 
 /// Workload kinds; the numbers are part of the protocol. Defined once, in

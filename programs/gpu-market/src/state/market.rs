@@ -224,6 +224,23 @@ impl MarketTotals {
         Ok(())
     }
 
+    /// A segmented job posted or extended: in the market's counters each segment is a
+    /// job (it is claimed, paid, expired or refunded on its own), so `segments` jobs
+    /// are posted with their escrow.
+    pub fn on_post_segments(&mut self, segments: u8, escrow: u64) -> Result<()> {
+        self.jobs_posted = math::add(self.jobs_posted, segments as u64)?;
+        self.escrow_outstanding = math::add(self.escrow_outstanding, escrow)?;
+        Ok(())
+    }
+
+    /// Segments that never started went back to their buyer (`escrow` in all), each
+    /// closing as a refunded job.
+    pub fn on_segments_refunded(&mut self, segments: u8, escrow: u64) -> Result<()> {
+        self.release_escrow(escrow)?;
+        self.jobs_refunded = math::add(self.jobs_refunded, segments as u64)?;
+        Ok(())
+    }
+
     /// Escrow leaves the vault for good (refund, cancel, payout).
     pub fn release_escrow(&mut self, escrow: u64) -> Result<()> {
         self.escrow_outstanding = math::sub(self.escrow_outstanding, escrow)?;

@@ -7,9 +7,11 @@ mod job;
 mod market;
 mod provider;
 mod referee;
+mod segments;
 
 pub use dispute::*;
 pub use job::*;
 pub use market::*;
 pub use provider::*;
 pub use referee::*;
+pub use segments::*;

@@ -197,6 +197,9 @@ impl Workload {
                 rel_tolerance: 1e-3,
             }),
             WorkloadKind::GemmBf16 => None,
+            // Segmented training has its own spec (TRAIN's `train` module), not a
+            // `Workload` an executor is probed with.
+            WorkloadKind::TrainMlp => None,
             WorkloadKind::CudaKernel => Some(Workload::CudaKernel {
                 source: "extern \"C\" __global__ void k(int *y) { *y = 1; }".into(),
                 entry: "k".into(),

@@ -13,7 +13,8 @@ use crate::errors::MarketError;
 use crate::events::JobPosted;
 use crate::math;
 use crate::state::{
-    gemm_elem_bytes, GemmCommitment, Job, JobRequirements, JobState, JobTerms, Market, WorkloadKind,
+    gemm_elem_bytes, GemmCommitment, Job, JobRequirements, JobState, JobTerms, Market,
+    MarketParams, WorkloadKind,
 };
 use crate::token_ops;
 
@@ -73,21 +74,7 @@ pub struct JobPost<'info> {
 
 impl JobPost<'_> {
     pub fn validate(&self, args: &JobPostArgs, now: i64) -> Result<()> {
-        require!(args.price > 0, MarketError::PriceZero);
-        require!(args.deadline > now, MarketError::DeadlineInPast);
-        require!(
-            args.deadline.saturating_sub(now) <= MAX_JOB_DURATION,
-            MarketError::DeadlineTooFar
-        );
-        // A claim at posting gets `deadline - now + 1` seconds (the deadline
-        // second included): a job no claim could take in time is refused.
-        require!(
-            args.deadline.saturating_sub(now).saturating_add(1)
-                >= self.market.params.min_submit_window,
-            MarketError::DeadlineTooSoon
-        );
-        require!(args.spec_uri.len() <= MAX_URI_LEN, MarketError::UriTooLong);
-        let kind = WorkloadKind::from_u8(args.workload).ok_or(MarketError::UnknownWorkload)?;
+        let kind = check_post_args(&self.market.params, args, now)?;
         check_gemm_commitment(kind, args.gemm.as_ref())
     }
 
@@ -106,52 +93,114 @@ impl JobPost<'_> {
             escrow,
         )?;
         a.market.totals.on_post(escrow)?;
-        a.job.set_inner(Job {
+        let keys = PostKeys {
             market: a.market.key(),
             buyer: a.buyer.key(),
-            nonce: args.nonce,
-            workload: args.workload,
-            spec_hash: args.spec_hash,
-            spec_uri: args.spec_uri,
-            requirements: args.requirements,
-            price: args.price,
-            escrow,
-            terms,
-            state: JobState::Open,
-            provider: Pubkey::default(),
-            bond: 0,
-            posted_at: now,
-            deadline: args.deadline,
-            claimed_at: 0,
-            submit_deadline: 0,
-            submitted_at: 0,
-            challenge_deadline: 0,
-            result_root: [0; 32],
-            result_uri: String::new(),
-            gpu_ms: 0,
-            attempts: 0,
-            gemm: args.gemm.unwrap_or_default(),
-            dispute: Pubkey::default(),
-            bump: ctx.bumps.job,
             refund_account: a.buyer_payment_account.key(),
             slash_share_account: a.buyer_stake_account.key(),
-            claim_gpu_count: 0,
-            claim_score_fee_scale: 0,
-        });
+            bump: ctx.bumps.job,
+        };
+        let (nonce, spec_hash, workload, deadline, price) = (
+            args.nonce,
+            args.spec_hash,
+            args.workload,
+            args.deadline,
+            args.price,
+        );
+        a.job
+            .set_inner(posted_job(args, keys, terms, escrow, now, JobState::Open));
         a.market.invariant()?;
         crate::emit_event!(JobPosted {
             market: a.market.key(),
             job: a.job.key(),
             buyer: a.buyer.key(),
-            nonce: args.nonce,
-            workload: args.workload,
-            spec_hash: args.spec_hash,
-            price: args.price,
+            nonce,
+            workload,
+            spec_hash,
+            price,
             escrow,
-            deadline: args.deadline,
+            deadline,
             timestamp: now,
         });
         Ok(())
+    }
+}
+
+/// The rules every post checks, single or segmented, in order: a price, a deadline in
+/// the future, not too far and not too soon for a claim's minimum submit window, a
+/// bounded spec URI and a known workload (returned).
+pub fn check_post_args(
+    params: &MarketParams,
+    args: &JobPostArgs,
+    now: i64,
+) -> Result<WorkloadKind> {
+    require!(args.price > 0, MarketError::PriceZero);
+    require!(args.deadline > now, MarketError::DeadlineInPast);
+    require!(
+        args.deadline.saturating_sub(now) <= MAX_JOB_DURATION,
+        MarketError::DeadlineTooFar
+    );
+    // A claim at posting gets `deadline - now + 1` seconds (the deadline
+    // second included): a job no claim could take in time is refused.
+    require!(
+        args.deadline.saturating_sub(now).saturating_add(1) >= params.min_submit_window,
+        MarketError::DeadlineTooSoon
+    );
+    require!(args.spec_uri.len() <= MAX_URI_LEN, MarketError::UriTooLong);
+    WorkloadKind::from_u8(args.workload).ok_or_else(|| error!(MarketError::UnknownWorkload))
+}
+
+/// The accounts a post records in its job.
+pub struct PostKeys {
+    pub market: Pubkey,
+    pub buyer: Pubkey,
+    /// The buyer's payment-mint account that funded the escrow: refunds go back to it.
+    pub refund_account: Pubkey,
+    /// The buyer's stake-mint account: its share of a slash.
+    pub slash_share_account: Pubkey,
+    pub bump: u8,
+}
+
+/// The job a post creates, in `state` (`Open`, or `Segmented`), unclaimed.
+pub fn posted_job(
+    args: JobPostArgs,
+    keys: PostKeys,
+    terms: JobTerms,
+    escrow: u64,
+    now: i64,
+    state: JobState,
+) -> Job {
+    Job {
+        market: keys.market,
+        buyer: keys.buyer,
+        nonce: args.nonce,
+        workload: args.workload,
+        spec_hash: args.spec_hash,
+        spec_uri: args.spec_uri,
+        requirements: args.requirements,
+        price: args.price,
+        escrow,
+        terms,
+        state,
+        provider: Pubkey::default(),
+        bond: 0,
+        posted_at: now,
+        deadline: args.deadline,
+        claimed_at: 0,
+        submit_deadline: 0,
+        submitted_at: 0,
+        challenge_deadline: 0,
+        result_root: [0; 32],
+        result_uri: String::new(),
+        gpu_ms: 0,
+        attempts: 0,
+        gemm: args.gemm.unwrap_or_default(),
+        dispute: Pubkey::default(),
+        bump: keys.bump,
+        refund_account: keys.refund_account,
+        slash_share_account: keys.slash_share_account,
+        claim_gpu_count: 0,
+        claim_score_fee_scale: 0,
     }
 }
 
