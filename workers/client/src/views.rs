@@ -38,6 +38,7 @@ pub fn state_name(s: gpu_market::state::JobState) -> &'static str {
         Cancelled => "cancelled",
         Refunded => "refunded",
         Slashed => "slashed",
+        Segmented => "segmented",
     }
 }
 
