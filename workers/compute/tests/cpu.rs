@@ -180,12 +180,13 @@ fn workload_kind_codes() {
     assert_eq!(gemm_i8_spec(1, 1, 1).workload.kind_code(), 0);
     assert_eq!(kernel_spec().workload.kind_code(), 3);
     assert_eq!(kernel_spec().workload.kind_name(), "cuda-kernel");
-    for code in 0..=3u8 {
+    for code in 0..=4u8 {
         let kind = WorkloadKind::from_u8(code).unwrap();
         assert_eq!(kind.code(), code);
     }
     assert_eq!(WorkloadKind::from_u8(2), Some(WorkloadKind::GemmBf16));
-    assert_eq!(WorkloadKind::from_u8(4), None);
+    assert_eq!(WorkloadKind::from_u8(4), Some(WorkloadKind::TrainMlp));
+    assert_eq!(WorkloadKind::from_u8(5), None);
     let f32w = Workload::GemmF32 {
         m: 1,
         n: 1,
