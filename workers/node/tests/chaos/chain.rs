@@ -279,21 +279,23 @@ impl ChaosChain {
             if keys.get(ix.program_id_index as usize) != Some(&gpu_market::ID) {
                 continue;
             }
-            let counter = if ix
+            // job_submit takes the job last; job_claim takes (worker, market, provider,
+            // job, segments), the optional segments account after the job.
+            let (counter, job_at) = if ix
                 .data
                 .starts_with(gpu_market::instruction::JobSubmit::DISCRIMINATOR)
             {
-                &mut record.submits
+                (&mut record.submits, ix.accounts.len().checked_sub(1))
             } else if ix
                 .data
                 .starts_with(gpu_market::instruction::JobClaim::DISCRIMINATOR)
             {
-                &mut record.claims
+                (&mut record.claims, Some(3))
             } else {
                 continue;
             };
-            // Both take (worker, ..., job) with the job last among their accounts.
-            if let Some(job) = ix.accounts.last().and_then(|i| keys.get(*i as usize)) {
+            let job = job_at.and_then(|at| ix.accounts.get(at));
+            if let Some(job) = job.and_then(|i| keys.get(*i as usize)) {
                 *counter.entry(*job).or_default() += 1;
             }
         }
