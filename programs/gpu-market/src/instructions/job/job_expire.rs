@@ -12,8 +12,9 @@
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
 
+use super::missed_deadline::{slash_missed_deadline, MissedDeadline, SlashAccounts};
 use crate::errors::MarketError;
-use crate::events::{JobExpired, JobRefunded, ProviderSlashed};
+use crate::events::{JobExpired, JobRefunded};
 use crate::math;
 use crate::state::{ExpiryOutcome, Job, Market, Provider};
 use crate::token_ops;
@@ -69,46 +70,26 @@ impl JobExpire<'_> {
         let buyer = a.job.buyer;
         let outcome = a.job.expire(now)?;
 
-        let mut split = math::slash_split(bond, terms.slash_buyer_bps, terms.slash_reporter_bps)?;
-        // The buyer reporting its own job earns no reporter share.
-        if a.cranker.key() == buyer {
-            split.treasury = math::add(split.treasury, split.reporter)?;
-            split.reporter = 0;
-        }
-        a.provider
-            .record_expiry(bond, forfeited_fee, score_fee_scale)?;
-        token_ops::pay_from_vault(
-            &a.token_program,
-            &a.market,
-            &a.stake_vault,
-            &a.cranker_stake_account,
-            split.reporter,
+        slash_missed_deadline(
+            SlashAccounts {
+                token_program: &a.token_program,
+                stake_vault: &a.stake_vault,
+                cranker_stake_account: &a.cranker_stake_account,
+                buyer_stake_account: &a.buyer_stake_account.to_account_info(),
+            },
+            &mut a.market,
+            &mut a.provider,
+            a.job.key(),
+            buyer,
+            a.cranker.key(),
+            &terms,
+            MissedDeadline {
+                bond,
+                forfeited_fee,
+                score_fee_scale,
+            },
+            now,
         )?;
-        if !token_ops::pay_if_open(
-            &a.token_program,
-            &a.market,
-            &a.stake_vault,
-            &a.buyer_stake_account.to_account_info(),
-            &buyer,
-            split.buyer,
-        )? {
-            split.treasury = math::add(split.treasury, split.buyer)?;
-            split.buyer = 0;
-        }
-        a.market.totals.on_slash(bond, split.treasury)?;
-        crate::emit_event!(ProviderSlashed {
-            market: a.market.key(),
-            provider: a.provider.key(),
-            job: a.job.key(),
-            amount: bond,
-            to_buyer: split.buyer,
-            to_reporter: split.reporter,
-            to_treasury: split.treasury,
-            reporter: a.cranker.key(),
-            stake_after: a.provider.stake,
-            score_after: a.provider.reputation.score,
-            timestamp: now,
-        });
         crate::emit_event!(JobExpired {
             job: a.job.key(),
             provider: a.provider.key(),

@@ -9,6 +9,7 @@ pub mod job_expire_unclaimed;
 pub mod job_finalize;
 pub mod job_post;
 pub mod job_submit;
+pub(crate) mod missed_deadline;
 
 pub use job_cancel::*;
 pub use job_challenge::*;

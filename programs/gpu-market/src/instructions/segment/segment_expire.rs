@@ -12,8 +12,10 @@ use anchor_spl::token::{Token, TokenAccount};
 
 use crate::constants::SEGMENTS_SEED;
 use crate::errors::MarketError;
-use crate::events::{ProviderSlashed, SegmentExpired};
-use crate::math;
+use crate::events::SegmentExpired;
+use crate::instructions::job::missed_deadline::{
+    slash_missed_deadline, MissedDeadline, SlashAccounts,
+};
 use crate::state::{Job, Market, Provider, Segments};
 use crate::token_ops;
 
@@ -73,47 +75,26 @@ impl SegmentExpire<'_> {
         let buyer = a.job.buyer;
         let missed = a.segments.expire(&mut a.job, index, now)?;
 
-        let mut split =
-            math::slash_split(missed.bond, terms.slash_buyer_bps, terms.slash_reporter_bps)?;
-        // The buyer reporting its own job earns no reporter share.
-        if a.cranker.key() == buyer {
-            split.treasury = math::add(split.treasury, split.reporter)?;
-            split.reporter = 0;
-        }
-        a.provider
-            .record_expiry(missed.bond, missed.forfeited_fee, missed.score_fee_scale)?;
-        token_ops::pay_from_vault(
-            &a.token_program,
-            &a.market,
-            &a.stake_vault,
-            &a.cranker_stake_account,
-            split.reporter,
+        slash_missed_deadline(
+            SlashAccounts {
+                token_program: &a.token_program,
+                stake_vault: &a.stake_vault,
+                cranker_stake_account: &a.cranker_stake_account,
+                buyer_stake_account: &a.buyer_stake_account.to_account_info(),
+            },
+            &mut a.market,
+            &mut a.provider,
+            a.job.key(),
+            buyer,
+            a.cranker.key(),
+            &terms,
+            MissedDeadline {
+                bond: missed.bond,
+                forfeited_fee: missed.forfeited_fee,
+                score_fee_scale: missed.score_fee_scale,
+            },
+            now,
         )?;
-        if !token_ops::pay_if_open(
-            &a.token_program,
-            &a.market,
-            &a.stake_vault,
-            &a.buyer_stake_account.to_account_info(),
-            &buyer,
-            split.buyer,
-        )? {
-            split.treasury = math::add(split.treasury, split.buyer)?;
-            split.buyer = 0;
-        }
-        a.market.totals.on_slash(missed.bond, split.treasury)?;
-        crate::emit_event!(ProviderSlashed {
-            market: a.market.key(),
-            provider: a.provider.key(),
-            job: a.job.key(),
-            amount: missed.bond,
-            to_buyer: split.buyer,
-            to_reporter: split.reporter,
-            to_treasury: split.treasury,
-            reporter: a.cranker.key(),
-            stake_after: a.provider.stake,
-            score_after: a.provider.reputation.score,
-            timestamp: now,
-        });
 
         let refund = missed.refund;
         let mut refunded = 0;
