@@ -12,6 +12,7 @@ pub mod error;
 pub mod follow;
 pub mod idl;
 pub mod jobs;
+pub mod prepare;
 pub mod source;
 pub mod store;
 
