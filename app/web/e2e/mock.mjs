@@ -1,4 +1,4 @@
-// A stand-in for `gpumkt dashboard`, from /work/coord/API.md and the shapes
+// A stand-in for `gpumkt dashboard`, from docs/design.md ("Dashboard") and the shapes
 // app/dashboard/src/api.rs answers with, for developing the pages and the
 // browser test without a chain: a small market (three providers, a dozen jobs
 // in every state, their events) and a JSON-RPC endpoint at /rpc that takes the

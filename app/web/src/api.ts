@@ -1,4 +1,4 @@
-// The dashboard's JSON API (docs: /work/coord/API.md, served by `gpumkt dashboard`):
+// The dashboard's JSON API (docs/design.md, "Dashboard"; served by `gpumkt dashboard`):
 // every request the pages make goes through `api`, which turns a non-2xx answer
 // into an ApiError carrying the server's named error and message, so a page can
 // say "JobNotFound: no job 3x..." instead of failing on a parse.
