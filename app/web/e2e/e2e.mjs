@@ -4,7 +4,10 @@
 // `gpumkt audit stats --output json` taken at the same chain time, a job is
 // posted through the page with a keypair-backed test wallet registered through
 // the Wallet Standard, watched until it settles, its result downloaded and
-// checked, and a screenshot of each page is saved.
+// checked, and a screenshot of each page is saved. A second job is posted the
+// same way through a second test wallet that offers only
+// solana:signAndSendTransaction (it signs and sends itself, the page gets only
+// the signature), so both of the page's wallet paths run against the chain.
 //
 //   node e2e/e2e.mjs --url http://127.0.0.1:7070 --cli '["gpumkt","-u","http://..","-m","<market>"]' \
 //        --keypair buyer.json --out target/e2e-screenshots [--readme-shot docs/img/dashboard.png]
@@ -25,11 +28,14 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { Keypair, VersionedTransaction } from "@solana/web3.js";
+import { Connection, Keypair, VersionedTransaction } from "@solana/web3.js";
+import anchor from "@coral-xyz/anchor";
 import { render } from "../src/rustfmt.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const WALLET_NAME = "gpu-market test wallet";
+/** The second test wallet: the same key, only solana:signAndSendTransaction. */
+const SENDING_WALLET_NAME = "gpu-market test wallet (sends itself)";
 /** Figures that move with the chain's clock: compared with the CLI only at equal chain time. */
 const TIME_DEPENDENT = new Set(["unix_timestamp", "utilization", "seconds_since_heartbeat"]);
 
@@ -106,6 +112,12 @@ function expected(fig, cli, api, pageTime) {
       return useCli && !timed ? { from: "cli", obj: providerOf(cli, key) } : { from: `api /api/providers/${key}`, obj: api.provider?.(key) };
     case "job":
       return { from: "api job summary", obj: api.job?.(key) };
+    case "segment": {
+      // "segment:<job>:<index>": that segment in audit stats' segmented_jobs.
+      const [job, index] = key.split(":");
+      const seg = (s) => s?.segmented_jobs?.find((j) => j.job === job)?.segments?.[Number(index)];
+      return { from: "cli segmented_jobs", obj: seg(cli) };
+    }
     default:
       return undefined;
   }
@@ -177,6 +189,7 @@ async function main() {
     acceptDownloads: true,
   });
   let signed = 0;
+  let sentByWallet = 0;
   await context.exposeFunction("__gpumktTestWalletSign", (bytes) => {
     // What a wallet does on "approve": sign the message it was shown, as the buyer.
     const tx = VersionedTransaction.deserialize(Uint8Array.from(bytes));
@@ -184,9 +197,23 @@ async function main() {
     signed++;
     return Array.from(tx.serialize());
   });
+  await context.exposeFunction("__gpumktTestWalletSignAndSend", async (bytes) => {
+    // A wallet that sends itself: sign, send through its own connection to the
+    // dashboard's cluster, hand back only the signature.
+    const tx = VersionedTransaction.deserialize(Uint8Array.from(bytes));
+    tx.sign([keypair]);
+    const { rpc_url } = await (await fetch(`${o.url}/api/config`)).json();
+    const sig = await new Connection(rpc_url, "confirmed").sendRawTransaction(tx.serialize(), { preflightCommitment: "confirmed" });
+    sentByWallet++;
+    return Array.from(anchor.utils.bytes.bs58.decode(sig));
+  });
   const walletSrc = readFileSync(join(here, "wallet.js"), "utf8").trim().replace(/;$/, "");
+  const walletArgs = { address: keypair.publicKey.toBase58(), publicKey: [...keypair.publicKey.toBytes()] };
   await context.addInitScript({
-    content: `${walletSrc}(${JSON.stringify({ name: WALLET_NAME, address: keypair.publicKey.toBase58(), publicKey: [...keypair.publicKey.toBytes()] })});`,
+    content: [
+      `${walletSrc}(${JSON.stringify({ ...walletArgs, name: WALLET_NAME })});`,
+      `${walletSrc}(${JSON.stringify({ ...walletArgs, name: SENDING_WALLET_NAME, sendsItself: true })});`,
+    ].join("\n"),
   });
 
   // Every API answer the pages receive, newest last, to compare figures with what the page was given.
@@ -303,11 +330,15 @@ async function main() {
   }
   console.log(`ok ${Math.min(jobs.length, o.maxJobs)} job pages, each with a timeline of signatures`);
 
-  if (!o.noPost) {
+  /**
+   * Posts a job through the page with wallet `walletName`, watches it settle,
+   * re-runs its check and compares its page; returns the job's address.
+   */
+  const postThrough = async (walletName, label) => {
     await page.goto(`${o.url}/#/post`);
-    await page.click(`[data-testid="wallet-choice"][data-wallet="${WALLET_NAME}"]`, { timeout: 30_000 });
+    await page.click(`[data-testid="wallet-choice"][data-wallet="${walletName}"]`, { timeout: 30_000 });
     await page.waitForSelector('[data-testid="wallet-account"]');
-    checks.ok((await page.textContent('[data-testid="wallet-account"]')) === keypair.publicKey.toBase58(), "post: the connected account is not the test wallet's");
+    checks.ok((await page.textContent('[data-testid="wallet-account"]')) === keypair.publicKey.toBase58(), `${label}: the connected account is not the test wallet's`);
     for (const d of ["m", "n", "k"]) await page.fill(`[data-testid="post-${d}"]`, String(o.postSize));
     if (o.postPriceUnits !== undefined) {
       // The page takes whole tokens: base units written with the payment mint's decimals.
@@ -322,31 +353,42 @@ async function main() {
       { timeout: o.postTimeout * 1000, polling: 500 },
     );
     const steps = await page.$$eval('[data-testid^="step-"]', (e) => e.map((x) => `${x.dataset.testid}: ${x.dataset.status} ${x.textContent}`));
-    for (const s of steps) console.log(`  ${s}`);
+    for (const st of steps) console.log(`  ${st}`);
     const outcome = await page.textContent('[data-testid="post-outcome"]').catch(() => null);
-    await screenshot("post");
-    checks.ok(outcome === "result checked: correct", `post: outcome ${JSON.stringify(outcome)}`);
-    checks.ok(signed === 1, `post: the wallet signed ${signed} transactions, 1 expected`);
+    await screenshot(label);
+    checks.ok(outcome === "result checked: correct", `${label}: outcome ${JSON.stringify(outcome)}`);
     const job = await page.textContent('[data-testid="post-job-link"]').catch(() => null);
-    if (checks.ok(!!job, "post: no job link")) {
-      console.log(`ok posted job ${job} through the page; the test wallet signed once; result checked`);
-      await page.click('[data-testid="post-job-link"]');
-      await page.waitForSelector(`[data-testid="job:${job}.settled"]`);
-      await page.click('[data-testid="verify-button"]');
-      await page.waitForFunction(() => document.querySelector('[data-testid="verification-status"]')?.textContent === "correct", undefined, {
+    if (!checks.ok(!!job, `${label}: no job link`)) return undefined;
+    console.log(`ok posted job ${job} through the page (${walletName}); result checked`);
+    await page.click('[data-testid="post-job-link"]');
+    await page.waitForSelector(`[data-testid="job:${job}.settled"]`);
+    await page.click('[data-testid="verify-button"]');
+    await page
+      .waitForFunction(() => document.querySelector('[data-testid="verification-status"]')?.textContent === "correct", undefined, {
         timeout: 60_000,
-      }).catch(() => {});
-      const status = await page.textContent('[data-testid="verification-status"]');
-      checks.ok(status === "correct", `posted job: re-run check says ${status}`);
-      const bad = compare(await figures(page), await statsAfterPost(), api, undefined);
-      checks.ok(bad.length === 0, `posted job page: ${bad.join("; ")}`);
-      const sigs = await page.$$eval('[data-testid="timeline"] [data-testid="signature"]', (e) => e.length);
-      checks.ok(sigs >= 2, `posted job: timeline has ${sigs} transactions`);
-      await screenshot(`job-posted-${short(job)}`);
-      const after = await statsAfterPost();
-      checks.ok(after.jobs_posted === cli0.jobs_posted + 1, `audit stats: jobs_posted ${cli0.jobs_posted} -> ${after.jobs_posted}, +1 expected`);
-      console.log(`ok posted job settled and re-checked (${status}); audit stats counts it (jobs posted ${after.jobs_posted})`);
-    }
+      })
+      .catch(() => {});
+    const status = await page.textContent('[data-testid="verification-status"]');
+    checks.ok(status === "correct", `${label} job: re-run check says ${status}`);
+    const bad = compare(await figures(page), await statsAfterPost(), api, undefined);
+    checks.ok(bad.length === 0, `${label} job page: ${bad.join("; ")}`);
+    const sigs = await page.$$eval('[data-testid="timeline"] [data-testid="signature"]', (e) => e.length);
+    checks.ok(sigs >= 2, `${label} job: timeline has ${sigs} transactions`);
+    await screenshot(`job-${label}-${short(job)}`);
+    console.log(`ok ${label} job settled and re-checked (${status})`);
+    return job;
+  };
+
+  if (!o.noPost) {
+    const first = await postThrough(WALLET_NAME, "post");
+    checks.ok(signed === 1 && sentByWallet === 0, `post: the wallet signed ${signed} and sent ${sentByWallet} transactions, 1 and 0 expected`);
+    const second = await postThrough(SENDING_WALLET_NAME, "post-sign-and-send");
+    checks.ok(signed === 1 && sentByWallet === 1, `post-sign-and-send: the wallets signed ${signed} and sent ${sentByWallet}, 1 and 1 expected`);
+    checks.ok(!first || !second || first !== second, "the two posts made one job");
+    if (second) console.log(`ok posted job ${second} through a wallet offering only solana:signAndSendTransaction`);
+    const after = await statsAfterPost();
+    checks.ok(after.jobs_posted === cli0.jobs_posted + 2, `audit stats: jobs_posted ${cli0.jobs_posted} -> ${after.jobs_posted}, +2 expected`);
+    console.log(`ok audit stats counts both posted jobs (jobs posted ${after.jobs_posted})`);
   }
 
   checks.ok(pageErrors.length === 0, `uncaught errors in the pages: ${pageErrors.join("; ")}`);

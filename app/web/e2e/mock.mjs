@@ -170,8 +170,10 @@ function stats(m) {
     market: m.key, unix_timestamp: now, providers, jobs_posted: t.jobs_posted, jobs_completed: t.jobs_completed, jobs_expired: t.jobs_expired,
     jobs_refunded: t.jobs_refunded, jobs_cancelled: t.jobs_cancelled, jobs_live: [...m.jobs.values()].filter((j) => !j.settled).length,
     gpu_hours_sold: t.gpu_ms_sold / 3_600_000, volume_paid: t.volume_paid, fees_collected: t.fees_collected, slashed: t.slashed,
+    jobs_disputed: 0, jobs_slashed: 0, disputes_open: 0,
     completion_rate: ended ? t.jobs_completed / ended : 0, expiry_rate: ended ? t.jobs_expired / ended : 0,
     utilization: capacity === 0 ? 0 : served / capacity,
+    segmented_jobs: [],
   };
 }
 
@@ -400,7 +402,7 @@ function route(m, method, path, q, body, base) {
     if (method === "GET" && !r[2])
       return { job: summary(j), account: j.settled ? null : { state: j.state, price: j.price, buyer: j.buyer }, timeline: m.events.filter((e) => e.data.job === j.job)
         .map((e) => ({ id: e.id, signature: e.signature, slot: e.slot, block_time: e.block_time, event: e.name, data: e.data })),
-        verification: m.verifications.get(j.job) ?? { status: "unchecked", detail: "not checked yet: POST /api/jobs/<job>/verify" } };
+        verification: m.verifications.get(j.job) ?? { status: "unchecked", detail: "not checked yet: POST /api/jobs/<job>/verify" }, segments: null };
   }
   if (method === "GET" && path === "/api/series/utilization") return { bucket: Number(q.get("bucket") ?? 60), points: series(m, Number(q.get("bucket") ?? 60), "util") };
   if (method === "GET" && path === "/api/series/jobs") return { bucket: Number(q.get("bucket") ?? 60), points: series(m, Number(q.get("bucket") ?? 60), "jobs") };

@@ -6,16 +6,19 @@
 // @wallet-standard/app's getWallets() exactly as it finds Phantom or Solflare.
 // Signing goes out of the page to Node (window.__gpumktTestWalletSign, a
 // function e2e.mjs exposes), where a Keypair signs the transaction's message:
-// no key material is ever inside the page.
+// no key material is ever inside the page. A wallet made with
+// `sendsItself` offers only solana:signAndSendTransaction, as some wallets do:
+// Node signs and sends it (window.__gpumktTestWalletSignAndSend) and the page
+// gets back only the signature.
 //
-// Evaluated with one argument: { name, address, publicKey: number[] }.
-(({ name, address, publicKey }) => {
+// Evaluated with one argument: { name, address, publicKey: number[], sendsItself?: boolean }.
+(({ name, address, publicKey, sendsItself = false }) => {
   const chains = ["solana:localnet", "solana:devnet", "solana:testnet", "solana:mainnet"];
   const account = Object.freeze({
     address,
     publicKey: Uint8Array.from(publicKey),
     chains,
-    features: ["solana:signTransaction"],
+    features: [sendsItself ? "solana:signAndSendTransaction" : "solana:signTransaction"],
     label: name,
   });
   let connected = false;
@@ -55,22 +58,41 @@
           return () => listeners[event].delete(listener);
         },
       },
-      "solana:signTransaction": {
-        version: "1.0.0",
-        supportedTransactionVersions: ["legacy", 0],
-        signTransaction: async (...inputs) => {
-          const outputs = [];
-          for (const input of inputs) {
-            if (!connected) throw new Error(`${name}: not connected`);
-            if (input.account.address !== address) throw new Error(`${name}: no account ${input.account.address}`);
-            const signed = await window.__gpumktTestWalletSign(Array.from(input.transaction));
-            outputs.push({ signedTransaction: Uint8Array.from(signed) });
-          }
-          return outputs;
-        },
-      },
     },
   };
+  const check = (input) => {
+    if (!connected) throw new Error(`${name}: not connected`);
+    if (input.account.address !== address) throw new Error(`${name}: no account ${input.account.address}`);
+  };
+  if (sendsItself) {
+    wallet.features["solana:signAndSendTransaction"] = {
+      version: "1.0.0",
+      supportedTransactionVersions: ["legacy", 0],
+      signAndSendTransaction: async (...inputs) => {
+        const outputs = [];
+        for (const input of inputs) {
+          check(input);
+          const signature = await window.__gpumktTestWalletSignAndSend(Array.from(input.transaction), input.chain);
+          outputs.push({ signature: Uint8Array.from(signature) });
+        }
+        return outputs;
+      },
+    };
+  } else {
+    wallet.features["solana:signTransaction"] = {
+      version: "1.0.0",
+      supportedTransactionVersions: ["legacy", 0],
+      signTransaction: async (...inputs) => {
+        const outputs = [];
+        for (const input of inputs) {
+          check(input);
+          const signed = await window.__gpumktTestWalletSign(Array.from(input.transaction));
+          outputs.push({ signedTransaction: Uint8Array.from(signed) });
+        }
+        return outputs;
+      },
+    };
+  }
   const register = ({ register: r }) => r(wallet);
   window.dispatchEvent(new CustomEvent("wallet-standard:register-wallet", { detail: register }));
   window.addEventListener("wallet-standard:app-ready", ({ detail }) => register(detail));

@@ -37,9 +37,44 @@ export interface MarketStats {
   volume_paid: number;
   fees_collected: number;
   slashed: number;
+  jobs_disputed: number;
+  jobs_slashed: number;
+  disputes_open: number;
   completion_rate: number;
   expiry_rate: number;
   utilization: number;
+  segmented_jobs: SegmentedJobStats[];
+}
+
+/** audit::segment_stats::SegmentStats: one segment of a segmented job. */
+export interface SegmentStats {
+  index: number;
+  state: "pending" | "running" | "committed" | "paid" | "disputed";
+  provider: string | null;
+  price: number;
+  gpu_ms: number;
+  gpu_seconds: number;
+  revenue: number;
+  fee: number;
+  paid: boolean;
+  state_root: string | null;
+  started_at: number;
+  deadline: number;
+  committed_at: number;
+}
+
+/** audit::segment_stats::SegmentedJobStats: a live segmented job, segment by segment. */
+export interface SegmentedJobStats {
+  job: string;
+  ended: boolean;
+  last_checkpoint_index: number | null;
+  last_checkpoint_uri: string;
+  gpu_ms: number;
+  gpu_seconds: number;
+  revenue: number;
+  fees: number;
+  segments_paid: number;
+  segments: SegmentStats[];
 }
 
 export interface Config {
@@ -102,6 +137,8 @@ export interface JobDetail {
   account: Record<string, unknown> | null;
   timeline: TimelineEntry[];
   verification: Verification;
+  /** A live segmented job's segments (audit stats' entry for it); null otherwise. */
+  segments: SegmentedJobStats | null;
 }
 
 export interface ProviderDetail {

@@ -1,10 +1,12 @@
 // One job: its state and terms, the timeline of its transactions (each with its
 // signature), the result root, the auditor's verification with a button that
-// re-runs it (POST /api/jobs/{pk}/verify), and the result's download. The page
-// polls until the job has settled.
+// re-runs it (POST /api/jobs/{pk}/verify), the result's download, and for a live
+// segmented job its segments as `audit stats` counts them (state, provider,
+// checkpoint root, GPU-seconds, what each paid). The page polls until the job has
+// settled.
 import { useState } from "react";
 import { useParams } from "react-router-dom";
-import { api, type JobSummary, type Verification } from "../api";
+import { api, type JobSummary, type SegmentedJobStats, type Verification } from "../api";
 import { Fig } from "../figure";
 import { useApi } from "../hooks";
 import { AccountFields, ErrorBox, EventList, KeyLink } from "./common";
@@ -30,6 +32,7 @@ export function JobPage() {
       {r.data ? (
         <>
           <Terms j={r.data.job} />
+          {r.data.segments ? <SegmentTable s={r.data.segments} /> : null}
           <Verify pk={pk} initial={r.data.verification} hasResult={r.data.job.result_root !== null} />
           <h2>Timeline</h2>
           <EventList events={r.data.timeline} testid="timeline" fullSignatures />
@@ -145,6 +148,72 @@ function Terms({ j }: { j: JobSummary }) {
         </tr>
       </tbody>
     </table>
+  );
+}
+
+/**
+ * A segmented job's segments. Each cell is a figure of `audit stats`' entry for the
+ * job (source "segment:<job>:<index>", compared by e2e/e2e.mjs with the CLI's
+ * `segmented_jobs`).
+ */
+function SegmentTable({ s }: { s: SegmentedJobStats }) {
+  return (
+    <section>
+      <h2>Segments</h2>
+      <p className="muted small">
+        {s.segments_paid} of {s.segments.length} paid
+        {s.ended ? "; ended by its buyer or its deadline" : ""}
+        {s.last_checkpoint_index === null ? "" : `; resumes from the checkpoint of segment ${s.last_checkpoint_index}`}
+      </p>
+      <table className="grid" data-testid="segments-table">
+        <thead>
+          <tr>
+            <th>index</th>
+            <th>state</th>
+            <th>provider</th>
+            <th>checkpoint root</th>
+            <th>GPU-seconds</th>
+            <th>price</th>
+            <th>paid to provider</th>
+            <th>fee</th>
+          </tr>
+        </thead>
+        <tbody>
+          {s.segments.map((g) => {
+            const src = `segment:${s.job}:${g.index}`;
+            return (
+              <tr key={g.index}>
+                <td>
+                  <Fig source={src} field="index" value={g.index} />
+                </td>
+                <td>
+                  <Fig source={src} field="state" value={g.state} format="text" />
+                </td>
+                <td className="mono">
+                  {g.provider ? <KeyLink kind="providers" pk={g.provider} /> : null}{" "}
+                  <Fig source={src} field="provider" value={g.provider} format="text" />
+                </td>
+                <td className="mono">
+                  <Fig source={src} field="state_root" value={g.state_root} format="text" />
+                </td>
+                <td>
+                  <Fig source={src} field="gpu_seconds" value={g.gpu_seconds} format="fixed6" />
+                </td>
+                <td>
+                  <Fig source={src} field="price" value={g.price} />
+                </td>
+                <td>
+                  <Fig source={src} field="revenue" value={g.revenue} />
+                </td>
+                <td>
+                  <Fig source={src} field="fee" value={g.fee} />
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </section>
   );
 }
 

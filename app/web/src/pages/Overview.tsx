@@ -136,6 +136,15 @@ function Headline({ s }: { s: MarketStats }) {
         <Tile label="stake slashed" note={stake(s.slashed)}>
           <Fig source={src} field="slashed" value={s.slashed} />
         </Tile>
+        <Tile label="results disputed">
+          <Fig source={src} field="jobs_disputed" value={s.jobs_disputed} />
+        </Tile>
+        <Tile label="disputes lost by providers (slashed)">
+          <Fig source={src} field="jobs_slashed" value={s.jobs_slashed} />
+        </Tile>
+        <Tile label="disputes open">
+          <Fig source={src} field="disputes_open" value={s.disputes_open} />
+        </Tile>
         <Tile label="disputes lost (all providers)">
           <span data-testid="stats.disputes_lost_total" data-sum-of="disputes_lost">
             {disputesLost}
