@@ -8,9 +8,13 @@
 //! to any token account, so equality would let one donated token fail the
 //! audit forever. The excess is reported as a separate figure, the surplus,
 //! which the program never pays out to anyone.
+//!
+//! Segmented jobs are also counted segment by segment ([`segment_stats`]).
+
+pub mod segment_stats;
 
 use anchor_lang::prelude::Pubkey;
-use gpu_market::state::{Dispute, Job, JobState, Market, Provider};
+use gpu_market::state::{Dispute, Job, JobState, Market, Provider, Segments};
 use serde::Serialize;
 
 use crate::accounts;
@@ -26,6 +30,8 @@ pub struct Snapshot {
     pub jobs: Vec<(Pubkey, Job)>,
     /// Open disputes (each holds a challenger bond and locks provider stake).
     pub disputes: Vec<(Pubkey, Dispute)>,
+    /// The `Segments` of each live segmented job, by job key, in the order of `jobs`.
+    pub segments: Vec<(Pubkey, Segments)>,
     /// The referee pool's seats (none when the market has no pool).
     pub referee_seats: Vec<gpu_market::state::RefereeSeat>,
     pub payment_vault_balance: u64,
@@ -40,6 +46,14 @@ impl Snapshot {
         let providers = accounts::list_providers(chain, market_key).await?;
         let jobs = accounts::list_jobs(chain, market_key, None).await?;
         let disputes = accounts::list_disputes(chain, market_key).await?;
+        let mut segments = Vec::new();
+        for (key, _) in jobs.iter().filter(|(_, j)| j.state == JobState::Segmented) {
+            // A segmented job's `Segments` lives as long as the job account does.
+            let segs = crate::segments::fetch_segments(chain, key).await?.ok_or(
+                crate::error::ClientError::AccountNotFound(crate::pda::segments(key)),
+            )?;
+            segments.push((*key, segs));
+        }
         // One read: a market without a pool (created before pools existed) has no seats.
         let pool_key = crate::pda::referee_pool(market_key);
         let referee_seats = match chain.get_account(&pool_key).await? {
@@ -70,6 +84,7 @@ impl Snapshot {
             providers,
             jobs,
             disputes,
+            segments,
             referee_seats,
             payment_vault_balance,
             stake_vault_balance,
@@ -295,12 +310,20 @@ pub struct MarketStats {
     pub volume_paid: u64,
     pub fees_collected: u64,
     pub slashed: u64,
+    /// Results challenged, all time (each opened a dispute).
+    pub jobs_disputed: u64,
+    /// Disputes the provider lost, all time (bond and stake slashed, buyer refunded).
+    pub jobs_slashed: u64,
+    /// Disputes open now (challenged, not yet settled).
+    pub disputes_open: u64,
     /// Completed / (completed + expired claims).
     pub completion_rate: f64,
     /// Expired claims / all claims that ended.
     pub expiry_rate: f64,
     /// All providers' GPU time served / their GPU capacity since registration.
     pub utilization: f64,
+    /// Each live segmented job, segment by segment (GPU time, revenue, provider).
+    pub segmented_jobs: Vec<segment_stats::SegmentedJobStats>,
 }
 
 const MS_PER_HOUR: f64 = 3_600_000.0;
@@ -370,6 +393,9 @@ pub fn stats(s: &Snapshot) -> MarketStats {
         volume_paid: t.volume_paid,
         fees_collected: t.fees_collected,
         slashed: t.slashed,
+        jobs_disputed: t.jobs_disputed,
+        jobs_slashed: t.jobs_slashed,
+        disputes_open: s.disputes.len() as u64,
         completion_rate: rate(t.jobs_completed),
         expiry_rate: rate(t.jobs_expired),
         utilization: if capacity == 0.0 {
@@ -377,6 +403,14 @@ pub fn stats(s: &Snapshot) -> MarketStats {
         } else {
             served / capacity
         },
+        segmented_jobs: s
+            .segments
+            .iter()
+            .filter_map(|(key, segs)| {
+                let (_, job) = s.jobs.iter().find(|(k, _)| k == key)?;
+                Some(segment_stats::segmented_job_stats(key, job, segs))
+            })
+            .collect(),
     }
 }
 
@@ -412,10 +446,74 @@ mod tests {
             providers: vec![(Pubkey::new_unique(), provider)],
             jobs: vec![(Pubkey::new_unique(), job)],
             disputes: vec![],
+            segments: vec![],
             referee_seats: vec![],
             unix_timestamp: 0,
             slot: 0,
         }
+    }
+
+    /// Disputes as the market's totals and the open accounts record them: challenged
+    /// and lost all time, open now, each its own figure (a provider cannot hide a lost
+    /// dispute among the open ones, nor an open one among the settled).
+    #[test]
+    fn stats_count_disputes_opened_lost_and_open() {
+        let mut s = snapshot(0, 0);
+        s.market.totals.jobs_disputed = 3;
+        s.market.totals.jobs_slashed = 2;
+        s.disputes = vec![(Pubkey::new_unique(), zeroed::<Dispute>())];
+        let st = stats(&s);
+        assert_eq!(
+            (st.jobs_disputed, st.jobs_slashed, st.disputes_open),
+            (3, 2, 1)
+        );
+        let json = serde_json::to_value(&st).unwrap();
+        assert_eq!(json["jobs_disputed"], 3);
+        assert_eq!(json["jobs_slashed"], 2);
+        assert_eq!(json["disputes_open"], 1);
+    }
+
+    /// A segmented job in the snapshot is counted segment by segment in the stats; a
+    /// `Segments` whose job is not live (closed since) counts nothing.
+    #[test]
+    fn stats_list_each_live_segmented_job_with_its_segments() {
+        use gpu_market::state::{SegmentTerms, Segments};
+        let mut s = snapshot(0, 0);
+        let key = s.jobs[0].0;
+        s.jobs[0].1.state = JobState::Segmented;
+        let terms = [SegmentTerms {
+            price: 500,
+            duration: 60,
+        }; 2];
+        let mut segs = Segments::posted(key, 255, &terms);
+        let provider = Pubkey::new_unique();
+        segs.start(&mut s.jobs[0].1, provider, 100, 1, 1, 5)
+            .unwrap();
+        segs.commit(
+            &mut s.jobs[0].1,
+            0,
+            &provider,
+            [9; 32],
+            "blob://c".into(),
+            25,
+        )
+        .unwrap();
+        s.segments = vec![
+            (key, segs.clone()),
+            (Pubkey::new_unique(), Segments::posted(key, 255, &terms)),
+        ];
+        let st = stats(&s);
+        assert_eq!(st.segmented_jobs.len(), 1);
+        let j = &st.segmented_jobs[0];
+        assert_eq!(j.job, key.to_string());
+        assert_eq!(j.segments[0].gpu_ms, 20_000);
+        assert_eq!(j.segments[0].state, "committed");
+        assert_eq!(j.segments[1].state, "pending");
+        let json = serde_json::to_value(&st).unwrap();
+        assert_eq!(
+            json["segmented_jobs"][0]["segments"][0]["gpu_seconds"],
+            20.0
+        );
     }
 
     fn failed(r: &InvariantReport) -> Vec<&'static str> {
