@@ -1,7 +1,8 @@
 //! Segmented train-mlp jobs on the worker: the planner as a table (every branch, the
-//! deadline at t and t+1), and the runner against an in-memory chain that plays the
-//! program's segment rules (claim starts `next`, a commit on time starts the next one
-//! for the same provider, a late running segment can be expired and reopens the job),
+//! deadline at t and t+1), and the runner against an in-memory chain that applies the
+//! program's own pure transitions to the program's `Segments` (claim starts `next`, a
+//! commit on time starts the next one for the same provider, a late running segment
+//! can be expired and reopens the job), refusing by the program's error names,
 //! with the buyer's checkpoint store in a local directory. A run killed at a random
 //! segment and point and finished by another worker, or by the same worker after a
 //! restart (without claiming again), ends with the checkpoint bytes of an uninterrupted
@@ -11,6 +12,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use gpu_market::state::{Job, JobState, SegmentState, SegmentTerms, Segments};
 use gpu_market_blobs::CheckpointStore;
 use gpu_market_client::error::ClientError;
 use gpu_market_client::Pubkey;
@@ -24,11 +26,11 @@ use gpu_market_compute::train::{
 use gpu_market_compute::Hash32;
 use gpu_market_worker::segments::plan::reason;
 use gpu_market_worker::segments::{
-    next, Action, Facts, FailPoint, Segment, SegmentChain, SegmentJob, SegmentJournal,
-    SegmentRunError, SegmentRunner, SegmentState, Segments, Start, Stored,
+    next, Action, Facts, FailPoint, SegmentChain, SegmentJob, SegmentJournal, SegmentRunError,
+    SegmentRunner, Start, Stored,
 };
 
-const SEGMENTS: u32 = 6;
+const SEGMENTS: u8 = 6;
 const STEPS: u64 = 20;
 const DURATION: i64 = 600;
 
@@ -44,30 +46,35 @@ fn root(n: u8) -> Hash32 {
 
 /// `count` segments: those before `next` committed (segment i with root(i)), segment
 /// `next` in `state` for `provider` with deadline 1000, the rest pending.
-fn snapshot(count: u32, next: u32, state: SegmentState, provider: Option<Pubkey>) -> Segments {
-    let segments = (0..count)
-        .map(|i| {
-            let mut s = Segment::pending(10, DURATION);
-            if i < next {
-                s.state = SegmentState::Committed;
-                s.state_root = root(i as u8);
-                s.provider = Some(key(9));
-            } else if i == next {
-                s.state = state;
-                s.provider = provider;
-                s.deadline = 1000;
-            }
-            s
-        })
-        .collect();
-    Segments {
-        count,
-        next,
-        ended: false,
-        last_checkpoint_uri: String::new(),
-        last_checkpoint_index: next.checked_sub(1),
-        segments,
+fn snapshot(count: u8, next: u8, state: SegmentState, provider: Option<Pubkey>) -> Segments {
+    let mut s = posted(count);
+    for (i, seg) in s.segments.iter_mut().enumerate() {
+        let i = i as u8;
+        if i < next {
+            seg.state = SegmentState::Committed;
+            seg.state_root = root(i).0;
+            seg.provider = key(9);
+        } else if i == next {
+            seg.state = state;
+            seg.provider = provider.unwrap_or_default();
+            seg.deadline = 1000;
+        }
     }
+    s.next = next;
+    s.last_checkpoint_index = next.checked_sub(1);
+    s
+}
+
+/// `count` pending segments of price 10, as `job_post_segmented` creates them.
+fn posted(count: u8) -> Segments {
+    let terms = vec![
+        SegmentTerms {
+            price: 10,
+            duration: DURATION,
+        };
+        count as usize
+    ];
+    Segments::posted(key(7), 255, &terms)
 }
 
 fn stored(index: u32, r: Hash32) -> Stored {
@@ -324,8 +331,39 @@ fn the_planner_table() {
             segments: s.as_ref(),
             now,
             may_claim,
+            startable: true,
         });
         assert_eq!(got, expected, "{what}");
+    }
+    // The program would not start the pending segment for us (its price is below our
+    // floor, no free slot or stake, past the job deadline): no claim, whoever's
+    // checkpoint it would resume; a running segment of ours is unaffected.
+    for (s, expected) in [
+        (
+            snapshot(3, 0, Pending, None),
+            Action::Wait(reason::NOT_STARTABLE),
+        ),
+        (
+            snapshot(4, 2, Pending, None),
+            Action::Wait(reason::NOT_STARTABLE),
+        ),
+        (
+            snapshot(4, 0, Running, Some(me)),
+            Action::Run {
+                index: 0,
+                start: Start::Spec,
+            },
+        ),
+    ] {
+        let got = next(&Facts {
+            me,
+            journal: &[],
+            segments: Some(&s),
+            now: 0,
+            may_claim: true,
+            startable: false,
+        });
+        assert_eq!(got, expected);
     }
 }
 
@@ -335,43 +373,60 @@ fn the_planner_table() {
 struct Counts {
     claims: Vec<Pubkey>,
     /// (provider, index)
-    commits: Vec<(Pubkey, u32)>,
-    expiries: Vec<u32>,
+    commits: Vec<(Pubkey, u8)>,
+    expiries: Vec<u8>,
+}
+
+/// The chain's state of one job: its `Job` (the books the transitions keep), its
+/// `Segments`, the time, and what each provider did.
+struct Books {
+    job: Job,
+    s: Segments,
+    now: i64,
+    c: Counts,
 }
 
 struct FakeChain {
-    state: Mutex<(Segments, i64, Counts)>,
+    state: Mutex<Books>,
 }
 
-fn refused(name: &str) -> ClientError {
+/// A program failure as the client reports it: by the error's name.
+fn refused(e: anchor_lang::error::Error) -> ClientError {
+    let name = match &e {
+        anchor_lang::error::Error::AnchorError(a) => a.error_name.clone(),
+        other => other.to_string(),
+    };
     ClientError::Program {
         code: 0,
-        name: name.into(),
-        message: name.into(),
+        message: name.clone(),
+        name,
         instruction: 0,
         logs: vec![],
     }
 }
 
 impl FakeChain {
-    fn new(count: u32) -> Arc<Self> {
-        let s = Segments {
-            count,
-            next: 0,
-            ended: false,
-            last_checkpoint_uri: String::new(),
-            last_checkpoint_index: None,
-            segments: (0..count).map(|_| Segment::pending(10, DURATION)).collect(),
+    fn new(count: u8) -> Arc<Self> {
+        let job = Job {
+            state: JobState::Segmented,
+            workload: 4,
+            deadline: 1_000_000,
+            ..Job::fixture()
         };
         Arc::new(FakeChain {
-            state: Mutex::new((s, 1_000, Counts::default())),
+            state: Mutex::new(Books {
+                job,
+                s: posted(count),
+                now: 1_000,
+                c: Counts::default(),
+            }),
         })
     }
 
     fn with<R>(&self, f: impl FnOnce(&mut Segments, &mut i64, &mut Counts) -> R) -> R {
         let mut g = self.state.lock().unwrap();
-        let (s, now, c) = &mut *g;
-        f(s, now, c)
+        let b = &mut *g;
+        f(&mut b.s, &mut b.now, &mut b.c)
     }
 
     /// Past the running segment's deadline.
@@ -379,12 +434,11 @@ impl FakeChain {
         self.with(|s, now, _| *now = s.segments[s.next as usize].deadline + 1);
     }
 
-    fn start(s: &mut Segments, now: i64, who: Pubkey) {
-        let seg = &mut s.segments[s.next as usize];
-        seg.state = SegmentState::Running;
-        seg.provider = Some(who);
-        seg.started_at = now;
-        seg.deadline = now + seg.duration;
+    /// The program's start of the next segment for `who` (its bond by the job's terms).
+    fn start(b: &mut Books, who: Pubkey) -> anchor_lang::Result<()> {
+        let bond = b.s.bond_for(&b.job, b.s.next)?;
+        b.s.start(&mut b.job, who, bond, 1, 1_000, b.now)?;
+        Ok(())
     }
 }
 
@@ -403,66 +457,49 @@ impl SegmentChain for As {
         Ok(self.chain.with(|_, now, _| *now))
     }
 
+    async fn startable(
+        &self,
+        _job: &Pubkey,
+        segments: &Segments,
+        now: i64,
+    ) -> Result<bool, ClientError> {
+        let g = self.chain.state.lock().unwrap();
+        Ok(segments.check_start_at(&g.job, now).is_ok())
+    }
+
     async fn claim(&self, _job: &Pubkey) -> Result<(), ClientError> {
-        self.chain.with(|s, now, c| {
-            if s.ended {
-                return Err(refused("JobEnded"));
-            }
-            if s.next >= s.count || s.segments[s.next as usize].state != SegmentState::Pending {
-                return Err(refused("SegmentNotPending"));
-            }
-            FakeChain::start(s, *now, self.me);
-            c.claims.push(self.me);
-            Ok(())
-        })
+        let mut g = self.chain.state.lock().unwrap();
+        FakeChain::start(&mut g, self.me).map_err(refused)?;
+        g.c.claims.push(self.me);
+        Ok(())
     }
 
     async fn commit(
         &self,
         _job: &Pubkey,
-        index: u32,
+        index: u8,
         state_root: Hash32,
         uri: &str,
     ) -> Result<(), ClientError> {
-        self.chain.with(|s, now, c| {
-            let seg = s
-                .segments
-                .get_mut(index as usize)
-                .ok_or(refused("SegmentIndex"))?;
-            if index != s.next || seg.state != SegmentState::Running {
-                return Err(refused("SegmentNotRunning"));
-            }
-            if seg.provider != Some(self.me) {
-                return Err(refused("NotSegmentProvider"));
-            }
-            if *now > seg.deadline {
-                return Err(refused("SegmentDeadlinePassed"));
-            }
-            seg.state = SegmentState::Committed;
-            seg.state_root = state_root;
-            seg.committed_at = *now;
-            s.next += 1;
-            s.last_checkpoint_uri = uri.into();
-            s.last_checkpoint_index = Some(index);
-            c.commits.push((self.me, index));
-            if !s.ended && s.next < s.count {
-                FakeChain::start(s, *now, self.me);
-            }
-            Ok(())
-        })
+        let mut g = self.chain.state.lock().unwrap();
+        let b = &mut *g;
+        b.s.commit(&mut b.job, index, &self.me, state_root.0, uri.into(), b.now)
+            .map_err(refused)?;
+        b.c.commits.push((self.me, index));
+        // As `segment_commit` does when the claim rule lets it: the next segment starts
+        // for the same provider.
+        if b.s.check_start_at(&b.job, b.now).is_ok() {
+            FakeChain::start(b, self.me).map_err(refused)?;
+        }
+        Ok(())
     }
 
-    async fn expire(&self, _job: &Pubkey, index: u32) -> Result<(), ClientError> {
-        self.chain.with(|s, now, c| {
-            let seg = &mut s.segments[index as usize];
-            if seg.state != SegmentState::Running || *now <= seg.deadline {
-                return Err(refused("SegmentNotLate"));
-            }
-            seg.state = SegmentState::Pending;
-            seg.provider = None;
-            c.expiries.push(index);
-            Ok(())
-        })
+    async fn expire(&self, _job: &Pubkey, index: u8) -> Result<(), ClientError> {
+        let mut g = self.chain.state.lock().unwrap();
+        let b = &mut *g;
+        b.s.expire(&mut b.job, index, b.now).map_err(refused)?;
+        b.c.expiries.push(index);
+        Ok(())
     }
 }
 
@@ -502,7 +539,7 @@ fn job_for(buyer_dir: &Path) -> SegmentJob {
             init_seed: 5,
             data_seed: 6,
             steps_per_segment: STEPS,
-            segments: SEGMENTS,
+            segments: u32::from(SEGMENTS),
             checkpoint_store: format!("file://{}", buyer_dir.display()),
         }),
         inputs: vec![NamedBlob {
@@ -557,7 +594,7 @@ async fn work(
     me: Pubkey,
     disk: &Disk,
     job: &SegmentJob,
-    fail: Option<(u32, FailPoint)>,
+    fail: Option<(u8, FailPoint)>,
 ) -> Result<Action, SegmentRunError> {
     let handle = As {
         chain: chain.clone(),
@@ -585,7 +622,7 @@ async fn final_checkpoint(chain: &FakeChain, job: &SegmentJob) -> Vec<u8> {
     assert_eq!(next, SEGMENTS, "every segment committed");
     let buyer = CheckpointStore::open(&job.spec.params().checkpoint_store).unwrap();
     buyer
-        .get(&job.job.to_string(), SEGMENTS - 1, &root)
+        .get(&job.job.to_string(), u32::from(SEGMENTS) - 1, &Hash32(root))
         .await
         .unwrap()
 }
@@ -650,7 +687,7 @@ async fn a_run_killed_at_a_random_segment_and_resumed_by_another_worker_matches_
     let mut rng = SplitMix64::new(kill_seed());
     let (a, b) = (key(1), key(2));
     for at in POINTS {
-        let k = (rng.next_u64() % SEGMENTS as u64) as u32;
+        let k = (rng.next_u64() % SEGMENTS as u64) as u8;
         // A killed after its last commit has nothing left to hand off.
         let k = if at == FailPoint::AfterCommit {
             k.min(SEGMENTS - 2)
@@ -685,7 +722,7 @@ async fn a_run_killed_at_a_random_segment_and_resumed_by_another_worker_matches_
             k
         };
         chain.with(|_, _, c| {
-            let expected: Vec<(Pubkey, u32)> = (0..SEGMENTS)
+            let expected: Vec<(Pubkey, u8)> = (0..SEGMENTS)
                 .map(|i| (if i < handed { a } else { b }, i))
                 .collect();
             assert_eq!(c.commits, expected, "{at:?} {k}");
@@ -706,7 +743,7 @@ async fn a_worker_restarted_after_a_crash_resumes_from_its_own_checkpoint_withou
     let mut rng = SplitMix64::new(kill_seed());
     let a = key(1);
     for at in POINTS {
-        let k = (rng.next_u64() % (SEGMENTS as u64 - 1)) as u32;
+        let k = (rng.next_u64() % (SEGMENTS as u64 - 1)) as u8;
         let buyer_dir = tempfile::tempdir().unwrap();
         let job = job_for(buyer_dir.path());
         let chain = FakeChain::new(SEGMENTS);
@@ -783,7 +820,7 @@ async fn a_forged_checkpoint_in_the_buyers_store_is_refused_before_any_claim() {
             expected,
             ..
         })) => {
-            assert_eq!(expected, chain.with(|s, _, _| s.segments[2].state_root));
+            assert_eq!(expected.0, chain.with(|s, _, _| s.segments[2].state_root));
         }
         other => panic!("{other:?}"),
     }

@@ -35,8 +35,10 @@ pub const TRAIN_MLP_KIND: &str = "train-mlp";
 /// The name of the one input a train-mlp job reads: a digits-format file
 /// (`data/digits/README.md`), split by [`crate::train::Digits::split`].
 pub const TRAIN_DATA_INPUT: &str = "digits";
-/// Most segments one spec may plan (the chain can be extended past it).
-pub const MAX_TRAIN_SEGMENTS: u32 = 1024;
+/// Most segments one spec may plan: the program's `MAX_SEGMENTS` (a job's `Segments`
+/// account holds at most that many, extensions included). This crate does not depend
+/// on the program; `workers/node/tests/segments_chain.rs` pins the two equal.
+pub const MAX_TRAIN_SEGMENTS: u32 = 32;
 /// Most SGD steps one segment may train: 2^24 keeps `segments · steps_per_segment` far
 /// below u64's range and a segment within hours on one CPU core.
 pub const MAX_STEPS_PER_SEGMENT: u64 = 1 << 24;

@@ -7,17 +7,16 @@
 //! claiming again, or take over another provider's job from its last committed
 //! checkpoint after verifying it against the on-chain root.
 //!
-//! Files: [`state`] (the plain mirror of the program's `Segments` account, until the
-//! program's own type lands), [`plan`], [`journal`], [`chain`] (the trait), [`run`].
+//! What the chain says is the program's own `Segments` account (`gpu_market::state`),
+//! read as it is. Files: [`plan`], [`journal`], [`chain`] (the trait and its
+//! implementation over the client), [`run`].
 
 pub mod chain;
 pub mod journal;
 pub mod plan;
 pub mod run;
-pub mod state;
 
-pub use chain::SegmentChain;
+pub use chain::{ClientChain, SegmentChain};
 pub use journal::{SegmentJournal, Stored};
 pub use plan::{next, Action, Facts, Start};
 pub use run::{FailPoint, SegmentJob, SegmentRunError, SegmentRunner};
-pub use state::{Segment, SegmentState, Segments};

@@ -10,13 +10,15 @@
 //! being recomputed, and one that matches the committed root is resumed from the
 //! worker's own local copy instead of the buyer's store. A previous checkpoint is
 //! always verified against the root committed on chain, whichever copy is read.
+//! What the chain says is the program's own `Segments` account, and whether a segment
+//! may start for this provider is the program's own rule (`Segments::startable_at`),
+//! asked by whoever fills [`Facts::startable`].
 
-use gpu_market::state::on_time;
+use gpu_market::state::{on_time, Segment, SegmentState, Segments};
 use gpu_market_client::Pubkey;
 use gpu_market_compute::Hash32;
 
 use super::journal::Stored;
-use super::state::{SegmentState, Segments};
 
 /// What the planner decides from.
 #[derive(Clone, Copy, Debug)]
@@ -28,8 +30,12 @@ pub struct Facts<'a> {
     pub segments: Option<&'a Segments>,
     /// The chain's unix time.
     pub now: i64,
-    /// Whether this worker takes on new segments (its policy: accepting, price floor).
+    /// Whether this worker takes on new segments (its own policy: accepting).
     pub may_claim: bool,
+    /// Whether the program would start the job's next segment for this provider now:
+    /// `Segments::startable_at` on the job, the provider and the market's minimum stake
+    /// (hardware, job deadline, price floor, a free slot, stake for the bond).
+    pub startable: bool,
 }
 
 /// Where the checkpoint a segment starts from comes from.
@@ -39,9 +45,9 @@ pub enum Start {
     Spec,
     /// Checkpoint `index` from this worker's own local copy (journaled with the root the
     /// chain committed), falling back to the buyer's store.
-    Local { index: u32, root: Hash32 },
+    Local { index: u8, root: Hash32 },
     /// Checkpoint `index` from the buyer's store: another provider's.
-    Store { index: u32, root: Hash32 },
+    Store { index: u8, root: Hash32 },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,16 +58,16 @@ pub enum Action {
     Done(&'static str),
     /// Segment `index` is running past its deadline: expire it (anyone may), so the
     /// job reopens at the last committed checkpoint.
-    Expire { index: u32 },
+    Expire { index: u8 },
     /// Claim segment `index` (the chain's `next`), after reading and verifying the
     /// checkpoint it starts from, so no bond is risked on a checkpoint that is gone.
-    Claim { index: u32, start: Start },
+    Claim { index: u8, start: Start },
     /// Segment `index` is ours and running: train it, store the checkpoint, journal it.
-    Run { index: u32, start: Start },
+    Run { index: u8, start: Start },
     /// Segment `index` is ours, running and on time, and its checkpoint is stored:
     /// commit its root and URI.
     Commit {
-        index: u32,
+        index: u8,
         root: Hash32,
         uri: String,
     },
@@ -73,18 +79,28 @@ pub mod reason {
     pub const ENDED: &str = "the buyer ended the job";
     pub const OTHERS: &str = "the running segment is another provider's and on time";
     pub const NOT_CLAIMING: &str = "this worker takes no new segments";
+    pub const NOT_STARTABLE: &str =
+        "the program would not start the next segment for this provider now";
     pub const INCONSISTENT: &str = "the Segments account lacks the segment `next` names";
     pub const PREVIOUS_UNCOMMITTED: &str = "the previous segment has no committed root";
     pub const SETTLING: &str = "the next segment is committed or disputed; the chain moves on";
 }
 
 /// This worker's latest journaled checkpoint of segment `index`.
-fn stored(journal: &[Stored], index: u32) -> Option<&Stored> {
-    journal.iter().rev().find(|s| s.index == index)
+fn stored(journal: &[Stored], index: u8) -> Option<&Stored> {
+    journal.iter().rev().find(|s| s.index == u32::from(index))
+}
+
+/// Whether a segment's checkpoint root is on chain, so the next one may resume from it.
+fn committed(s: &Segment) -> bool {
+    matches!(
+        s.state,
+        SegmentState::Committed | SegmentState::Disputed | SegmentState::Paid
+    )
 }
 
 /// What segment `index` starts from, or why it cannot start.
-fn start_for(f: &Facts, s: &Segments, index: u32) -> Result<Start, Action> {
+fn start_for(f: &Facts, s: &Segments, index: u8) -> Result<Start, Action> {
     if index == 0 {
         return Ok(Start::Spec);
     }
@@ -92,10 +108,10 @@ fn start_for(f: &Facts, s: &Segments, index: u32) -> Result<Start, Action> {
         .segments
         .get(index as usize - 1)
         .ok_or(Action::Done(reason::INCONSISTENT))?;
-    if !prev.committed() {
+    if !committed(prev) {
         return Err(Action::Wait(reason::PREVIOUS_UNCOMMITTED));
     }
-    let root = prev.state_root;
+    let root = Hash32(prev.state_root);
     let prev_index = index - 1;
     Ok(match stored(f.journal, prev_index) {
         Some(mine) if mine.root == root => Start::Local {
@@ -123,7 +139,7 @@ pub fn next(f: &Facts) -> Action {
     };
     match seg.state {
         SegmentState::Running if !on_time(f.now, seg.deadline) => Action::Expire { index: i },
-        SegmentState::Running if seg.provider == Some(f.me) => match stored(f.journal, i) {
+        SegmentState::Running if seg.provider == f.me => match stored(f.journal, i) {
             Some(mine) => Action::Commit {
                 index: i,
                 root: mine.root,
@@ -137,6 +153,7 @@ pub fn next(f: &Facts) -> Action {
         SegmentState::Running => Action::Wait(reason::OTHERS),
         SegmentState::Pending if s.ended => Action::Done(reason::ENDED),
         SegmentState::Pending if !f.may_claim => Action::Wait(reason::NOT_CLAIMING),
+        SegmentState::Pending if !f.startable => Action::Wait(reason::NOT_STARTABLE),
         SegmentState::Pending => match start_for(f, s, i) {
             Ok(start) => Action::Claim { index: i, start },
             Err(a) => a,

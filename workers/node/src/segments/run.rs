@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 
+use gpu_market::state::SegmentState;
 use gpu_market_blobs::{CheckpointStore, CheckpointStoreError};
 use gpu_market_client::error::ClientError;
 use gpu_market_client::Pubkey;
@@ -53,13 +54,13 @@ pub enum SegmentRunError {
     Journal(#[from] JournalError),
     #[error("the training thread of segment {index} did not finish")]
     Worker {
-        index: u32,
+        index: u8,
         #[source]
         source: tokio::task::JoinError,
     },
     /// A test's [`FailPoint`]: the runner stops as if the process died there.
     #[error("killed at {at:?} of segment {index}")]
-    Killed { index: u32, at: FailPoint },
+    Killed { index: u8, at: FailPoint },
 }
 
 /// One segmented job as the runner needs it: its address, its validated spec, and the
@@ -90,9 +91,9 @@ pub struct SegmentRunner<'a, C> {
     pub journal: &'a SegmentJournal,
     pub may_claim: bool,
     /// Tests: die at this point of this segment.
-    pub fail: Option<(u32, FailPoint)>,
+    pub fail: Option<(u8, FailPoint)>,
     /// The previous checkpoint read for a claim, kept for the run that follows it.
-    cached: Option<(u32, Hash32, Vec<u8>)>,
+    cached: Option<(u8, Hash32, Vec<u8>)>,
 }
 
 impl<'a, C: SegmentChain> SegmentRunner<'a, C> {
@@ -117,7 +118,7 @@ impl<'a, C: SegmentChain> SegmentRunner<'a, C> {
         }
     }
 
-    fn check_fail(&self, index: u32, at: FailPoint) -> Result<(), SegmentRunError> {
+    fn check_fail(&self, index: u8, at: FailPoint) -> Result<(), SegmentRunError> {
         if self.fail == Some((index, at)) {
             return Err(SegmentRunError::Killed { index, at });
         }
@@ -129,12 +130,27 @@ impl<'a, C: SegmentChain> SegmentRunner<'a, C> {
         let segments = self.chain.segments(&job.job).await?;
         let now = self.chain.now().await?;
         let journal = self.journal.for_job(&job.job);
+        // The program's start rule is asked only when a start is in question: the next
+        // segment is pending and the worker would take it.
+        let startable = match &segments {
+            Some(s)
+                if self.may_claim
+                    && !s.ended
+                    && s.segments
+                        .get(s.next as usize)
+                        .is_some_and(|seg| seg.state == SegmentState::Pending) =>
+            {
+                self.chain.startable(&job.job, s, now).await?
+            }
+            _ => false,
+        };
         Ok(plan::next(&Facts {
             me: self.me,
             journal: &journal,
             segments: segments.as_ref(),
             now,
             may_claim: self.may_claim,
+            startable,
         }))
     }
 
@@ -187,7 +203,7 @@ impl<'a, C: SegmentChain> SegmentRunner<'a, C> {
         &mut self,
         job: &SegmentJob,
         start: Start,
-    ) -> Result<Option<(u32, Hash32, Vec<u8>)>, SegmentRunError> {
+    ) -> Result<Option<(u8, Hash32, Vec<u8>)>, SegmentRunError> {
         let id = job.id();
         let (index, root, local_first) = match start {
             Start::Spec => return Ok(None),
@@ -200,7 +216,7 @@ impl<'a, C: SegmentChain> SegmentRunner<'a, C> {
             }
         }
         if local_first {
-            match self.local.get(&id, index, &root).await {
+            match self.local.get(&id, u32::from(index), &root).await {
                 Ok(bytes) => return Ok(Some((index, root, bytes))),
                 Err(e) => tracing::warn!(
                     index,
@@ -209,14 +225,14 @@ impl<'a, C: SegmentChain> SegmentRunner<'a, C> {
                 ),
             }
         }
-        let bytes = self.buyer.get(&id, index, &root).await?;
+        let bytes = self.buyer.get(&id, u32::from(index), &root).await?;
         Ok(Some((index, root, bytes)))
     }
 
     async fn run(
         &mut self,
         job: &SegmentJob,
-        index: u32,
+        index: u8,
         start: Start,
     ) -> Result<(), SegmentRunError> {
         self.check_fail(index, FailPoint::BeforeTrain)?;
@@ -227,18 +243,18 @@ impl<'a, C: SegmentChain> SegmentRunner<'a, C> {
             let previous = prev
                 .as_ref()
                 .map(|(_, root, bytes)| Previous { bytes, root: *root });
-            run_segment(trainer.as_ref(), &spec, &data, previous, index)
+            run_segment(trainer.as_ref(), &spec, &data, previous, u32::from(index))
         })
         .await
         .map_err(|source| SegmentRunError::Worker { index, source })??;
         self.check_fail(index, FailPoint::AfterTrain)?;
         let id = job.id();
-        self.local.put(&id, index, &out.bytes).await?;
-        let stored = self.buyer.put(&id, index, &out.bytes).await?;
+        self.local.put(&id, u32::from(index), &out.bytes).await?;
+        let stored = self.buyer.put(&id, u32::from(index), &out.bytes).await?;
         self.check_fail(index, FailPoint::AfterStore)?;
         self.journal.append(Stored {
             job: id,
-            index,
+            index: u32::from(index),
             root: stored.root,
             uri: stored.uri,
         })?;
@@ -253,14 +269,14 @@ impl<'a, C: SegmentChain> SegmentRunner<'a, C> {
     async fn ensure_stored(
         &self,
         job: &SegmentJob,
-        index: u32,
+        index: u8,
         root: &Hash32,
     ) -> Result<(), SegmentRunError> {
-        let id = job.id();
-        if let Err(e) = self.buyer.get(&id, index, root).await {
+        let (id, i) = (job.id(), u32::from(index));
+        if let Err(e) = self.buyer.get(&id, i, root).await {
             tracing::warn!(index, error = %e, "buyer's copy unusable; uploading the local one");
-            let bytes = self.local.get(&id, index, root).await?;
-            self.buyer.put(&id, index, &bytes).await?;
+            let bytes = self.local.get(&id, i, root).await?;
+            self.buyer.put(&id, i, &bytes).await?;
         }
         Ok(())
     }
