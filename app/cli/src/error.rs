@@ -15,7 +15,8 @@ use gpu_market_client::auditor::AuditorError;
 use gpu_market_client::buyer::BuyerError;
 use gpu_market_client::config::KeyFileError;
 use gpu_market_client::error::ClientError;
-use gpu_market_client::Pubkey;
+use gpu_market_client::{MarketError, Pubkey};
+use gpu_market_compute::train::DataError;
 use gpu_market_compute::SpecError;
 use gpu_market_localnet::LocalnetError;
 
@@ -35,6 +36,10 @@ pub enum CliError {
     Buyer(#[from] BuyerError),
     #[error("blob store: {0}")]
     Blob(#[from] BlobError),
+    /// The dashboard could not start (a port in use, a non-local address, a missing or
+    /// unbuilt web dir, an unopenable history database): each is the user's to fix.
+    #[error("dashboard: {0}")]
+    Dashboard(#[from] gpu_market_dashboard::DashboardError),
     /// Writing the command's output (stdout) failed.
     #[error("cannot write output: {0}")]
     Output(#[source] std::io::Error),
@@ -112,6 +117,101 @@ pub enum CliError {
     /// Boxed: the demo's errors are the largest and the rarest.
     #[error("demo: {0}")]
     Demo(#[source] Box<DemoError>),
+    /// A segmented job's post, extension or end that would be refused: nothing was sent.
+    #[error(transparent)]
+    Segments(#[from] SegmentInputError),
+    /// Only a job's buyer may change it (cancel, extend, end).
+    #[error("job {job} was posted by {buyer}, not you ({me})")]
+    NotYourJob {
+        job: Pubkey,
+        buyer: Pubkey,
+        me: Pubkey,
+    },
+    /// `job extend` / `job end` on a job that has no segments.
+    #[error(
+        "job {job} is {state}, not a segmented job: only segmented jobs are extended or ended"
+    )]
+    NotSegmented { job: Pubkey, state: &'static str },
+    /// `--max-escrow` is below what the program's rule takes.
+    #[error("{what} escrows {escrow}, above --max-escrow {max}: nothing was sent")]
+    EscrowAboveMax {
+        what: &'static str,
+        escrow: u64,
+        max: u64,
+    },
+    /// The payment account cannot cover what the command would escrow.
+    #[error("insufficient balance: {what} escrows {need} but your payment account {account} holds {have}")]
+    InsufficientBalance {
+        what: &'static str,
+        account: Pubkey,
+        need: u64,
+        have: u64,
+    },
+}
+
+/// Why a segmented job's post (`job post --segments`), extension or end is refused
+/// before anything is sent, one variant per rule, carrying the value concerned. Where
+/// the rule is the program's, the variant carries the program's own verdict
+/// ([`MarketError`], from the `Segments` function that decides it).
+#[derive(Debug, thiserror::Error)]
+pub enum SegmentInputError {
+    /// The program's `Segments` rules refuse the terms or the change (`SegmentsEmpty`,
+    /// `TooManySegments`, `PriceZero`, `SegmentDurationInvalid`, `JobAlreadyEnded`,
+    /// `JobDeadlinePassed`, ...), as checked by the function `job_post_segmented`,
+    /// `job_extend` or `job_end` calls.
+    #[error("{} ({}): nothing was sent", rule.name(), rule)]
+    Refused { rule: MarketError },
+    /// A per-segment list (`--segment-price`, `--segment-duration`) must have one value
+    /// for all segments or one per segment.
+    #[error(
+        "{flag} has {given} values for {segments} segments: give one value, or one per segment"
+    )]
+    TermsListLength {
+        flag: &'static str,
+        given: usize,
+        segments: u8,
+    },
+    /// Only train-mlp runs in segments.
+    #[error("a {kind} workload is not segmentable: --segments is for train-mlp jobs")]
+    NotSegmentable { kind: String },
+    /// A train-mlp job is posted as segments.
+    #[error("train-mlp jobs are paid by segment: pass --segments N (and --segment-price)")]
+    SegmentsRequired,
+    /// `--segments` and a spec file's `segments` must say the same.
+    #[error("spec {} plans {spec} segments but --segments says {flag}", path.display())]
+    SpecSegmentsDisagree { path: PathBuf, spec: u32, flag: u8 },
+    #[error("--segment-price is required with --segments (one price, or one per segment)")]
+    SegmentPriceRequired,
+    /// A spec built from flags needs the buyer's checkpoint store.
+    #[error("--checkpoint-store is required: the store you control where checkpoints are written (file:///dir, https://host/base or s3://bucket/prefix)")]
+    CheckpointStoreRequired,
+    /// The training data file does not parse.
+    #[error("training data {}: {source}", path.display())]
+    Data {
+        path: PathBuf,
+        #[source]
+        source: DataError,
+    },
+    /// The train-mlp spec the flags build breaks one of its rules (a bad checkpoint
+    /// store URI, settings the data cannot train with, ...).
+    #[error("train-mlp spec: {0}")]
+    Spec(#[source] SpecError),
+}
+
+impl SegmentInputError {
+    /// The program's verdict on a `Segments` rule, from its error number; anything that
+    /// is not one of the program's errors is reported as a broken invariant.
+    pub fn refused(e: anchor_lang::error::Error) -> SegmentInputError {
+        let rule = match e {
+            anchor_lang::error::Error::AnchorError(a) => {
+                MarketError::from_code(a.error_code_number)
+            }
+            anchor_lang::error::Error::ProgramError(_) => None,
+        };
+        SegmentInputError::Refused {
+            rule: rule.unwrap_or(MarketError::SegmentsInvariant),
+        }
+    }
 }
 
 /// Key files are the client's: their errors reach the user as the client's do.
@@ -133,7 +233,13 @@ impl CliError {
             CliError::Usage(_)
             | CliError::ReadFile { .. }
             | CliError::ReadSpec { .. }
-            | CliError::BadSpec { .. } => 2,
+            | CliError::BadSpec { .. }
+            | CliError::Segments(_)
+            | CliError::NotYourJob { .. }
+            | CliError::NotSegmented { .. }
+            | CliError::EscrowAboveMax { .. }
+            | CliError::InsufficientBalance { .. }
+            | CliError::Dashboard(_) => 2,
             CliError::OutputUnavailable { .. } => 3,
             CliError::Unprovable { .. } | CliError::Auditor(AuditorError::NotGemm { .. }) => 4,
             _ => 1,
