@@ -14,12 +14,14 @@ use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
+use gpu_market::state::{Job, JobState};
 use gpu_market_blobs::BlobStore;
+use gpu_market_client::audit::segment_stats::{self, SegmentedJobStats};
 use gpu_market_client::auditor::{self, AuditorError, Verdict};
 use gpu_market_client::buyer::BuyerError;
 use gpu_market_client::chain::SharedChain;
 use gpu_market_client::send::Sender;
-use gpu_market_client::{accounts, audit, views, Pubkey};
+use gpu_market_client::{accounts, audit, segments, views, Pubkey};
 use gpu_market_compute::spec::JobSpec;
 use gpu_market_compute::Hash32;
 use serde_json::{json, Value};
@@ -229,21 +231,32 @@ async fn jobs_list(State(s): S, Query(q): Params) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "jobs": list })))
 }
 
-/// Job `key` from its account, else from history, with the account's JSON view.
-async fn find_job(s: &AppState, pk: &str) -> ApiResult<(Pubkey, JobSummary, Option<Value>)> {
+/// Job `key` from its account (while it lives), else from history.
+async fn find_job(s: &AppState, pk: &str) -> ApiResult<(Pubkey, JobSummary, Option<Job>)> {
     let key = pubkey("pubkey", pk)?;
     match accounts::fetch_job_opt(&*s.chain, &key).await? {
-        Some(j) if j.market == s.market => Ok((
-            key,
-            jobs::from_account(&key, &j),
-            Some(views::job_json(&key, &j)),
-        )),
+        Some(j) if j.market == s.market => Ok((key, jobs::from_account(&key, &j), Some(j))),
         Some(_) => Err(ApiError::UnknownJob(pk.to_string())),
         None => match history_summary(s, pk)? {
             Some(j) => Ok((key, j, None)),
             None => Err(ApiError::UnknownJob(pk.to_string())),
         },
     }
+}
+
+/// A live segmented job's segments as `audit stats` counts them (the same function);
+/// `None` for any other job.
+async fn segments_of(
+    s: &AppState,
+    key: &Pubkey,
+    job: Option<&Job>,
+) -> ApiResult<Option<SegmentedJobStats>> {
+    let Some(job) = job.filter(|j| j.state == JobState::Segmented) else {
+        return Ok(None);
+    };
+    Ok(segments::fetch_segments(&*s.chain, key)
+        .await?
+        .map(|segs| segment_stats::segmented_job_stats(key, job, &segs)))
 }
 
 fn verification_json(s: &AppState, job: &str) -> ApiResult<Value> {
@@ -256,7 +269,9 @@ fn verification_json(s: &AppState, job: &str) -> ApiResult<Value> {
 }
 
 async fn job(State(s): S, Path(pk): Path<String>) -> ApiResult<Json<Value>> {
-    let (_, summary, account) = find_job(&s, &pk).await?;
+    let (key, summary, live) = find_job(&s, &pk).await?;
+    let segments = segments_of(&s, &key, live.as_ref()).await?;
+    let account = live.as_ref().map(|j| views::job_json(&key, j));
     let timeline: Vec<Value> = s
         .store
         .events_of_job(&pk)?
@@ -271,6 +286,7 @@ async fn job(State(s): S, Path(pk): Path<String>) -> ApiResult<Json<Value>> {
         "account": account,
         "timeline": timeline,
         "verification": verification_json(&s, &pk)?,
+        "segments": segments,
     })))
 }
 

@@ -88,12 +88,62 @@ pub enum DashboardError {
         #[source]
         source: gpu_market_blobs::BlobError,
     },
+    /// Another process (or another dashboard) listens there already.
+    #[error("port {} on {} is in use: pick another with --port, or 0 for a free one", addr.port(), addr.ip())]
+    PortInUse {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The address is not one of this machine's (a typo, or another host's address).
+    #[error("{} is not an address of this machine: bind 127.0.0.1, 0.0.0.0 or one of its interfaces' addresses", addr.ip())]
+    NotALocalAddress {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("binding {addr}: {source}")]
     Bind {
         addr: SocketAddr,
         #[source]
         source: std::io::Error,
     },
+    /// A web directory that was asked for and does not exist.
+    #[error("the web app's directory {} does not exist", dir.display())]
+    WebDirMissing { dir: PathBuf },
+    /// A web directory without the built app (`index.html`).
+    #[error("{} holds no index.html: build the web app (npm ci --prefix app/web && npm run build --prefix app/web) or name its dist directory", dir.display())]
+    WebDirNotBuilt { dir: PathBuf },
+}
+
+impl DashboardError {
+    /// A failed bind, named by its cause.
+    fn bind(addr: SocketAddr, source: std::io::Error) -> DashboardError {
+        match source.kind() {
+            std::io::ErrorKind::AddrInUse => DashboardError::PortInUse { addr, source },
+            std::io::ErrorKind::AddrNotAvailable => {
+                DashboardError::NotALocalAddress { addr, source }
+            }
+            _ => DashboardError::Bind { addr, source },
+        }
+    }
+}
+
+/// Checks that `dir` holds a built web app, for a caller that names the directory
+/// itself (the default directory of a source tree may be unbuilt: the dashboard then
+/// serves a page saying how to build it).
+pub fn check_web_dir(dir: &std::path::Path) -> Result<(), DashboardError> {
+    if !dir.is_dir() {
+        return Err(DashboardError::WebDirMissing {
+            dir: dir.to_path_buf(),
+        });
+    }
+    if !dir.join("index.html").is_file() {
+        return Err(DashboardError::WebDirNotBuilt {
+            dir: dir.to_path_buf(),
+        });
+    }
+    Ok(())
 }
 
 /// A serving dashboard. Dropping it stops the server and the follower.
@@ -111,6 +161,13 @@ impl Dashboard {
     /// Opens the history, makes a first pass over what it lacks (a failure is logged:
     /// the API still answers, with 502 for chain reads), then serves and follows.
     pub async fn start(config: DashboardConfig) -> Result<Dashboard, DashboardError> {
+        // The address first: a port in use is refused before any history is read.
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| DashboardError::bind(config.bind, source))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| DashboardError::bind(config.bind, source))?;
         let program = gpu_market::ID;
         let store = Arc::new(match &config.db_path {
             Some(p) => store::Store::open(p, &program.to_string())?,
@@ -167,18 +224,6 @@ impl Dashboard {
             tracing::warn!(dir = %config.web_dir.display(), "the web app is not built: run npm ci && npm run build in app/web");
             api::router(state.clone()).fallback(api::not_built)
         };
-        let listener = tokio::net::TcpListener::bind(config.bind)
-            .await
-            .map_err(|source| DashboardError::Bind {
-                addr: config.bind,
-                source,
-            })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|source| DashboardError::Bind {
-                addr: config.bind,
-                source,
-            })?;
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let mut server_stop = stop_rx.clone();
         let server = tokio::spawn(async move {

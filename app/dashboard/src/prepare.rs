@@ -135,13 +135,9 @@ pub async fn prepare(State(s): S, body: Bytes) -> ApiResult<Json<Value>> {
     let market = accounts::fetch_market(&*s.chain, &s.market).await?;
     let keys = MarketKeys::new(s.market, &market);
     let now = s.chain.clock().await?.unix_timestamp;
-    let nonce = p.nonce.unwrap_or_else(|| {
-        // Unique enough per buyer: the wall clock in nanoseconds.
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0)
-    });
+    let nonce = p
+        .nonce
+        .unwrap_or_else(|| default_nonce(std::time::SystemTime::now()));
     let (m, n, k) = workload.gemm_dims().expect("a GEMM workload");
     let max_escrow = gpu_market::math::escrow_for(p.price, market.params.crank_bounty)
         .map_err(|e| ApiError::Prepare(format!("price {}: {e:?}", p.price)))?;
@@ -193,4 +189,67 @@ pub async fn prepare(State(s): S, body: Bytes) -> ApiResult<Json<Value>> {
         "accounts": accounts_json,
         "instructions": [ix_json(&own_stake), ix_json(&post_ix)],
     })))
+}
+
+/// The largest integer a JavaScript number holds exactly (`Number.MAX_SAFE_INTEGER`,
+/// 2^53 - 1): the answer's `nonce` is read by the page as a number.
+pub const JS_MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// The nonce a prepare without one gets: the wall clock in microseconds, unique
+/// enough per buyer (two posts of one buyer in the same microsecond collide on the
+/// job's address and the second fails to post, nothing worse), and below 2^53 until
+/// the year 2255 so a browser reads it exactly; past that it wraps, still below.
+pub fn default_nonce(now: std::time::SystemTime) -> u64 {
+    let micros = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    (micros % (JS_MAX_SAFE_INTEGER as u128 + 1)) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use super::*;
+
+    /// What a page does with the answer: JSON.parse turns the nonce into a JS number
+    /// (an f64). The nonce it then derives the job's address from must be the one the
+    /// instruction carries, or the page refuses the post (its PDA check fails).
+    fn as_js_number(n: u64) -> u64 {
+        let text = serde_json::json!({ "nonce": n }).to_string();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let js = v["nonce"].as_u64().unwrap() as f64;
+        js as u64
+    }
+
+    #[test]
+    fn a_default_nonce_survives_a_javascript_number_exactly() {
+        for now in [
+            SystemTime::now(),
+            UNIX_EPOCH + Duration::from_secs(4_102_444_800), // 2100-01-01
+            UNIX_EPOCH + Duration::from_micros(JS_MAX_SAFE_INTEGER), // the last exact one
+            UNIX_EPOCH + Duration::from_micros(JS_MAX_SAFE_INTEGER + 1), // wraps to 0
+            UNIX_EPOCH + Duration::from_micros(JS_MAX_SAFE_INTEGER + 2),
+        ] {
+            let n = default_nonce(now);
+            assert!(n <= JS_MAX_SAFE_INTEGER, "{n} is past 2^53 - 1");
+            assert_eq!(as_js_number(n), n, "nonce {n} changes as a JS number");
+        }
+        // The nanosecond clock this replaces did not: today's value rounds.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        assert_ne!(as_js_number(nanos | 1), nanos | 1);
+    }
+
+    #[test]
+    fn default_nonces_a_microsecond_apart_differ() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert_ne!(
+            default_nonce(t),
+            default_nonce(t + Duration::from_micros(1))
+        );
+    }
 }
