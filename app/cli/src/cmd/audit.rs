@@ -60,13 +60,69 @@ pub fn print_stats(out: &mut dyn Write, s: &audit::MarketStats) -> std::io::Resu
             ("volume paid to providers", s.volume_paid.to_string()),
             ("fees collected", s.fees_collected.to_string()),
             ("stake slashed", s.slashed.to_string()),
+            ("results disputed", s.jobs_disputed.to_string()),
+            ("disputes lost by providers", s.jobs_slashed.to_string()),
+            ("disputes open", s.disputes_open.to_string()),
             ("completion rate", pct(s.completion_rate)),
             ("expiry rate", pct(s.expiry_rate)),
             ("utilization (all providers)", pct(s.utilization)),
         ],
     )?;
     writeln!(out)?;
-    print_providers(out, &s.providers)
+    print_providers(out, &s.providers)?;
+    for j in &s.segmented_jobs {
+        writeln!(out)?;
+        print_segmented_job(out, j)?;
+    }
+    Ok(())
+}
+
+/// A live segmented job's segments: who ran each, its metered GPU-seconds and what it
+/// earned its provider.
+pub fn print_segmented_job(
+    out: &mut dyn Write,
+    j: &audit::segment_stats::SegmentedJobStats,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "segmented job {}: {} of {} segments paid, {:.3} GPU-s, revenue {}, fees {}{}",
+        j.job,
+        j.segments_paid,
+        j.segments.len(),
+        j.gpu_seconds,
+        j.revenue,
+        j.fees,
+        if j.ended { ", ended" } else { "" }
+    )?;
+    let rows: Vec<Vec<String>> = j
+        .segments
+        .iter()
+        .map(|s| {
+            vec![
+                s.index.to_string(),
+                s.state.to_string(),
+                s.provider
+                    .as_deref()
+                    .map(|p| short(&p))
+                    .unwrap_or_else(|| "-".into()),
+                format!("{:.3}", s.gpu_seconds),
+                s.price.to_string(),
+                s.revenue.to_string(),
+                s.fee.to_string(),
+                s.state_root
+                    .as_deref()
+                    .map(|r| r[..16].to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "SEGMENT", "STATE", "PROVIDER", "GPU-S", "PRICE", "REVENUE", "FEE", "ROOT",
+        ],
+        &rows,
+    )
 }
 
 pub fn print_providers(out: &mut dyn Write, p: &[audit::ProviderStats]) -> std::io::Result<()> {

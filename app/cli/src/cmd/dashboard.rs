@@ -3,8 +3,10 @@
 //! web app built in app/web/dist. On `-u embedded` it starts the in-process localnet
 //! (the history needs transactions sent through a node) and, without `--market`,
 //! creates a market there. It prints where it serves (`--print-url` or `--output
-//! json`: one JSON line, `{"url", "market", "rpc_url", "ws_url", "db"}`) and serves
-//! until ctrl-c.
+//! json`: one JSON line, `{"url", "market", "rpc_url", "ws_url", "cluster"}`) and
+//! serves until ctrl-c or SIGTERM. A `--web-dir` it is given must hold the built app,
+//! and the address must be free and this machine's: each refusal is named
+//! (`gpu_market_dashboard::DashboardError`).
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -19,7 +21,7 @@ use gpu_market_client::chain::SharedChain;
 use gpu_market_client::conservation::TokenAccounts;
 use gpu_market_client::send::Sender;
 use gpu_market_client::{config, Pubkey};
-use gpu_market_dashboard::{Dashboard, DashboardConfig, DEFAULT_PORT};
+use gpu_market_dashboard::{check_web_dir, Dashboard, DashboardConfig, DEFAULT_PORT};
 use gpu_market_localnet::{ClockMode, Localnet, LocalnetConfig};
 use serde_json::json;
 
@@ -83,8 +85,18 @@ fn slug(url: &str) -> String {
         .to_string()
 }
 
+/// What `a` asks that can be refused before anything starts: a named web directory
+/// without the built app.
+fn check_args(a: &DashboardArgs) -> Result<()> {
+    match &a.web_dir {
+        Some(dir) => Ok(check_web_dir(dir)?),
+        None => Ok(()),
+    }
+}
+
 /// Starts serving `target` as `a` says.
 pub async fn start(target: &Target, a: &DashboardArgs, persist: bool) -> Result<Dashboard> {
+    check_args(a)?;
     let mut cfg = DashboardConfig::new(&target.rpc_url, &target.ws_url, target.market);
     cfg.cluster = target.cluster.clone();
     cfg.bind = SocketAddr::new(a.bind, a.port);
@@ -102,9 +114,7 @@ pub async fn start(target: &Target, a: &DashboardArgs, persist: bool) -> Result<
         ))),
         (None, false) => None,
     };
-    Dashboard::start(cfg)
-        .await
-        .map_err(|e| CliError::Usage(format!("dashboard: {e}")))
+    Ok(Dashboard::start(cfg).await?)
 }
 
 /// Prints where `d` serves: one JSON line for scripts, a sentence otherwise.
@@ -133,13 +143,31 @@ pub fn announce(
     r.and_then(|_| out.flush()).map_err(CliError::Output)
 }
 
-/// Serves until ctrl-c, then stops.
+/// Serves until ctrl-c (SIGINT) or SIGTERM (what a service manager or a test
+/// sends), then stops serving and following, and returns.
 pub async fn serve_until_ctrl_c(d: Dashboard) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
     d.stop().await;
 }
 
 pub async fn run(ctx: &Ctx, a: DashboardArgs, out: &mut dyn Write) -> Result<()> {
+    check_args(&a)?;
     let json_line = a.print_url || ctx.format == Format::Json;
     let blobs = ctx.blobs().ok();
     // On the embedded chain: a node in this process, so that transactions (and with
