@@ -5,7 +5,8 @@
 //! comparing each figure with `audit stats` as `gpumkt audit stats --output json`
 //! writes it (the same `audit::stats` over the same snapshot, the same serializer),
 //! taken while the clock stands still. The script then posts a job through the page
-//! with a funded keypair registered as a Wallet Standard wallet; this test plays the
+//! with a funded keypair registered as a Wallet Standard wallet, and a second job through
+//! a wallet of the same key offering only `solana:signAndSendTransaction`; this test plays the
 //! provider (claim, the true product, submit, the challenge window, finalize) and the
 //! script watches the job settle, downloads and checks the result. Screenshots of every
 //! page land in `target/e2e-screenshots` (or `$OUT`).
@@ -198,20 +199,23 @@ async fn every_page_shows_audit_figures_and_a_wallet_posts_a_job_that_settles() 
         "ok page jobs:",
         "ok posted job",
         "result checked",
+        "through a wallet offering only solana:signAndSendTransaction",
+        "ok audit stats counts both posted jobs",
         "e2e: all",
     ] {
         assert!(so.contains(step), "missing `{step}`:\n{so}");
     }
 
-    // The page's job is in the chain's figures: one more posted and completed.
-    assert_eq!(served.len(), 1, "the page posted one job: {served:?}");
+    // The page's jobs are in the chain's figures: two more posted and completed (one
+    // through a wallet that signs, one through a wallet that signs and sends).
+    assert_eq!(served.len(), 2, "the page posted two jobs: {served:?}");
     let after = audit::stats(
         &audit::Snapshot::load(&*m.rpc, &m.world.market.market)
             .await
             .unwrap(),
     );
-    assert_eq!(after.jobs_posted, before.jobs_posted + 1);
-    assert_eq!(after.jobs_completed, before.jobs_completed + 1);
+    assert_eq!(after.jobs_posted, before.jobs_posted + 2);
+    assert_eq!(after.jobs_completed, before.jobs_completed + 2);
     assert!(after.volume_paid > before.volume_paid);
     let shots = std::fs::read_dir(&out).unwrap().filter(|e| {
         e.as_ref()
