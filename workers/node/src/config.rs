@@ -90,6 +90,12 @@ pub struct WorkerConfig {
     /// provider, whose challenge the auditor wins. Logged as a warning at start and on
     /// every job.
     pub cheat_wrong_results: bool,
+    /// Where this worker keeps its own copy of each checkpoint it trains (default
+    /// `<journal>.ckpt`); its segment journal is `<journal>.segments`.
+    pub checkpoint_dir: PathBuf,
+    /// Tests and the demo: stop dead at this point of this segment of a segmented job,
+    /// as if killed (the worker then does nothing more).
+    pub segment_fail_point: Option<(u8, crate::segments::FailPoint)>,
 }
 
 impl WorkerConfig {
@@ -104,6 +110,7 @@ impl WorkerConfig {
             heartbeat_every: Duration::from_secs(60),
             crank: false,
             work_dir: journal.with_extension("work"),
+            checkpoint_dir: journal.with_extension("ckpt"),
             journal,
             shutdown_grace: Duration::from_secs(60),
             prefetch_bytes: 1 << 30,
@@ -119,6 +126,7 @@ impl WorkerConfig {
             work_safety_factor: 4.0,
             fail_point: None,
             cheat_wrong_results: false,
+            segment_fail_point: None,
         }
     }
 }
@@ -166,4 +174,6 @@ pub struct Stats {
     pub referee_commits: u64,
     /// The same, revealed.
     pub referee_reveals: u64,
+    /// Segmented jobs carried until they waited or were done (each a task's run).
+    pub segment_runs: u64,
 }

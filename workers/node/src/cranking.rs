@@ -21,14 +21,7 @@ impl Worker {
         job: &Job,
         providers: &mut Option<HashMap<Pubkey, Provider>>,
     ) -> Result<()> {
-        if providers.is_none() {
-            *providers = Some(
-                accounts::list_providers(&*self.sender.chain, &self.cfg.market)
-                    .await?
-                    .into_iter()
-                    .collect(),
-            );
-        }
+        self.load_providers(providers).await?;
         self.ensure_crank_accounts().await?;
         let ixs = crank::instructions(
             &self.market,
@@ -40,6 +33,22 @@ impl Worker {
         match self.sender.send(&ixs, &self.key, &[]).await {
             Ok(_) => self.bump(|s| s.cranked += 1),
             Err(e) => tracing::debug!(job = %c.job, error = %e, "crank skipped"),
+        }
+        Ok(())
+    }
+
+    /// The market's providers, read once per tick (on the first crank that needs them).
+    pub(crate) async fn load_providers(
+        &self,
+        providers: &mut Option<HashMap<Pubkey, Provider>>,
+    ) -> Result<()> {
+        if providers.is_none() {
+            *providers = Some(
+                accounts::list_providers(&*self.sender.chain, &self.cfg.market)
+                    .await?
+                    .into_iter()
+                    .collect(),
+            );
         }
         Ok(())
     }

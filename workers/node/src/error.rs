@@ -68,6 +68,9 @@ pub enum PrepareError {
     TooLittleTime { left: i64, needed: i64 },
     #[error("the job has no valid submit deadline")]
     NoSubmitDeadline,
+    /// A train-mlp spec's data blob is not the data it declares, or not digits.
+    #[error("the training data is unusable: {0}")]
+    TrainingData(#[from] gpu_market_compute::train::SegmentError),
     /// The executor's own check (inputs, and for cuda-kernel the compilation).
     #[error("the executor cannot run it: {0}")]
     ExecutorRefuses(#[from] ExecError),
@@ -126,6 +129,12 @@ pub enum JobError {
     /// A `Claiming` or `Submitting` journal line whose transaction does not decode.
     #[error("the journaled {what} transaction is unreadable")]
     UnreadableJournal { what: &'static str },
+    /// Carrying a segmented job's segments (train, store, journal, commit, expire).
+    #[error("segments: {0}")]
+    Segments(#[from] crate::segments::SegmentRunError),
+    /// The buyer's checkpoint store the spec names cannot be opened.
+    #[error("the spec's checkpoint store: {0}")]
+    CheckpointStore(#[from] gpu_market_blobs::CheckpointStoreError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -161,6 +170,11 @@ pub enum WorkerError {
     ResultUriTooLong { uri: String, len: usize, max: usize },
     #[error("cannot store a probe blob in the blob store: {0}")]
     BlobStore(#[source] BlobError),
+    #[error(transparent)]
+    SegmentJournal(#[from] crate::segments::journal::JournalError),
+    /// The worker's own checkpoint directory cannot be opened.
+    #[error("the worker's checkpoint directory: {0}")]
+    Checkpoints(#[source] gpu_market_blobs::CheckpointStoreError),
 }
 
 impl WorkerError {

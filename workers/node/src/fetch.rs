@@ -61,6 +61,11 @@ impl Worker {
     /// and pinned), at most `max_spec_bytes`, checked against the posted hash. Every
     /// read of a chain-supplied spec goes through here (preparing, defending a result).
     pub(crate) async fn read_spec(&self, job: &Job) -> Result<JobSpec, PrepareError> {
+        Ok(JobSpec::from_bytes(&self.read_spec_bytes(job).await?)?)
+    }
+
+    /// The bytes of `job`'s spec, read as [`Worker::read_spec`] says, whatever its kind.
+    pub(crate) async fn read_spec_bytes(&self, job: &Job) -> Result<Vec<u8>, PrepareError> {
         let policy = &self.cfg.uri_policy;
         let resolver = &*self.cfg.resolver.0;
         let spec_route = policy
@@ -89,7 +94,7 @@ impl Worker {
                 BlobError::TooLarge { len, .. } => PrepareError::SpecTooLarge { len, max },
                 e => PrepareError::SpecUnavailable(e),
             })?;
-        Ok(JobSpec::from_bytes(&spec_bytes)?)
+        Ok(spec_bytes)
     }
 
     /// Fetches and checks the spec and inputs of `job`.

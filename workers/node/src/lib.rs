@@ -26,6 +26,7 @@ pub mod plan;
 pub mod policy;
 pub mod prefetch;
 pub mod referee;
+mod segmented;
 pub mod segments;
 mod store_check;
 pub mod timing;

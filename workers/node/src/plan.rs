@@ -8,11 +8,17 @@
 //! by applying the program's own bond-locking transition (`Provider::lock_bond`)
 //! to a copy of the provider, so the free stake and the chain's slot cap are
 //! never restated here. Only the worker's local cap is its own.
+//!
+//! Segmented jobs (train-mlp, paid per segment) are planned beside them: a job whose
+//! running segment is this provider's is carried again, and one whose next segment the
+//! program would start for this provider now (`Segments::startable_at`, on the same
+//! copy of the provider, whose bond it then locks) is taken on; what the segment runner
+//! does with it is [`crate::segments::plan`]'s decision.
 
 use std::collections::HashSet;
 
-use gpu_market::state::{Job, Provider};
-use gpu_market_client::crank::{self, CrankAction};
+use gpu_market::state::{Job, Provider, Segments, WorkloadKind};
+use gpu_market_client::crank::{self, CrankAction, SegmentDuty};
 use gpu_market_client::Pubkey;
 
 use crate::lifecycle::claimed_by;
@@ -26,6 +32,8 @@ pub struct Snapshot {
     pub min_stake: u64,
     /// Every live job of the market.
     pub jobs: Vec<(Pubkey, Job)>,
+    /// The `Segments` of the segmented ones among them.
+    pub segmented: Vec<(Pubkey, Segments)>,
 }
 
 /// What the worker itself knows.
@@ -59,6 +67,11 @@ pub enum Action {
     /// restart, or a journal that was lost).
     Resume(Pubkey),
     Crank(CrankAction),
+    /// Carry a segmented job: its running segment is ours, or its next one may start
+    /// for us (the segment runner claims it).
+    Segments(Pubkey),
+    /// Pay or expire one segment of a segmented job.
+    CrankSegment(SegmentDuty),
 }
 
 /// Why an open job is not for us, or `None` when it is.
@@ -107,9 +120,41 @@ pub fn candidates<'a>(s: &'a Snapshot, l: &Local) -> Vec<&'a (Pubkey, Job)> {
     open
 }
 
+/// Whether this worker takes segmented job `key` (its `Segments` `segs`) on now, on
+/// `provider` as the program would see it after the claims planned so far: the program
+/// would start its next segment for it, at no less than the local price floor. Returns
+/// the bond the start locks.
+fn segment_start(
+    job: &Job,
+    segs: &Segments,
+    provider: &Provider,
+    s: &Snapshot,
+    l: &Local,
+) -> Option<u64> {
+    let (index, bond) = segs
+        .check_start_for(job, provider, s.min_stake, s.now)
+        .ok()?;
+    let price = segs.segments.get(index as usize)?.price;
+    (price >= l.price_floor).then_some(bond)
+}
+
 pub fn plan(s: &Snapshot, l: &Local) -> Vec<Action> {
     let mut actions = Vec::new();
     let me = s.provider_key;
+    let train = l.kinds.contains(&WorkloadKind::TrainMlp.code());
+    let job_of = |key: &Pubkey| s.jobs.iter().find(|(k, _)| k == key).map(|(_, j)| j);
+
+    // Segmented jobs whose running segment is ours: carried again (after a restart,
+    // or once the previous commit started the next segment for us).
+    for (key, segs) in &s.segmented {
+        if train
+            && !l.running.contains(key)
+            && !l.rejected.contains(key)
+            && segs.running().is_some_and(|(_, seg)| seg.provider == me)
+        {
+            actions.push(Action::Segments(*key));
+        }
+    }
 
     for (key, job) in &s.jobs {
         if claimed_by(job, &me)
@@ -151,10 +196,36 @@ pub fn plan(s: &Snapshot, l: &Local) -> Vec<Action> {
             slots -= 1;
             actions.push(Action::Claim(*key));
         }
+        // Segmented jobs whose next segment may start for us, best paid first.
+        let mut open: Vec<(&Pubkey, &Job, &Segments)> = s
+            .segmented
+            .iter()
+            .filter(|(k, _)| train && !l.running.contains(k) && !l.rejected.contains(k))
+            .filter_map(|(k, segs)| job_of(k).map(|j| (k, j, segs)))
+            .collect();
+        open.sort_by(|a, b| b.1.price.cmp(&a.1.price));
+        for (key, job, segs) in open {
+            if slots == 0 {
+                break;
+            }
+            let Some(bond) = segment_start(job, segs, &provider, s, l) else {
+                continue;
+            };
+            if provider.lock_bond(bond, s.min_stake).is_err() {
+                continue;
+            }
+            slots -= 1;
+            actions.push(Action::Segments(*key));
+        }
     }
 
     if l.crank {
         actions.extend(crank::due(&s.jobs, s.now).into_iter().map(Action::Crank));
+        actions.extend(
+            crank::segments_due(&s.segmented, s.now)
+                .into_iter()
+                .map(Action::CrankSegment),
+        );
     }
     actions
 }
@@ -240,6 +311,7 @@ mod tests {
             provider_key: me,
             provider: provider(250, 0),
             min_stake: 0,
+            segmented: vec![],
             jobs: vec![
                 (k(1), job(JobState::Open, 100, 100, Pubkey::default(), 0)),
                 (k(2), job(JobState::Open, 200, 100, Pubkey::default(), 0)),
@@ -271,6 +343,7 @@ mod tests {
             provider_key: me,
             provider: provider(10_000, 1),
             min_stake: 0,
+            segmented: vec![],
             jobs: vec![
                 (k(1), gpu_job),
                 (k(2), job(JobState::Open, 100, 100, Pubkey::default(), 0)), // 2 s left < 5
@@ -297,6 +370,7 @@ mod tests {
             provider_key: me,
             provider: provider(10_000, 0),
             min_stake: 0,
+            segmented: vec![],
             jobs: vec![
                 (k(1), job(JobState::Open, 100, 100, Pubkey::default(), 0)),
                 (k(2), job(JobState::Open, 300, 100, Pubkey::default(), 0)),
@@ -331,6 +405,7 @@ mod tests {
             provider_key: me,
             provider: provider(10_000, 3),
             min_stake: 0,
+            segmented: vec![],
             jobs: vec![open(1), open(2), open(3)],
         };
         let mut l = local();
@@ -361,6 +436,7 @@ mod tests {
             provider: provider(10_000, 0),
             min_stake: 0,
             jobs,
+            segmented: vec![],
         };
         let mut l = local();
         l.failed.insert((k(1), 10));
@@ -397,6 +473,7 @@ mod tests {
             provider_key: me,
             provider: provider(0, 0),
             min_stake: 0,
+            segmented: vec![],
             jobs: vec![(k(1), submitted)],
         };
         let mut l = local();

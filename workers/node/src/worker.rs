@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU32, AtomicUsize, Ordering}
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gpu_market::state::{Job, Provider};
-use gpu_market_blobs::{BlobError, BlobStore};
+use gpu_market::state::{Job, Provider, Segments, WorkloadKind};
+use gpu_market_blobs::{BlobError, BlobStore, CheckpointStore};
 use gpu_market_client::chain::AccountUpdate;
 use gpu_market_client::error::ClientError;
 use gpu_market_client::ix::{self, MarketKeys};
@@ -34,6 +34,7 @@ use crate::journal::{self as journal, Entry, Journal, Step};
 use crate::lifecycle;
 use crate::plan::{self, Action, Local, Snapshot};
 use crate::prefetch::{self, Holdings};
+use crate::segments::{SegmentJob, SegmentJournal};
 use crate::timing::{Span, Timeline};
 
 #[derive(Default)]
@@ -69,8 +70,14 @@ pub struct Worker {
     /// because they add the jobs they claim to it.
     claims: tokio::sync::Mutex<JoinSet<Result<(), WorkerError>>>,
     stats: Mutex<Stats>,
-    accepting: AtomicBool,
-    crashed: AtomicBool,
+    pub(crate) accepting: AtomicBool,
+    pub(crate) crashed: AtomicBool,
+    /// Checkpoints of segmented jobs this worker trained and stored (`segmented.rs`).
+    pub(crate) segment_journal: SegmentJournal,
+    /// This worker's own copy of each checkpoint it trains.
+    pub(crate) checkpoints: CheckpointStore,
+    /// Segmented jobs prepared (spec and data checked), kept for their next segments.
+    pub(crate) segment_jobs: Mutex<HashMap<Pubkey, SegmentJob>>,
     /// The worker key's own token accounts exist (see `ensure_crank_accounts`).
     pub(crate) crank_accounts_ready: AtomicBool,
     /// One execution on the device at a time: a queued job starts the moment
@@ -134,7 +141,12 @@ impl Worker {
                     .map(|p| (*k, p))
             })
             .collect();
-        let kinds = crate::supported_kinds(&*executor);
+        let mut kinds = crate::supported_kinds(&*executor);
+        // Segmented training runs on the worker's own trainer, whatever the executor.
+        kinds.push(WorkloadKind::TrainMlp.code());
+        let segment_journal = SegmentJournal::open(cfg.journal.with_extension("segments"))?;
+        let checkpoints = CheckpointStore::open(&cfg.checkpoint_dir.display().to_string())
+            .map_err(WorkerError::Checkpoints)?;
         if cfg.cheat_wrong_results {
             tracing::warn!(
                 provider = %provider,
@@ -161,6 +173,9 @@ impl Worker {
             stats: Mutex::new(Stats::default()),
             accepting: AtomicBool::new(true),
             crashed: AtomicBool::new(false),
+            segment_journal,
+            checkpoints,
+            segment_jobs: Mutex::new(HashMap::new()),
             crank_accounts_ready: AtomicBool::new(false),
             lane: Arc::new(Semaphore::new(1)),
             wedged: Arc::new(AtomicUsize::new(0)),
@@ -258,7 +273,9 @@ impl Worker {
         let market = accounts::fetch_market(chain, &self.cfg.market).await?;
         let jobs = accounts::list_jobs(chain, &self.cfg.market, None).await?;
         let now = chain.clock().await?.unix_timestamp;
+        let segmented = gpu_market_client::crank::load_segments(chain, &jobs).await?;
         Ok(Snapshot {
+            segmented,
             now,
             provider_key: self.provider,
             provider,
@@ -308,6 +325,8 @@ impl Worker {
         let local = self.local_view();
         let actions = plan::plan(&snapshot, &local);
         let jobs: HashMap<Pubkey, &Job> = snapshot.jobs.iter().map(|(k, j)| (*k, j)).collect();
+        let segmented: HashMap<Pubkey, &Segments> =
+            snapshot.segmented.iter().map(|(k, s)| (*k, s)).collect();
 
         // Prepare ahead the candidates after those claimed now (which are
         // prepared as they are claimed), and forget jobs gone elsewhere.
@@ -354,6 +373,12 @@ impl Worker {
                     self.spawn_drive(key, job, None).await
                 }
                 Action::Crank(c) => self.crank(c, jobs[&c.job], &mut providers).await?,
+                Action::Segments(key) => self.spawn_segments(key, jobs[&key].clone()).await,
+                Action::CrankSegment(d) => {
+                    let segs = segmented[&d.job];
+                    self.crank_segment(d, jobs[&d.job], &mut providers, segs)
+                        .await?
+                }
             }
         }
         self.defend(&snapshot.jobs, snapshot.now).await;

@@ -409,3 +409,114 @@ async fn a_worker_restarted_mid_segment_commits_from_its_journal_without_claimin
         s.w.assert_conservation().await;
     }
 }
+
+/// The daemon (`Worker::tick`) takes segmented jobs: the buyer's spec is read from the
+/// blob store through the worker's policy and checked against the posted hash; worker
+/// A claims and trains segments back to back and is killed at a random segment; B, a
+/// crank too, waits while A's segment is on time, expires it once late, takes the job
+/// over from A's last committed checkpoint and finishes it; its crank pays every
+/// segment. The final checkpoint is the uninterrupted run's.
+#[tokio::test]
+async fn the_daemon_takes_segmented_jobs_and_hands_them_off() {
+    use gpu_market_worker::{UriPolicy, Worker, WorkerConfig};
+
+    let mut rng = SplitMix64::new(kill_seed());
+    let k = 1 + (rng.next_u64() % u64::from(SEGMENTS - 1)) as u8;
+    eprintln!("A is killed before training segment {k}");
+    let w = World::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let blobs = gpu_market_blobs::open(dir.path().join("blobs").to_str().unwrap()).unwrap();
+    let buyer = w.wallet(BUYER_FUNDS, 0).await;
+    let buyer_dir = tempfile::tempdir().unwrap();
+    let spec = spec_for(buyer_dir.path());
+    let spec_bytes = spec.to_bytes().unwrap();
+    let spec_ref = blobs.put(&spec_bytes).await.unwrap();
+    let terms = vec![
+        SegmentTerms {
+            price: PRICE,
+            duration: DURATION,
+        };
+        SEGMENTS as usize
+    ];
+    let mut args = w.segmented_args(1, &terms, w.now().await + 3_600);
+    args.spec_hash = spec_ref.sha256.0;
+    args.spec_uri = spec_ref.uri.clone();
+    let (job, _) = w.try_post_segmented(&buyer, args, terms).await.unwrap();
+
+    let worker = |p: &ProviderHandle, name: &str, fail: Option<(u8, FailPoint)>, crank: bool| {
+        let mut cfg = WorkerConfig::new(w.market.market, p.owner.pubkey(), dir.path().join(name));
+        cfg.uri_policy = UriPolicy::local();
+        cfg.max_concurrent = 4;
+        cfg.crank = crank;
+        cfg.segment_fail_point = fail;
+        Worker::new(
+            cfg,
+            w.sender.clone(),
+            p.worker.insecure_clone(),
+            Arc::new(gpu_market_compute::exec::CpuExecutor::with_threads(1)),
+            blobs.clone(),
+        )
+    };
+    let (pa, pb) = (
+        w.register_provider(h100(), 50_000).await,
+        w.register_provider(h100(), 50_000).await,
+    );
+    let a = worker(&pa, "a.jsonl", Some((k, FailPoint::BeforeTrain)), false)
+        .await
+        .unwrap();
+    let b = worker(&pb, "b.jsonl", None, true).await.unwrap();
+    a.tick().await.unwrap();
+    assert_eq!(a.drain().await.len(), 1, "A died");
+    let seg = w.segments(&job).await;
+    assert_eq!((seg.next, seg.segments[k as usize].provider), (k, pa.key));
+    drop(a);
+
+    // On time, A's segment is A's: B takes nothing.
+    b.tick().await.unwrap();
+    assert!(b.drain().await.is_empty());
+    assert_eq!(w.segments(&job).await.segments[k as usize].provider, pa.key);
+
+    w.advance(DURATION + 1).await;
+    for _ in 0..3 {
+        b.tick().await.unwrap();
+        let errors = b.drain().await;
+        assert!(errors.is_empty(), "{errors:?}");
+    }
+    let seg = w.segments(&job).await;
+    assert_eq!(seg.next, SEGMENTS, "B finished the job");
+    for (i, x) in seg.segments.iter().enumerate() {
+        let ran = if (i as u8) < k { pa.key } else { pb.key };
+        assert_eq!(x.provider, ran, "segment {i}");
+    }
+    let root = Hash32(seg.segments[SEGMENTS as usize - 1].state_root);
+    let last = CheckpointStore::open(&spec.params().checkpoint_store)
+        .unwrap()
+        .get(&job.to_string(), u32::from(SEGMENTS) - 1, &root)
+        .await
+        .unwrap();
+    let bytes = std::fs::read(Digits::bundled_path()).unwrap();
+    let reference = SegmentJob {
+        job,
+        spec: Arc::new(spec.clone()),
+        data: Arc::new(training_data(&spec, &bytes).unwrap()),
+    };
+    assert_eq!(last, uninterrupted(&reference));
+
+    w.advance(default_params().challenge_window + 1).await;
+    b.tick().await.unwrap();
+    assert!(b.drain().await.is_empty());
+    assert!(!w.job_exists(&job).await, "B's crank paid every segment");
+    let payout = PRICE - math::fee_for(PRICE, default_params().fee_bps).unwrap();
+    assert_eq!(w.balance(&pa.owner.payment).await, u64::from(k) * payout);
+    assert_eq!(
+        w.balance(&pb.owner.payment).await,
+        u64::from(SEGMENTS - k) * payout
+    );
+    for mint in [w.market.payment_mint, w.market.stake_mint] {
+        w.track(
+            mint,
+            gpu_market_client::token::ata(&pb.worker.pubkey(), &mint),
+        );
+    }
+    w.assert_conservation().await;
+}
