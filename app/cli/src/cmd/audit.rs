@@ -235,3 +235,91 @@ pub async fn run(ctx: &Ctx, cmd: AuditCmd, out: &mut dyn Write) -> Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use audit::segment_stats::{SegmentStats, SegmentedJobStats};
+
+    use super::*;
+
+    fn segment(index: u8, state: &'static str, provider: Option<&str>) -> SegmentStats {
+        let paid = state == "paid";
+        SegmentStats {
+            index,
+            state,
+            provider: provider.map(str::to_string),
+            price: 1_000,
+            gpu_ms: if provider.is_some() { 2_500 } else { 0 },
+            gpu_seconds: if provider.is_some() { 2.5 } else { 0.0 },
+            revenue: if paid { 975 } else { 0 },
+            fee: if paid { 25 } else { 0 },
+            paid,
+            state_root: provider.map(|_| "ab".repeat(32)),
+            started_at: 0,
+            deadline: 0,
+            committed_at: 0,
+        }
+    }
+
+    /// The table an auditor reads: one row per segment with who ran it, its
+    /// GPU-seconds and what it paid, under a line with the job's sums.
+    #[test]
+    fn a_segmented_job_prints_one_row_per_segment_under_its_sums() {
+        let provider = "Prov1111111111111111111111111111111111111111";
+        let j = SegmentedJobStats {
+            job: "Job11111111111111111111111111111111111111111".into(),
+            ended: false,
+            last_checkpoint_index: Some(1),
+            last_checkpoint_uri: "blob://c1".into(),
+            gpu_ms: 5_000,
+            gpu_seconds: 5.0,
+            revenue: 975,
+            fees: 25,
+            segments_paid: 1,
+            segments: vec![
+                segment(0, "paid", Some(provider)),
+                segment(1, "committed", Some(provider)),
+                segment(2, "pending", None),
+            ],
+        };
+        let mut out = Vec::new();
+        print_segmented_job(&mut out, &j).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "segmented job Job11111111111111111111111111111111111111111: 1 of 3 segments paid, 5.000 GPU-s, revenue 975, fees 25"
+        );
+        let cells = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+        assert_eq!(
+            cells(lines[1]),
+            ["SEGMENT", "STATE", "PROVIDER", "GPU-S", "PRICE", "REVENUE", "FEE", "ROOT"]
+        );
+        let row0 = cells(
+            lines
+                .iter()
+                .find(|l| l.trim_start().starts_with("0 "))
+                .unwrap(),
+        );
+        assert_eq!(
+            row0,
+            [
+                "0",
+                "paid",
+                short(&provider).as_str(),
+                "2.500",
+                "1000",
+                "975",
+                "25",
+                "abababababababab"
+            ]
+        );
+        let row2 = cells(
+            lines
+                .iter()
+                .find(|l| l.trim_start().starts_with("2 "))
+                .unwrap(),
+        );
+        assert_eq!(row2, ["2", "pending", "-", "0.000", "1000", "0", "0", "-"]);
+    }
+}
