@@ -6,11 +6,15 @@
 //! balance check), [`train`] (the train-mlp spec a segmented post publishes, from a file
 //! or from flags over the bundled digits), [`segments`] (the segmented post, `extend`
 //! and `end`: each checked by the program's `Segments` rules before anything is sent),
-//! [`watch`] (following a single job), [`follow`] (a segmented job's status and watch).
+//! [`terms`] (the segments' prices and durations from the flags),
+//! [`watch`] (following a single job), [`follow`] (a segmented job's status and watch),
+//! [`changes`] (what changed between two looks at a segmented job).
 
+pub mod changes;
 pub mod follow;
 pub mod post;
 pub mod segments;
+pub mod terms;
 pub mod train;
 pub mod watch;
 

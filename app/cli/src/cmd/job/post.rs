@@ -14,7 +14,7 @@ use serde_json::json;
 use solana_sdk::signature::Signer;
 
 use super::market_keys;
-use super::segments::SegmentedArgs;
+use super::terms::SegmentedArgs;
 use super::train::{read_kind, TrainArgs};
 use crate::error::SegmentInputError;
 use crate::output::emit;
@@ -49,10 +49,13 @@ pub struct PostArgs {
         required_unless_present_any = ["spec", "segments"]
     )]
     pub workload: Option<WorkloadArg>,
+    /// GEMM: rows of A and C.
     #[arg(long, default_value_t = 256)]
     pub m: u32,
+    /// GEMM: columns of B and C.
     #[arg(long, default_value_t = 256)]
     pub n: u32,
+    /// GEMM: columns of A, rows of B.
     #[arg(long, default_value_t = 256)]
     pub k: u32,
     /// Seed of the generated inputs.
@@ -79,10 +82,13 @@ pub struct PostArgs {
     /// Job nonce (default: from the clock).
     #[arg(long)]
     pub nonce: Option<u64>,
+    /// Least GPU memory a provider must have, MiB.
     #[arg(long, default_value_t = 0)]
     pub min_vram_mb: u32,
+    /// Least compute capability (major*10 + minor).
     #[arg(long, default_value_t = 0)]
     pub min_compute_capability: u16,
+    /// Least GPU count.
     #[arg(long, default_value_t = 0)]
     pub min_gpus: u16,
     /// Refuse to post if the escrow (price plus crank bounty, per segment for a segmented

@@ -39,8 +39,10 @@ pub struct TrainArgs {
     /// Examples per SGD step.
     #[arg(long, default_value_t = Config::digits().batch, conflicts_with = "spec")]
     pub batch: u32,
+    /// SGD learning rate.
     #[arg(long, default_value_t = Config::digits().learning_rate, conflicts_with = "spec")]
     pub learning_rate: f32,
+    /// SGD momentum.
     #[arg(long, default_value_t = Config::digits().momentum, conflicts_with = "spec")]
     pub momentum: f32,
     /// Seed of the step-0 weights.
