@@ -1,5 +1,6 @@
 //! The web app in headless Chromium, end to end: a market on a manual-clock localnet
-//! (the suites' market of `common`: jobs finalized, submitted, cheated and open), the
+//! (the suites' market of `common`: jobs finalized, submitted, cheated and open, and a
+//! live segmented job with one segment paid), the
 //! dashboard serving `app/web/dist` over it, and `app/web/e2e/e2e.mjs` (Node,
 //! playwright-core driving Debian's /usr/bin/chromium) opening every page and
 //! comparing each figure with `audit stats` as `gpumkt audit stats --output json`
@@ -96,6 +97,29 @@ async fn every_page_shows_audit_figures_and_a_wallet_posts_a_job_that_settles() 
         m.world.finalize(&job, &m.cranker).await.expect("finalize");
     }
 
+    // A segmented job of three segments, live: segment 0 run for 20 s on the
+    // provider's 2 GPUs, committed and paid; what follows it as the program decides.
+    let terms = gpu_market_tests::segments::terms(3, PRICE, 600);
+    let deadline = m.world.now().await + 7_200;
+    let segmented = m
+        .world
+        .post_segmented(&m.buyer, 9_000, &terms, deadline)
+        .await;
+    m.world
+        .seg_claim(&m.provider, &segmented)
+        .await
+        .expect("segment 0 starts");
+    m.world.advance(20).await;
+    m.world
+        .seg_commit(&m.provider, &segmented, 0, 7)
+        .await
+        .expect("segment 0 commits");
+    m.world.advance(m.world.params.challenge_window + 1).await;
+    m.world
+        .seg_finalize(&segmented, 0, &m.cranker)
+        .await
+        .expect("segment 0 is paid");
+
     // The dashboard as `gpumkt dashboard` runs it, serving the built app.
     let db = tempfile::tempdir().unwrap();
     let mut cfg = DashboardConfig::new(&m.net.rpc_url, &m.net.ws_url, m.world.market.market);
@@ -111,6 +135,23 @@ async fn every_page_shows_audit_figures_and_a_wallet_posts_a_job_that_settles() 
         .await
         .unwrap();
     let before = audit::stats(&snap);
+    // The snapshot read the segmented job's segments from the node: segment 0 paid
+    // its provider the price less the fee, for 20 s x 2 GPUs of metered time.
+    let seg = before
+        .segmented_jobs
+        .iter()
+        .find(|j| j.job == segmented.to_string())
+        .expect("audit stats lists the live segmented job");
+    assert_eq!(seg.segments.len(), 3);
+    let s0 = &seg.segments[0];
+    assert_eq!((s0.state, s0.paid), ("paid", true));
+    assert_eq!(s0.provider, Some(m.provider.key.to_string()));
+    assert_eq!(s0.gpu_ms, 40_000);
+    assert_eq!(
+        s0.revenue,
+        gpu_market::math::payout_for(PRICE, m.world.params.fee_bps).unwrap()
+    );
+    assert_eq!(s0.state_root, Some(hex::encode([7u8; 32])));
     let work = tempfile::tempdir().unwrap();
     let stats_file = work.path().join("stats.json");
     serde_json::to_writer_pretty(std::fs::File::create(&stats_file).unwrap(), &before).unwrap();
@@ -192,6 +233,10 @@ async fn every_page_shows_audit_figures_and_a_wallet_posts_a_job_that_settles() 
     assert!(
         status.success(),
         "e2e script failed ({status}):\n{so}\n{se}"
+    );
+    assert!(
+        so.contains(&format!("ok segments of job {segmented}: 3 rows")),
+        "the segmented job's page showed no segments table:\n{so}"
     );
     for step in [
         "ok page overview:",

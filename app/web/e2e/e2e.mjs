@@ -327,6 +327,14 @@ async function main() {
     await visit(`/jobs/${j.job}`, `job-${short(j.job)}`, `[data-testid="job:${j.job}.state"]`, 13);
     const sigs = await page.$$eval('[data-testid="timeline"] [data-testid="signature"]', (e) => e.map((x) => x.textContent));
     checks.ok(sigs.length > 0 && sigs.every((s) => /^[1-9A-HJ-NP-Za-km-z]{64,90}$/.test(s)), `job ${j.job}: timeline without signatures (${sigs.join(",")})`);
+    // A live segmented job in audit stats has its segments on its page, a row each
+    // (their figures were compared above, source "segment:<job>:<index>").
+    const segs = cliStats().segmented_jobs?.find((s) => s.job === j.job);
+    if (segs) {
+      const rows = await page.$$eval('[data-testid="segments-table"] tbody tr', (r) => r.length).catch(() => 0);
+      checks.ok(rows === segs.segments.length, `job ${j.job}: ${rows} segment rows, audit stats has ${segs.segments.length}`);
+      console.log(`ok segments of job ${j.job}: ${rows} rows`);
+    }
   }
   console.log(`ok ${Math.min(jobs.length, o.maxJobs)} job pages, each with a timeline of signatures`);
 
