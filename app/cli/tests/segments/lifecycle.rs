@@ -24,6 +24,12 @@ async fn a_segmented_job_is_posted_delivered_extended_ended_and_watched() {
     let mut args = post_args(&store, "1", "3", "1000");
     args.push("--dry-run");
     let dry = w.buyer.run(&args).await;
+    let shown = w.text(&w.buyer, &args).await;
+    assert!(
+        shown.starts_with("escrow 3015: 3 segments, price 3000 + crank bounty 5 each\n"),
+        "{shown}"
+    );
+    assert!(shown.contains("dry run: job"), "{shown}");
     assert_eq!(
         (dry["escrow"].as_u64(), dry["dry_run"].as_bool()),
         (Some(3 * 1_005), Some(true))
@@ -132,6 +138,15 @@ async fn a_segmented_job_is_posted_delivered_extended_ended_and_watched() {
         );
         assert_eq!(s(s0, "provider"), pkey.to_string());
         assert_eq!(segs["segments"][1]["state"], "running");
+        let shown = w.text(&w.buyer, &["job", "status", &job.to_string()]).await;
+        for needle in [
+            "1/3 done, 0 paid, 1 running, 1 pending",
+            &format!("#0 at {uri0}"),
+            "committed  1000",
+            "0707070707070707",
+        ] {
+            assert!(shown.contains(needle), "{needle:?} not in:\n{shown}");
+        }
         let listed = w.buyer.run(&["job", "list", "--state", "segmented"]).await;
         assert_eq!(listed.as_array().unwrap().len(), 1);
         assert_eq!(listed[0]["segments"]["done"], 1);
@@ -298,6 +313,7 @@ async fn a_missed_segment_is_handed_off_and_the_watch_says_so() {
         .await
         .unwrap()
         .stake;
+    let watch_text = w.watch_text(job, w.buyer.key());
     let watch = w.watch(job, w.buyer.key());
     let steps = async {
         settle().await;
@@ -354,7 +370,15 @@ async fn a_missed_segment_is_handed_off_and_the_watch_says_so() {
             .await
             .unwrap();
     };
-    let (watched, ()) = tokio::join!(watch, steps);
+    let (watched, shown, ()) = tokio::join!(watch, watch_text, steps);
+    for needle in [
+        format!("segment 1 expired: {akey} missed its deadline"),
+        format!("hand-off: segment 1 resumed by {bkey} from {akey}'s checkpoint 0"),
+        format!("segment 0 paid: {} to {akey}", payout),
+        "closed: every segment settled".to_string(),
+    ] {
+        assert!(shown.contains(&needle), "{needle:?} not in:\n{shown}");
+    }
     let seen = events(&watched);
     assert_eq!(
         seen,

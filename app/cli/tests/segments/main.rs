@@ -232,10 +232,64 @@ impl World {
         self.chain.advance(due + 1 - now).await.unwrap();
     }
 
-    /// A `job watch --output json` running on its own context while the test acts.
     /// `job watch --output json` on its own context, to run beside the test's steps
     /// (`tokio::join!`: the command's future borrows its output and is not `Send`); it
     /// must end by itself, when the job closes.
+    /// `user`'s command with `--output text`: what a person reads.
+    pub async fn text(&self, user: &User, args: &[&str]) -> String {
+        let mut as_text = User::with_key(
+            &self.chain,
+            &self.blobs(),
+            Some(self.market),
+            user.key().insecure_clone(),
+        );
+        as_text.ctx.format = Format::Text;
+        let mut argv = vec!["gpumkt"];
+        argv.extend_from_slice(args);
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let mut out = Vec::new();
+        run_with(&as_text.ctx, cli.command, &mut out)
+            .await
+            .unwrap_or_else(|e| panic!("{args:?} failed: {e}"));
+        String::from_utf8(out).unwrap()
+    }
+
+    /// [`World::watch`] with `--output text`: the lines a person watching sees.
+    pub fn watch_text(&self, job: Pubkey, key: &Keypair) -> Pin<Box<dyn Future<Output = String>>> {
+        let watcher = User::with_key(
+            &self.chain,
+            &self.blobs(),
+            Some(self.market),
+            key.insecure_clone(),
+        );
+        let chain = self.chain.clone();
+        let (blobs, market) = (self.blobs(), self.market);
+        Box::pin(async move {
+            let w = World::text_ctx(&chain, &blobs, market, &watcher);
+            let job = job.to_string();
+            let argv = ["gpumkt", "job", "watch", &job, "--interval-ms", "10"];
+            let cli = Cli::try_parse_from(argv).unwrap();
+            let mut out = Vec::new();
+            tokio::time::timeout(Duration::from_secs(60), run_with(&w, cli.command, &mut out))
+                .await
+                .expect("the watch ends when the job closes")
+                .unwrap();
+            String::from_utf8(out).unwrap()
+        })
+    }
+
+    fn text_ctx(chain: &Arc<EmbeddedChain>, blobs: &str, market: Pubkey, user: &User) -> Ctx {
+        let shared: SharedChain = chain.clone();
+        Ctx::with_chain(
+            shared,
+            "embedded".into(),
+            Some(Arc::new(user.key().insecure_clone())),
+            Some(market),
+            Some(blobs.into()),
+            Format::Text,
+        )
+    }
+
     pub fn watch(&self, job: Pubkey, key: &Keypair) -> Pin<Box<dyn Future<Output = Value>>> {
         let watcher = User::with_key(
             &self.chain,
