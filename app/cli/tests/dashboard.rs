@@ -288,7 +288,15 @@ async fn dashboard_serves_the_api_and_the_web_app_and_its_db_resumes() {
         .send(&[pause], &node.faucet, &[])
         .await
         .expect("the market pauses");
-    let d = Served::start(&args).await;
+    // This time announced by `--output json` rather than `--print-url`: the same line.
+    let mut json_args: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| *a != "--print-url")
+        .collect();
+    json_args.extend(["--output", "json"]);
+    let d = Served::start(&json_args).await;
+    assert_eq!(d.line["market"], m);
     let url = d.url();
     let mut again = stored_events(&url).await;
     for _ in 0..40 {
@@ -313,6 +321,28 @@ async fn dashboard_serves_the_api_and_the_web_app_and_its_db_resumes() {
     assert_eq!(h["events_stored"].as_u64(), Some(again.len() as u64), "{h}");
     d.stop().await;
     node.stop().await;
+}
+
+/// On `-u embedded` without `--market` it starts a node in its process, creates a
+/// market there and serves it: the line names both, and the API reads that market.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_dashboard_creates_a_market_and_serves_it() {
+    let d = Served::start(&["-u", "embedded", "dashboard", "--port", "0", "--print-url"]).await;
+    let url = d.url();
+    assert_eq!(d.line["cluster"], "embedded");
+    let market = d.line["market"].as_str().unwrap().to_string();
+    let rpc = d.line["rpc_url"].as_str().unwrap().to_string();
+    assert!(rpc.starts_with("http://127.0.0.1:"), "{rpc}");
+    let config = get_json(&format!("{url}/api/config")).await;
+    assert_eq!(config["market"], market);
+    assert_eq!(config["rpc_url"], rpc);
+    let stats = get_json(&format!("{url}/api/stats")).await;
+    assert_eq!(stats["market"], market);
+    assert_eq!(stats["jobs_posted"], 0);
+    // Its node answers other clients too, for as long as it serves.
+    let (code, out, err) = gpumkt(&["-u", &rpc, "-m", &market, "audit", "invariants"]).await;
+    assert_eq!(code, 0, "audit invariants on the embedded node: {out}{err}");
+    d.stop().await;
 }
 
 /// Runs `gpumkt dashboard` with `extra` against no chain at all (nothing is read before
