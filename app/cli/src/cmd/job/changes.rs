@@ -43,6 +43,22 @@ pub enum Change {
     Disputed {
         index: u8,
     },
+    /// The dispute over segment `index` left its checkpoint standing: committed again.
+    Upheld {
+        index: u8,
+    },
+    /// The dispute over segment `index` found its checkpoint wrong: `provider` is
+    /// slashed for it, and it leaves the job with the segments after it (see `Dropped`).
+    Overturned {
+        index: u8,
+        provider: String,
+    },
+    /// Segments `from..from+segments` left the job after an overturned checkpoint
+    /// (the later ones had resumed from it): nobody is paid for them.
+    Dropped {
+        from: u8,
+        segments: u8,
+    },
     /// Segments `from..from+segments` went back to the buyer unstarted.
     Refunded {
         from: u8,
@@ -96,6 +112,15 @@ impl Change {
                 "segment {index} expired: {provider} missed its deadline and its bond is slashed"
             ),
             Change::Disputed { index } => format!("segment {index} disputed"),
+            Change::Upheld { index } => {
+                format!("segment {index}'s checkpoint upheld: committed again")
+            }
+            Change::Overturned { index, provider } => format!(
+                "segment {index}'s checkpoint overturned: {provider}'s checkpoint was wrong"
+            ),
+            Change::Dropped { from, segments } => format!(
+                "{segments} segments from {from} left the job after the overturned checkpoint; nobody is paid for them"
+            ),
             Change::Refunded { from, segments } => format!(
                 "{segments} unstarted segments from {from} refunded to the buyer"
             ),
@@ -150,6 +175,10 @@ fn segment_changes(
         && before.is_some_and(|b| b.state != SegmentState::Disputed)
     {
         out.push(Change::Disputed { index });
+    } else if after.state == SegmentState::Committed
+        && before.is_some_and(|b| b.state == SegmentState::Disputed)
+    {
+        out.push(Change::Upheld { index });
     }
 }
 
@@ -231,7 +260,20 @@ pub fn changes(before: &Segments, after: Option<&Segments>, fee_bps: u16) -> Vec
             },
         );
     }
-    if has < had {
+    let removed = before.segments.get(has..).unwrap_or(&[]);
+    if let Some(k) = removed
+        .iter()
+        .position(|b| b.state == SegmentState::Disputed)
+    {
+        out.push(Change::Overturned {
+            index: (has + k) as u8,
+            provider: removed[k].provider.to_string(),
+        });
+        out.push(Change::Dropped {
+            from: has as u8,
+            segments: (had - has) as u8,
+        });
+    } else if has < had {
         for (i, b) in before.segments.iter().enumerate().skip(has) {
             if b.state == SegmentState::Running {
                 out.push(Change::Expired {
@@ -280,6 +322,9 @@ mod tests {
                 Change::Paid { .. } => "paid",
                 Change::Expired { .. } => "expired",
                 Change::Disputed { .. } => "disputed",
+                Change::Upheld { .. } => "upheld",
+                Change::Overturned { .. } => "overturned",
+                Change::Dropped { .. } => "dropped",
                 Change::Refunded { .. } => "refunded",
                 Change::Extended { .. } => "extended",
                 Change::Ended => "ended",
@@ -392,6 +437,49 @@ mod tests {
                 from: 0,
                 segments: 2
             }
+        );
+    }
+
+    /// Per-segment disputes, as snapshots: a challenge, a ruling that upholds the
+    /// checkpoint, and one that overturns it (the segment and those after it leave).
+    #[test]
+    fn disputes_are_reported_as_challenged_upheld_or_overturned() {
+        let (mut job, mut s) = posted(3);
+        let fee = job.terms.fee_bps;
+        s.start(&mut job, P, 10, 1, 1_000, 0).unwrap();
+        s.commit(&mut job, 0, &P, [1; 32], "c0".into(), 5).unwrap();
+        s.start(&mut job, P, 10, 1, 1_000, 5).unwrap();
+        s.commit(&mut job, 1, &P, [2; 32], "c1".into(), 6).unwrap();
+        s.start(&mut job, P, 10, 1, 1_000, 6).unwrap();
+        let committed = s.clone();
+        let mut disputed = s.clone();
+        disputed.segments[1].state = SegmentState::Disputed;
+        assert_eq!(
+            events(&changes(&committed, Some(&disputed), fee)),
+            ["disputed"]
+        );
+        assert_eq!(
+            events(&changes(&disputed, Some(&committed), fee)),
+            ["upheld"]
+        );
+        let mut overturned = disputed.clone();
+        overturned.segments.truncate(1);
+        overturned.count = 1;
+        overturned.ended = true;
+        let c = changes(&disputed, Some(&overturned), fee);
+        assert_eq!(events(&c), ["overturned", "dropped", "ended"]);
+        assert_eq!(
+            c[..2],
+            [
+                Change::Overturned {
+                    index: 1,
+                    provider: P.to_string()
+                },
+                Change::Dropped {
+                    from: 1,
+                    segments: 2
+                }
+            ]
         );
     }
 }
