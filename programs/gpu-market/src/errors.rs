@@ -227,6 +227,18 @@ pub enum MarketError {
     JobAlreadyEnded,
     #[msg("a segmented job's books must agree with its segments (price, escrow, bonds, order)")]
     SegmentsInvariant,
+    #[msg(
+        "no segment starts, and no later segment is paid, while a segment of the job is disputed"
+    )]
+    SegmentDisputeOpen,
+    #[msg("overturning a segment takes, after the referee accounts, the provider account of every later started segment's provider other than the disputed one and the referees, in segment order")]
+    SegmentProvidersMissing,
+    #[msg(
+        "a dispute over a segment is settled by segment_settle, which reads the segments account"
+    )]
+    DisputeIsOverASegment,
+    #[msg("pending segments are refunded by anyone only when no segment is running")]
+    SegmentRunning,
 }
 
 impl MarketError {
@@ -343,6 +355,10 @@ impl MarketError {
         MarketError::CheckpointUriEmpty,
         MarketError::JobAlreadyEnded,
         MarketError::SegmentsInvariant,
+        MarketError::SegmentDisputeOpen,
+        MarketError::SegmentProvidersMissing,
+        MarketError::DisputeIsOverASegment,
+        MarketError::SegmentRunning,
     ];
 
     /// The variant with this error number (6000 + position), if any.

@@ -423,3 +423,77 @@ pub struct JobEnded {
     pub closed: bool,
     pub timestamp: i64,
 }
+
+/// A committed segment was challenged within its window: it is `Disputed` until
+/// `segment_settle`; no segment starts and no later one is paid meanwhile.
+#[event]
+pub struct SegmentChallenged {
+    pub job: Pubkey,
+    pub index: u8,
+    pub dispute: Pubkey,
+    pub provider: Pubkey,
+    pub challenger: Pubkey,
+    /// The committed checkpoint root the referees' re-execution is compared with.
+    pub state_root: [u8; 32],
+    /// Challenger bond deposited, payment-mint units.
+    pub bond: u64,
+    /// Provider stake locked beside the segment's bond, stake-mint units.
+    pub stake_locked: u64,
+    pub respond_deadline: i64,
+    pub timestamp: i64,
+}
+
+/// A segment's dispute was settled (`outcome`: a `DisputeOutcome` as u8). Overturned,
+/// the segment was slashed and the job ended at the previous checkpoint; otherwise the
+/// segment stands, payable once its window closed.
+#[event]
+pub struct SegmentDisputeSettled {
+    pub job: Pubkey,
+    pub index: u8,
+    pub dispute: Pubkey,
+    pub provider: Pubkey,
+    pub challenger: Pubkey,
+    pub outcome: u8,
+    /// Stake-mint units slashed (segment bond + locked stake); 0 unless overturned.
+    pub slashed: u64,
+    /// Of the slash, stake-mint units: the buyer's, the challenger's, the treasury's,
+    /// the referees' (credited to their stake).
+    pub to_buyer: u64,
+    pub to_challenger: u64,
+    pub to_treasury: u64,
+    pub to_referees: u64,
+    /// Payment-mint units back to the buyer: the segment's price and every later
+    /// segment's escrow (0 unless overturned).
+    pub refunded: u64,
+    /// Later segments removed (refunded), and how many of them had started.
+    pub segments_refunded: u8,
+    pub segments_undone: u8,
+    /// A forfeited challenger bond, payment-mint units: to the provider's payout
+    /// account, to the treasury, to the referees' payout accounts.
+    pub bond_to_provider: u64,
+    pub bond_to_treasury: u64,
+    pub bond_to_referees: u64,
+    /// Payment-mint units to the settler (the segment's crank bounty; overturned only).
+    pub bounty: u64,
+    /// Seat weight taken from referees that committed and did not reveal, stake mint.
+    pub referee_penalties: u64,
+    pub settler: Pubkey,
+    /// Nothing was left to pay: the job and its segments account closed.
+    pub closed: bool,
+    pub timestamp: i64,
+}
+
+/// Past the job's deadline with no segment running, anyone refunded the pending
+/// segments; the job ended.
+#[event]
+pub struct SegmentsRefunded {
+    pub job: Pubkey,
+    pub segments_refunded: u8,
+    /// Payment-mint units to the buyer's recorded account (0 if it cannot receive).
+    pub refunded: u64,
+    /// Payment-mint units to the caller (one crank bounty; 0 when the buyer calls).
+    pub bounty: u64,
+    pub caller: Pubkey,
+    pub closed: bool,
+    pub timestamp: i64,
+}

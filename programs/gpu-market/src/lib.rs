@@ -240,4 +240,22 @@ pub mod gpu_market {
     pub fn job_end(ctx: Context<JobEnd>) -> Result<()> {
         JobEnd::handle(ctx)
     }
+
+    /// Challenges a committed segment's checkpoint within its window, posting the
+    /// challenger bond; referees re-execute that segment (anyone).
+    pub fn segment_challenge(ctx: Context<SegmentChallenge>, index: u8) -> Result<()> {
+        SegmentChallenge::handle(ctx, index)
+    }
+
+    /// Settles a segment's dispute by the referees' verdict: slashes a wrong checkpoint
+    /// and ends the job at the previous one, or lets the segment stand (anyone).
+    pub fn segment_settle<'info>(ctx: Context<'info, SegmentSettle<'info>>) -> Result<()> {
+        SegmentSettle::handle(ctx)
+    }
+
+    /// Refunds a segmented job's pending segments past its deadline with none running
+    /// (anyone, earns one crank bounty).
+    pub fn segment_refund(ctx: Context<SegmentRefund>) -> Result<()> {
+        SegmentRefund::handle(ctx)
+    }
 }

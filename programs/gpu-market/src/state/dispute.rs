@@ -20,7 +20,7 @@ use anchor_lang::prelude::*;
 use gpu_market_ruling::{F32Accumulator, I8Accumulator, RulingError, Sha256};
 
 use crate::errors::MarketError;
-use crate::state::{on_time, Job, RefereeRound, RefereeVerdict, WorkloadKind};
+use crate::state::{on_time, Job, RefereeRound, RefereeVerdict, Segments, WorkloadKind};
 
 /// Which committed tree a proof buffer stages a leaf of.
 #[derive(AnchorSerialize, AnchorDeserialize, Clone, Copy, InitSpace, Debug, PartialEq, Eq)]
@@ -93,9 +93,12 @@ pub struct Dispute {
     /// `F32Accumulator` bytes, by the job's workload.
     pub acc: [u8; ACC_LEN],
     pub bump: u8,
-    /// The referees' side, for a result the chain cannot recompute (`cuda-kernel`);
-    /// zero for a GEMM dispute.
+    /// The referees' side, for a result the chain cannot recompute (`cuda-kernel`, a
+    /// segment's checkpoint); zero for a GEMM dispute.
     pub referee: RefereeRound,
+    /// The disputed segment of a segmented job (its `state_root` is what the referees'
+    /// root is compared with); none for a single job's dispute.
+    pub segment: Option<u8>,
 }
 
 /// Fixed part of a `ProofBuffer`; the staged leaf's bytes follow it in the account.
@@ -252,9 +255,18 @@ impl Dispute {
 }
 
 impl Dispute {
-    /// A dispute over a result the chain cannot recompute: settled by referees.
+    /// A dispute over a result the chain cannot recompute: settled by referees (a CUDA
+    /// kernel's result, or one segment's checkpoint, re-executed from the previous one).
     pub fn is_refereed(&self, job: &Job) -> bool {
-        job.workload_kind() == Some(WorkloadKind::CudaKernel)
+        self.segment.is_some() || job.workload_kind() == Some(WorkloadKind::CudaKernel)
+    }
+
+    /// A segment dispute's outcome at `now`: the referees' verdict on that segment's
+    /// committed `state_root`, by the rule of [`Dispute::referee_outcome_at`].
+    pub fn segment_outcome_at(&self, segments: &Segments, now: i64) -> Result<DisputeOutcome> {
+        let index = self.segment.ok_or(MarketError::WrongDispute)?;
+        let root = segments.segment(index)?.state_root;
+        self.referee_outcome_for(&root, now)
     }
 
     /// A refereed dispute's outcome at `now`: undrawn, nobody wins before the response
@@ -262,6 +274,11 @@ impl Dispute {
     /// quorum, no ruling at once; otherwise the referees' verdict once every one of them
     /// revealed or the reveal deadline passed (a quorum of matching roots decides).
     pub fn referee_outcome_at(&self, job: &Job, now: i64) -> Result<DisputeOutcome> {
+        self.referee_outcome_for(&job.result_root, now)
+    }
+
+    /// The same rule against `root`, the result the provider committed.
+    pub fn referee_outcome_for(&self, root: &[u8; 32], now: i64) -> Result<DisputeOutcome> {
         let r = &self.referee;
         if !r.drawn {
             require!(
@@ -274,7 +291,7 @@ impl Dispute {
             return Ok(DisputeOutcome::NoRuling);
         }
         require!(r.finished_at(now), MarketError::DisputeNotReady);
-        Ok(match r.verdict(&job.result_root) {
+        Ok(match r.verdict(root) {
             RefereeVerdict::Upheld => DisputeOutcome::ChallengerWrong,
             RefereeVerdict::Overturned => DisputeOutcome::ProviderWrong,
             RefereeVerdict::None => DisputeOutcome::NoRuling,

@@ -340,6 +340,14 @@ impl MarketTotals {
         Ok(())
     }
 
+    /// A started segment undone (it resumed from a checkpoint proven wrong): its claim
+    /// no longer counts, so claims still equal completions, expiries, lost disputes
+    /// and active jobs.
+    pub fn on_claim_undone(&mut self) -> Result<()> {
+        self.jobs_claimed = math::sub(self.jobs_claimed, 1)?;
+        Ok(())
+    }
+
     pub fn on_claim(&mut self) -> Result<()> {
         self.jobs_claimed = math::add(self.jobs_claimed, 1)?;
         Ok(())

@@ -323,6 +323,13 @@ impl Provider {
         Ok(())
     }
 
+    /// A segment undone, not by its provider's fault: it resumed from a checkpoint the
+    /// referees then proved wrong. Its bond is free again and its slot too; nothing is
+    /// counted for or against the provider (the claim is undone in the market's books).
+    pub fn release_undone_segment(&mut self, bond: u64) -> Result<()> {
+        self.end_job(bond)
+    }
+
     /// A finalized job: bond back to free stake, counters and score updated.
     pub fn record_completion(
         &mut self,

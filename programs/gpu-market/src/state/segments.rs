@@ -10,8 +10,17 @@
 //!                                                 it again from the last checkpoint)
 //! Pending -> (refunded, removed)                  (the buyer ended the job, or a missed
 //!                                                 segment expired past the job deadline)
-//! Committed -> Disputed                           (reserved: no instruction enters it yet)
+//! Committed -> Disputed -> Committed              (challenged within its window; upheld, or
+//!                                                 no ruling: payable once the window closed)
+//! Disputed -> (slashed, removed)                  (overturned: the job ends at the previous
+//!                                                 checkpoint, every later segment refunded)
+//! Pending -> (refunded, removed)                  (anyone, past the job deadline, with no
+//!                                                 segment running)
 //! ```
+//!
+//! Nothing builds on an unsettled root: while a segment is disputed no segment starts
+//! and no later segment is paid (`SegmentDisputeOpen`); a later segment already running
+//! may still commit. A job has at most one open dispute, named by `Job::dispute`.
 //!
 //! Segments run strictly in order: `next` is the first segment not yet committed, and only
 //! it can be running. The `Job` account of a segmented job stays in `JobState::Segmented`
@@ -46,7 +55,8 @@ pub enum SegmentState {
     Running,
     Committed,
     Paid,
-    /// Reserved for per-segment disputes; no instruction enters it yet.
+    /// Challenged within its window; the referees re-execute it from the previous
+    /// checkpoint and `segment_settle` decides.
     Disputed,
 }
 
@@ -187,6 +197,23 @@ pub struct Expired {
     pub refund: Refund,
 }
 
+/// A disputed segment the referees overturned: its bond (and the stake locked beside it)
+/// to be slashed, and the job ended at the previous checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overturned {
+    pub provider: Pubkey,
+    pub bond: u64,
+    pub price: u64,
+    /// The segment's escrow: its price back to the buyer, its bounty to the settler.
+    pub escrow: u64,
+    pub score_fee_scale: u64,
+    /// Segments started after it (running or committed, from a checkpoint now proven
+    /// wrong): each one's provider and bond, released unslashed and unpaid.
+    pub undone: Vec<(Pubkey, u64)>,
+    /// Every segment after it, started or not, back to the buyer.
+    pub refund: Refund,
+}
+
 /// The rules, as checks on the accounts alone. The transitions call them, and so do the
 /// off-chain callers (the crank, the worker's planner, the CLI) through the `*_at(now)`
 /// forms, so that each rule is written once.
@@ -264,11 +291,20 @@ impl Segments {
             .map(|s| (self.next, s))
     }
 
-    /// What a start at `now` needs from the job: not ended, its next segment pending,
-    /// the job's deadline (the last second a segment may start) not passed. Returns the
-    /// segment that would start.
+    /// The segment under dispute, if any (a job has at most one open dispute).
+    pub fn disputed(&self) -> Option<u8> {
+        self.segments
+            .iter()
+            .position(|s| s.state == SegmentState::Disputed)
+            .and_then(|i| u8::try_from(i).ok())
+    }
+
+    /// What a start at `now` needs from the job: not ended, no segment disputed (nothing
+    /// builds on an unsettled root), its next segment pending, the job's deadline (the
+    /// last second a segment may start) not passed. Returns the segment that would start.
     pub fn check_start_at(&self, job: &Job, now: i64) -> Result<u8> {
         require!(!self.ended, MarketError::JobAlreadyEnded);
+        require!(self.disputed().is_none(), MarketError::SegmentDisputeOpen);
         let index = self.next;
         require!(
             self.segments
@@ -335,7 +371,8 @@ impl Segments {
         self.check_commit_at(index, provider, now).is_ok()
     }
 
-    /// "Segment finalizable at t": committed, and its challenge window closed.
+    /// "Segment finalizable at t": committed, its challenge window closed, and no
+    /// earlier segment disputed (it resumed from that segment's checkpoint).
     pub fn check_finalize_at(&self, index: u8, now: i64) -> Result<()> {
         let s = self.segment(index)?;
         require!(
@@ -346,7 +383,51 @@ impl Segments {
             !on_time(now, s.challenge_deadline),
             MarketError::ChallengeWindowOpen
         );
+        require!(
+            self.disputed().is_none_or(|d| d > index),
+            MarketError::SegmentDisputeOpen
+        );
         Ok(())
+    }
+
+    /// "Segment challengeable at t", by the job convention: committed, `now <=
+    /// challenge_deadline`, and no dispute open on the job (one at a time: the first
+    /// one's settlement decides what the later segments are worth).
+    pub fn check_challenge_at(&self, index: u8, now: i64) -> Result<()> {
+        let s = self.segment(index)?;
+        require!(self.disputed().is_none(), MarketError::DisputeAlreadyOpen);
+        require!(
+            s.state == SegmentState::Committed,
+            MarketError::SegmentNotCommitted
+        );
+        require!(
+            on_time(now, s.challenge_deadline),
+            MarketError::ChallengeWindowClosed
+        );
+        Ok(())
+    }
+
+    pub fn challengeable_at(&self, index: u8, now: i64) -> bool {
+        self.check_challenge_at(index, now).is_ok()
+    }
+
+    /// Pending segments may be refunded by anyone: the job's deadline has passed (none
+    /// can start again), no segment is running (it may still commit and start nothing),
+    /// and the next segment is pending (there is something to refund).
+    pub fn check_refund_at(&self, job: &Job, now: i64) -> Result<()> {
+        require!(!on_time(now, job.deadline), MarketError::DeadlineNotPassed);
+        require!(self.running().is_none(), MarketError::SegmentRunning);
+        require!(
+            self.segments
+                .get(self.next as usize)
+                .is_some_and(|s| s.state == SegmentState::Pending),
+            MarketError::SegmentNotPending
+        );
+        Ok(())
+    }
+
+    pub fn refundable_at(&self, job: &Job, now: i64) -> bool {
+        self.check_refund_at(job, now).is_ok()
     }
 
     pub fn finalizable_at(&self, index: u8, now: i64) -> bool {
@@ -507,6 +588,110 @@ impl Segments {
         })
     }
 
+    /// Challenges committed segment `index` (the caller checked nothing else): it is
+    /// disputed, and the job names the dispute. Returns the segment as committed.
+    pub fn challenge(
+        &mut self,
+        job: &mut Job,
+        index: u8,
+        dispute: Pubkey,
+        now: i64,
+    ) -> Result<Segment> {
+        self.check_challenge_at(index, now)?;
+        let s = &mut self.segments[index as usize];
+        s.state = SegmentState::Disputed;
+        job.dispute = dispute;
+        Ok(*s)
+    }
+
+    /// The disputed segment stands (upheld, or no ruling): committed again, payable once
+    /// its challenge window closed; the job's next segment may start again.
+    pub fn uphold(&mut self, job: &mut Job, index: u8) -> Result<()> {
+        let s = self.disputed_mut(index)?;
+        s.state = SegmentState::Committed;
+        job.dispute = Pubkey::default();
+        Ok(())
+    }
+
+    /// The disputed segment's checkpoint was wrong. It and every segment after it leave
+    /// the job (the later ones resumed from that checkpoint, so nobody is paid for them
+    /// and their bonds are released unslashed); the job ends at the previous checkpoint
+    /// (segment `index - 1`'s, or the spec's initial state), and the segments before it
+    /// stay payable to their providers.
+    pub fn overturn(&mut self, job: &mut Job, index: u8) -> Result<Overturned> {
+        let wrong = *self.disputed_mut(index)?;
+        let undone = self.started_after(index);
+        let later = self
+            .segments
+            .get((index as usize).saturating_add(1)..)
+            .unwrap_or(&[]);
+        let later_terms: Vec<SegmentTerms> = later.iter().map(Segment::terms).collect();
+        let refund = Refund {
+            segments: u8::try_from(later_terms.len()).map_err(|_| MarketError::MathOverflow)?,
+            price: Self::total_price(&later_terms)?,
+            escrow: if later_terms.is_empty() {
+                0
+            } else {
+                Self::escrow_for(&later_terms, job.terms.crank_bounty)?
+            },
+        };
+        let escrow = math::escrow_for(wrong.price, job.terms.crank_bounty)?;
+        let undone_bonds = undone
+            .iter()
+            .try_fold(0u64, |sum, (_, b)| math::add(sum, *b))?;
+        job.price = math::sub(job.price, math::add(wrong.price, refund.price)?)?;
+        job.escrow = math::sub(job.escrow, math::add(escrow, refund.escrow)?)?;
+        job.bond = math::sub(job.bond, math::add(wrong.bond, undone_bonds)?)?;
+        job.provider = Pubkey::default();
+        job.dispute = Pubkey::default();
+        self.segments.truncate(index as usize);
+        self.count = index;
+        self.next = index;
+        self.last_checkpoint_index = index.checked_sub(1);
+        // Segment `index - 1`'s URI was not kept on chain (its `SegmentCommitted` event
+        // has it); none is named rather than a checkpoint proven wrong or built on one.
+        self.last_checkpoint_uri = String::new();
+        self.ended = true;
+        Ok(Overturned {
+            provider: wrong.provider,
+            bond: wrong.bond,
+            price: wrong.price,
+            escrow,
+            score_fee_scale: wrong.score_fee_scale,
+            undone,
+            refund,
+        })
+    }
+
+    /// The segments after `index` that started (running or committed): each one's
+    /// provider and bond. An overturn of `index` releases them; its settlement needs
+    /// those providers' accounts.
+    pub fn started_after(&self, index: u8) -> Vec<(Pubkey, u64)> {
+        self.segments
+            .iter()
+            .skip((index as usize).saturating_add(1))
+            .filter(|s| s.holds_bond())
+            .map(|s| (s.provider, s.bond))
+            .collect()
+    }
+
+    fn disputed_mut(&mut self, index: u8) -> Result<&mut Segment> {
+        let s = self
+            .segments
+            .get_mut(index as usize)
+            .ok_or(MarketError::SegmentIndexOutOfRange)?;
+        require!(s.state == SegmentState::Disputed, MarketError::WrongDispute);
+        Ok(s)
+    }
+
+    /// Past the job's deadline with no segment running, anyone gives the pending
+    /// segments back to the buyer; the job ends.
+    pub fn refund_pending(&mut self, job: &mut Job, now: i64) -> Result<Refund> {
+        self.check_refund_at(job, now)?;
+        self.ended = true;
+        self.refund_from(job, self.next)
+    }
+
     /// Adds segments; returns their price and the escrow the buyer deposits for them.
     pub fn extend(
         &mut self,
@@ -569,6 +754,7 @@ impl Segments {
     /// - Order: every segment before `next` is committed or paid, segment `next` is
     ///   pending or running, every one after it pending; the last checkpoint is
     ///   segment `next - 1`'s.
+    /// - At most one segment is disputed, and the job names a dispute exactly then.
     /// - The job's books are the segments' sums: `price` of all segments, `escrow` of
     ///   the unpaid ones (price plus bounty each), `bond` of those holding one, and
     ///   `provider` the running segment's.
@@ -591,6 +777,12 @@ impl Segments {
             }
         });
         let checkpoint = self.last_checkpoint_index == self.next.checked_sub(1);
+        let disputed = self
+            .segments
+            .iter()
+            .filter(|s| s.state == SegmentState::Disputed)
+            .count();
+        let dispute = disputed <= 1 && (disputed == 1) == (job.dispute != Pubkey::default());
         let mut price = 0u64;
         let mut escrow = 0u64;
         let mut bond = 0u64;
@@ -610,6 +802,7 @@ impl Segments {
             shape
                 && order
                 && checkpoint
+                && dispute
                 && job.price == price
                 && job.escrow == escrow
                 && job.bond == bond
@@ -1077,6 +1270,116 @@ mod tests {
             assert!(is(c.invariant(&j), MarketError::SegmentsInvariant));
         }
         assert_eq!(job.state, JobState::Segmented);
+    }
+
+    #[test]
+    fn a_disputed_segment_holds_starts_and_later_payments() {
+        let (mut job, mut s) = three();
+        let d = Pubkey::new_unique();
+        s.start(&mut job, P, 500, 1, 1_000, 0).unwrap();
+        assert!(is(
+            on_copy(&s, &job, |s, j| s.challenge(j, 0, d, 10)),
+            MarketError::SegmentNotCommitted
+        ));
+        s.commit(&mut job, 0, &P, [1; 32], "c0".into(), 10).unwrap();
+        s.start(&mut job, P, 600, 1, 1_000, 10).unwrap();
+        s.commit(&mut job, 1, &P, [2; 32], "c1".into(), 20).unwrap();
+        // Window of segment 0 closes at 40: on time at 40, late at 41.
+        assert!(s.challengeable_at(0, 40) && !s.challengeable_at(0, 41));
+        assert!(is(
+            on_copy(&s, &job, |s, j| s.challenge(j, 0, d, 41)),
+            MarketError::ChallengeWindowClosed
+        ));
+        s.challenge(&mut job, 0, d, 40).unwrap();
+        assert_eq!((s.disputed(), job.dispute), (Some(0), d));
+        s.invariant(&job).unwrap();
+        assert!(is(
+            on_copy(&s, &job, |s, j| s.challenge(j, 1, d, 40)),
+            MarketError::DisputeAlreadyOpen
+        ));
+        assert!(is(
+            on_copy(&s, &job, |s, j| s.start(j, P, 1, 1, 1, 40)),
+            MarketError::SegmentDisputeOpen
+        ));
+        assert!(is(
+            on_copy(&s, &job, |s, j| s.finalize(j, 1, 51)),
+            MarketError::SegmentDisputeOpen
+        ));
+        assert!(is(
+            on_copy(&s, &job, |s, j| s.finalize(j, 0, 51)),
+            MarketError::SegmentNotCommitted
+        ));
+        // Upheld: committed again, both payable, starts allowed.
+        let mut up = s.clone();
+        let mut uj = job.clone();
+        up.uphold(&mut uj, 0).unwrap();
+        up.invariant(&uj).unwrap();
+        assert!(up.finalizable_at(0, 41) && up.finalizable_at(1, 51));
+        assert!(up.check_start_at(&uj, 51).is_ok());
+        // Overturned: segment 0 and the later one leave; the job ends at the spec's
+        // initial state with nothing left to pay.
+        let o = s.overturn(&mut job, 0).unwrap();
+        assert_eq!(
+            (o.provider, o.bond, o.price, o.escrow),
+            (P, 500, 1_000, 1_010)
+        );
+        assert_eq!(o.undone, vec![(P, 600)]);
+        assert_eq!(
+            o.refund,
+            Refund {
+                segments: 2,
+                price: 2_003,
+                escrow: 2_023
+            }
+        );
+        assert_eq!((s.count, s.next, s.last_checkpoint_index), (0, 0, None));
+        assert!(s.ended && s.settled());
+        assert_eq!((job.escrow, job.bond, job.price), (0, 0, 0));
+        assert_eq!(job.dispute, Pubkey::default());
+        s.invariant(&job).unwrap();
+    }
+
+    #[test]
+    fn overturning_a_later_segment_keeps_the_earlier_ones_payable() {
+        let (mut job, mut s) = three();
+        s.start(&mut job, P, 500, 1, 1_000, 0).unwrap();
+        s.commit(&mut job, 0, &P, [1; 32], "c0".into(), 10).unwrap();
+        s.start(&mut job, Q, 600, 1, 1_000, 10).unwrap();
+        s.commit(&mut job, 1, &Q, [2; 32], "c1".into(), 20).unwrap();
+        s.challenge(&mut job, 1, Pubkey::new_unique(), 21).unwrap();
+        let o = s.overturn(&mut job, 1).unwrap();
+        assert_eq!((o.provider, o.undone.len(), o.refund.segments), (Q, 0, 1));
+        assert_eq!((s.count, s.next, s.last_checkpoint_index), (1, 1, Some(0)));
+        s.invariant(&job).unwrap();
+        assert!(!s.settled());
+        s.finalize(&mut job, 0, 41).unwrap();
+        assert!(s.settled());
+        s.invariant(&job).unwrap();
+    }
+
+    #[test]
+    fn pending_segments_are_refundable_past_the_deadline_with_none_running() {
+        let (mut job, mut s) = three();
+        s.start(&mut job, P, 500, 1, 1_000, 950).unwrap();
+        assert!(is(
+            on_copy(&s, &job, |s, j| s.refund_pending(j, 1_000)),
+            MarketError::DeadlineNotPassed
+        ));
+        assert!(is(
+            on_copy(&s, &job, |s, j| s.refund_pending(j, 1_001)),
+            MarketError::SegmentRunning
+        ));
+        s.commit(&mut job, 0, &P, [1; 32], "c0".into(), 1_001)
+            .unwrap();
+        assert!(!s.refundable_at(&job, 1_000) && s.refundable_at(&job, 1_001));
+        let r = s.refund_pending(&mut job, 1_001).unwrap();
+        assert_eq!((r.segments, r.escrow), (2, 2_023));
+        assert!(s.ended);
+        s.invariant(&job).unwrap();
+        assert!(is(
+            on_copy(&s, &job, |s, j| s.refund_pending(j, 1_002)),
+            MarketError::SegmentNotPending
+        ));
     }
 
     /// Runs `f` on copies of the segments and their job, leaving both untouched.

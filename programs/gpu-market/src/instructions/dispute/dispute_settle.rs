@@ -18,6 +18,9 @@
 //!   reveal loses `REFEREE_NO_REVEAL_BPS` of its seat weight to the treasury, and every
 //!   drawn referee's duty ends (remaining accounts: `RefereeAccounts`).
 //!
+//! A dispute over one segment of a segmented job is `segment_settle`'s
+//! (`DisputeIsOverASegment`). The money rules are `settle_shares`', shared with it.
+//!
 //! The dispute account closes either way (rent to the challenger). Treasury shares accrue
 //! in the vaults (swept by `market_sweep`). Every other destination is an account recorded
 //! earlier (the buyer's at posting, the challenger's at the challenge, the provider's
@@ -30,10 +33,12 @@ use anchor_spl::token::{Token, TokenAccount};
 
 use crate::errors::MarketError;
 use crate::events::{DisputeSettled, ProviderSlashed};
+use crate::instructions::dispute::settle_shares::{
+    pay_forfeited_bond, pay_slash_split, refund_price_pay_bounty, return_bond, Vaults,
+};
 use crate::instructions::RefereeAccounts;
 use crate::math;
 use crate::state::{Dispute, DisputeOutcome, Job, Market, Provider, RefereeVerdict};
-use crate::token_ops::{expect_token_account, pay_from_vault_to, pay_if_open, token_owner};
 
 #[derive(Accounts)]
 pub struct DisputeSettle<'info> {
@@ -95,24 +100,18 @@ pub struct DisputeSettle<'info> {
 }
 
 impl<'info> DisputeSettle<'info> {
-    /// The challenger's bond back (it won, or there was no ruling); if its recorded
-    /// account can no longer receive, the treasury's.
-    fn return_bond(&mut self, bond: u64) -> Result<()> {
-        let returned = pay_if_open(
-            &self.token_program,
-            &self.market,
-            &self.payment_vault,
-            &self.challenger_payment_account.to_account_info(),
-            &self.dispute.challenger,
-            bond,
-        )?;
-        self.market
-            .totals
-            .on_dispute_settled(bond, !returned, if returned { 0 } else { bond })
+    /// A dispute over a segment reads the segments account: `segment_settle` settles it.
+    pub fn validate(&self) -> Result<()> {
+        require!(
+            self.dispute.segment.is_none(),
+            MarketError::DisputeIsOverASegment
+        );
+        Ok(())
     }
 
     pub fn handle(ctx: Context<'info, Self>) -> Result<()> {
         let now = Clock::get()?.unix_timestamp;
+        ctx.accounts.validate()?;
         let mut referees = match ctx.accounts.dispute.is_refereed(&ctx.accounts.job)
             && ctx.accounts.dispute.referee.drawn
         {
@@ -124,6 +123,11 @@ impl<'info> DisputeSettle<'info> {
             false => None,
         };
         let a = &mut *ctx.accounts;
+        let v = Vaults {
+            token_program: &a.token_program,
+            payment_vault: &a.payment_vault,
+            stake_vault: &a.stake_vault,
+        };
         let outcome = a.dispute.outcome_at(&a.job, now)?;
         let verdict = match outcome {
             DisputeOutcome::ProviderWrong => RefereeVerdict::Overturned,
@@ -134,11 +138,12 @@ impl<'info> DisputeSettle<'info> {
         let majority = a.dispute.referee.majority(&a.job.result_root, verdict);
         let bond = a.dispute.bond;
         let terms = a.job.terms;
+        let challenger = a.dispute.challenger;
         let mut event = DisputeSettled {
             dispute: a.dispute.key(),
             job: a.job.key(),
             provider: a.provider.key(),
-            challenger: a.dispute.challenger,
+            challenger,
             outcome: outcome as u8,
             slashed: 0,
             to_buyer: 0,
@@ -153,7 +158,6 @@ impl<'info> DisputeSettle<'info> {
             to_referees: 0,
             referee_penalties: 0,
         };
-        let payment_mint = a.market.payment_mint;
         if outcome.provider_loses() {
             let slashed = a.provider.record_dispute_lost(
                 a.job.bond,
@@ -166,67 +170,42 @@ impl<'info> DisputeSettle<'info> {
                 Some(r) => r.credit_slash_shares(&majority, slashed)?,
                 None => 0,
             };
-            let mut split = math::slash_split(
+            let buyer = a.job.buyer;
+            let split = pay_slash_split(
+                &v,
+                &a.market,
+                &terms,
                 math::sub(slashed, to_referees)?,
-                terms.slash_buyer_bps,
-                terms.slash_reporter_bps,
+                &a.buyer_stake_account.to_account_info(),
+                &buyer,
+                &a.challenger_stake_account.to_account_info(),
+                &challenger,
             )?;
             let escrow = a.job.escrow;
             let bounty = terms.crank_bounty;
             let refund = math::sub(escrow, bounty)?;
-            let (buyer, challenger) = (a.job.buyer, a.dispute.challenger);
-            // Stake-mint shares to recorded accounts; what they cannot take is the treasury's.
-            for (to, owner, share) in [
-                (
-                    a.buyer_stake_account.to_account_info(),
-                    buyer,
-                    &mut split.buyer,
-                ),
-                (
-                    a.challenger_stake_account.to_account_info(),
-                    challenger,
-                    &mut split.reporter,
-                ),
-            ] {
-                if !pay_if_open(
-                    &a.token_program,
-                    &a.market,
-                    &a.stake_vault,
-                    &to,
-                    &owner,
-                    *share,
-                )? {
-                    split.treasury = math::add(split.treasury, *share)?;
-                    *share = 0;
-                }
-            }
             a.market
                 .totals
                 .on_dispute_slash(slashed, split.treasury, escrow)?;
             a.market.totals.on_stake(to_referees)?;
             event.to_referees = to_referees;
-            if !pay_if_open(
-                &a.token_program,
-                &a.market,
-                &a.payment_vault,
+            refund_price_pay_bounty(
+                &v,
+                &mut a.market,
+                refund,
                 &a.buyer_payment_account.to_account_info(),
                 &buyer,
-                refund,
-            )? {
-                a.market.totals.accrue_forfeited_refund(refund)?;
-            }
-            if bounty > 0 {
-                expect_token_account(&a.settler_payment_account, &payment_mint, &a.settler.key())?;
-                pay_from_vault_to(
-                    &a.token_program,
-                    &a.market,
-                    &a.payment_vault,
-                    a.settler_payment_account.to_account_info(),
-                    bounty,
-                )?;
-                a.market.totals.bounties_paid = math::add(a.market.totals.bounties_paid, bounty)?;
-            }
-            a.return_bond(bond)?;
+                bounty,
+                &a.settler_payment_account.to_account_info(),
+                &a.settler.key(),
+            )?;
+            return_bond(
+                &v,
+                &mut a.market,
+                &a.challenger_payment_account.to_account_info(),
+                &challenger,
+                bond,
+            )?;
             a.job.end_dispute(true)?;
             a.job.close(a.buyer.to_account_info())?;
             crate::emit_event!(ProviderSlashed {
@@ -251,7 +230,13 @@ impl<'info> DisputeSettle<'info> {
         } else if outcome == DisputeOutcome::NoRuling {
             // No ruling: nobody is slashed, the result stands, the bond goes back.
             a.provider.release_dispute_stake(a.dispute.stake_locked)?;
-            a.return_bond(bond)?;
+            return_bond(
+                &v,
+                &mut a.market,
+                &a.challenger_payment_account.to_account_info(),
+                &challenger,
+                bond,
+            )?;
             a.job.end_dispute(false)?;
         } else {
             a.provider.release_dispute_stake(a.dispute.stake_locked)?;
@@ -269,29 +254,15 @@ impl<'info> DisputeSettle<'info> {
             event.to_referees = to_referees;
             // The same split as a slash: the wronged party (here the provider) takes the
             // buyer and reporter shares, the treasury the rest.
-            let split = math::slash_split(
+            let (to_provider, to_treasury) = pay_forfeited_bond(
+                &v,
+                &mut a.market,
+                &terms,
+                bond,
                 math::sub(math::sub(bond, to_referees)?, unpaid)?,
-                terms.slash_buyer_bps,
-                terms.slash_reporter_bps,
-            )?;
-            let mut to_provider = math::add(split.buyer, split.reporter)?;
-            let mut to_treasury = math::add(split.treasury, unpaid)?;
-            // The payout account is whatever account the provider chose; its own owner.
-            let owner = token_owner(&a.payout_account).unwrap_or_default();
-            if !pay_if_open(
-                &a.token_program,
-                &a.market,
-                &a.payment_vault,
+                unpaid,
                 &a.payout_account.to_account_info(),
-                &owner,
-                to_provider,
-            )? {
-                to_treasury = math::add(to_treasury, to_provider)?;
-                to_provider = 0;
-            }
-            a.market
-                .totals
-                .on_dispute_settled(bond, true, to_treasury)?;
+            )?;
             a.job.end_dispute(false)?;
             event.bond_to_provider = to_provider;
             event.bond_to_treasury = to_treasury;

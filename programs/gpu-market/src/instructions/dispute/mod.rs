@@ -8,6 +8,7 @@ pub mod proof_close;
 pub mod proof_open;
 pub mod proof_verify;
 pub mod proof_write;
+pub mod settle_shares;
 
 pub use dispute_absorb::*;
 pub use dispute_settle::*;

@@ -134,6 +134,7 @@ impl JobChallenge<'_> {
                     .ok_or(MarketError::MathOverflow)?,
                 ..RefereeRound::default()
             },
+            segment: None,
         };
         create::write_new(&a.dispute.to_account_info(), &dispute)?;
         a.provider.invariant()?;

@@ -2,12 +2,15 @@
 //! segments, each with a price and a duration. The escrow is every segment's price plus
 //! one crank bounty per segment (each is settled by its own transaction), deposited at
 //! once and paid out segment by segment. The job's `price` is the segments' total; its
-//! `deadline` is the last second a segment may start.
+//! `deadline` is the last second a segment may start. The segments account is created
+//! with `create::create_pda`, so a transfer to its predictable address cannot block the
+//! post.
 
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
 
 use crate::constants::*;
+use crate::create;
 use crate::errors::MarketError;
 use crate::events::JobPosted;
 use crate::instructions::job::{check_post_args, posted_job, JobPostArgs, PostKeys};
@@ -29,14 +32,10 @@ pub struct JobPostSegmented<'info> {
         bump
     )]
     pub job: Box<Account<'info, Job>>,
-    #[account(
-        init,
-        payer = buyer,
-        space = 8 + Segments::INIT_SPACE,
-        seeds = [SEGMENTS_SEED, job.key().as_ref()],
-        bump
-    )]
-    pub segments: Box<Account<'info, Segments>>,
+    /// CHECK: the job's segments address (seeds checked), created in the handler by
+    /// `create::create_pda`, so lamports sent there before the post cannot block it.
+    #[account(mut, seeds = [SEGMENTS_SEED, job.key().as_ref()], bump)]
+    pub segments: UncheckedAccount<'info>,
     #[account(
         mut,
         constraint = buyer_payment_account.mint == market.payment_mint @ MarketError::WrongMint,
@@ -117,9 +116,17 @@ impl JobPostSegmented<'_> {
             now,
             JobState::Segmented,
         ));
-        a.segments
-            .set_inner(Segments::posted(a.job.key(), ctx.bumps.segments, &segments));
-        a.segments.invariant(&a.job)?;
+        let job_key = a.job.key();
+        let posted = Segments::posted(job_key, ctx.bumps.segments, &segments);
+        posted.invariant(&a.job)?;
+        create::create_pda(
+            &a.buyer.to_account_info(),
+            &a.segments.to_account_info(),
+            &a.system_program,
+            8 + Segments::INIT_SPACE,
+            &[SEGMENTS_SEED, job_key.as_ref(), &[ctx.bumps.segments]],
+        )?;
+        create::write_new(&a.segments.to_account_info(), &posted)?;
         a.market.invariant()?;
         crate::emit_event!(JobPosted {
             market: a.market.key(),

@@ -7,13 +7,19 @@
 pub mod job_end;
 pub mod job_extend;
 pub mod job_post_segmented;
+pub mod segment_challenge;
 pub mod segment_commit;
 pub mod segment_expire;
 pub mod segment_finalize;
+pub mod segment_refund;
+pub mod segment_settle;
 
 pub use job_end::*;
 pub use job_extend::*;
 pub use job_post_segmented::*;
+pub use segment_challenge::*;
 pub use segment_commit::*;
 pub use segment_expire::*;
 pub use segment_finalize::*;
+pub use segment_refund::*;
+pub use segment_settle::*;
