@@ -1,8 +1,9 @@
 //! Settling what is due, for anyone: finalize submitted jobs whose challenge
 //! window closed, expire claims that missed their submit deadline, and refund
 //! unclaimed jobs past their deadline; for segmented jobs, pay committed segments
-//! whose window closed and expire running ones past their deadline. Each step earns
-//! the caller a bounty or a reporter's share. [`due`] and [`segments_due`] decide from
+//! whose window closed, expire running ones past their deadline, and refund pending
+//! ones past the job's deadline with none running. Each step earns the caller a bounty
+//! or a reporter's share. [`due`], [`segments_due`] and [`segment_refunds_due`] decide from
 //! a snapshot (pure); [`crank_once`] acts on them.
 
 use std::collections::HashMap;
@@ -61,6 +62,9 @@ pub enum SegmentDutyKind {
     Finalize,
     /// Slash a running segment past its deadline (`segment_expire`).
     Expire,
+    /// Refund the pending segments, from `index` (the job's next) on, past the job's
+    /// deadline with none running (`segment_refund`).
+    Refund,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,6 +98,26 @@ pub fn segments_due(jobs: &[(Pubkey, Segments)], now: i64) -> Vec<SegmentDuty> {
     out
 }
 
+/// The segmented jobs whose pending segments anyone may refund at `now`, asked of the
+/// program's own predicate (`Segments::refundable_at`: past the job's deadline, none
+/// running).
+pub fn segment_refunds_due(
+    jobs: &[(Pubkey, Job)],
+    segmented: &[(Pubkey, Segments)],
+    now: i64,
+) -> Vec<SegmentDuty> {
+    let by_key: HashMap<&Pubkey, &Job> = jobs.iter().map(|(k, j)| (k, j)).collect();
+    segmented
+        .iter()
+        .filter(|(k, s)| by_key.get(k).is_some_and(|j| s.refundable_at(j, now)))
+        .map(|(k, s)| SegmentDuty {
+            kind: SegmentDutyKind::Refund,
+            job: *k,
+            index: s.next,
+        })
+        .collect()
+}
+
 /// The instruction for one segment duty; like [`instructions`], it creates no account.
 pub fn segment_instructions(
     m: &MarketKeys,
@@ -103,11 +127,14 @@ pub fn segment_instructions(
     providers: &HashMap<Pubkey, Provider>,
     cranker: &Pubkey,
 ) -> Result<Vec<Instruction>> {
-    let provider_key = segments
-        .provider_of(duty.index)
-        .ok_or(ClientError::AccountNotFound(pda::segments(&duty.job)))?;
+    let ran = || {
+        segments
+            .provider_of(duty.index)
+            .ok_or(ClientError::AccountNotFound(pda::segments(&duty.job)))
+    };
     let ix = match duty.kind {
         SegmentDutyKind::Finalize => {
+            let provider_key = ran()?;
             let provider = providers
                 .get(&provider_key)
                 .ok_or(ClientError::AccountNotFound(provider_key))?;
@@ -125,7 +152,11 @@ pub fn segment_instructions(
         }
         SegmentDutyKind::Expire => {
             let mine = token::ata(cranker, &m.stake_mint);
-            segments::expire_ix(m, duty.job, job, duty.index, provider_key, *cranker, mine)
+            segments::expire_ix(m, duty.job, job, duty.index, ran()?, *cranker, mine)
+        }
+        SegmentDutyKind::Refund => {
+            let mine = token::ata(cranker, &m.payment_mint);
+            segments::refund_ix(m, duty.job, job, *cranker, mine)
         }
     };
     Ok(vec![ix])
@@ -164,6 +195,8 @@ pub struct CrankReport {
     /// Segments paid and expired, as "job#index".
     pub segments_paid: Vec<String>,
     pub segments_expired: Vec<String>,
+    /// Jobs whose pending segments were refunded past their deadline, as "job#next".
+    pub segments_refunded: Vec<String>,
     /// Someone else settled these first; nothing was lost.
     pub skipped: Vec<String>,
     pub failed: Vec<(String, String)>,
@@ -176,6 +209,7 @@ impl CrankReport {
             + self.refunded.len()
             + self.segments_paid.len()
             + self.segments_expired.len()
+            + self.segments_refunded.len()
     }
 }
 
@@ -243,7 +277,8 @@ pub async fn crank_once(
     let now = chain.clock().await?.unix_timestamp;
     let actions = due(&jobs, now);
     let segmented = load_segments(chain, &jobs).await?;
-    let duties = segments_due(&segmented, now);
+    let mut duties = segments_due(&segmented, now);
+    duties.extend(segment_refunds_due(&jobs, &segmented, now));
     let mut report = CrankReport::default();
     if actions.is_empty() && duties.is_empty() {
         return Ok(report);
@@ -307,6 +342,7 @@ pub async fn crank_once(
             Ok(()) => match duty.kind {
                 SegmentDutyKind::Finalize => report.segments_paid.push(key),
                 SegmentDutyKind::Expire => report.segments_expired.push(key),
+                SegmentDutyKind::Refund => report.segments_refunded.push(key),
             },
             Err(e) if lost_race(&e) => report.skipped.push(key),
             Err(e) => report.failed.push((key, e.to_string())),
@@ -325,6 +361,7 @@ fn lost_race(e: &ClientError) -> bool {
                 | "JobNotOpen"
                 | "SegmentNotCommitted"
                 | "SegmentNotRunning"
+                | "SegmentNotPending"
                 | "AccountNotInitialized"
                 | "AccountDiscriminatorMismatch"
         )
@@ -379,7 +416,25 @@ mod tests {
             ]
         );
         // A segmented job is never a single-job duty.
-        assert!(due(&[(key, job)], 10_000).is_empty());
+        assert!(due(&[(key, job.clone())], 10_000).is_empty());
+        // Past the job's deadline (1_000) a running segment still holds the refund off;
+        // once it expired (pending again, none running) the rest is refundable.
+        let jobs_by = vec![(key, job.clone())];
+        assert!(segment_refunds_due(&jobs_by, &jobs, 1_001).is_empty());
+        let mut s = jobs[0].1.clone();
+        let mut j = job;
+        s.expire(&mut j, 1, 1_001).unwrap();
+        // Past its deadline the miss refunded the rest by itself: nothing pending left.
+        assert!(segment_refunds_due(&[(key, j.clone())], &[(key, s)], 1_001).is_empty());
+        let (mut j, mut s) = Segments::fixture(&terms);
+        s.start(&mut j, p, 500, 1, 1_000, 0).unwrap();
+        s.commit(&mut j, 0, &p, [1; 32], "c0".into(), 40).unwrap();
+        let (jobs_by, segs) = (vec![(key, j)], vec![(key, s)]);
+        assert!(segment_refunds_due(&jobs_by, &segs, 1_000).is_empty());
+        assert_eq!(
+            segment_refunds_due(&jobs_by, &segs, 1_001),
+            vec![duty(SegmentDutyKind::Refund, 1)]
+        );
     }
 
     #[test]

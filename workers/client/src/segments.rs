@@ -1,6 +1,9 @@
 //! Segmented jobs from every side: the buyer posts, extends and ends one; the provider's
 //! worker claims its next segment and commits each checkpoint (root and URI); anyone
-//! pays a committed segment after its window or expires a late one. Instruction
+//! pays a committed segment after its window or expires a late one; anyone challenges a
+//! committed checkpoint within its window and settles the refereed dispute
+//! (`challenge`, `settle`), or refunds the pending segments past the job's deadline
+//! (`refund`). Instruction
 //! builders (`*_ix`, from the program's own account and argument types) and one async
 //! function per instruction go out; a job's [`Segments`] come back from
 //! [`fetch_segments`]. When a call is due is not decided here: ask the program's rules
@@ -9,15 +12,15 @@
 
 use anchor_lang::prelude::Pubkey;
 use anchor_lang::{InstructionData, ToAccountMetas};
-use gpu_market::state::{Job, Provider, SegmentTerms, Segments};
+use gpu_market::state::{Dispute, Job, Provider, SegmentTerms, Segments};
 use gpu_market::{accounts as acc, instruction as data, JobPostArgs, ID};
-use solana_sdk::instruction::Instruction;
+use solana_sdk::instruction::{AccountMeta, Instruction};
 use solana_sdk::signature::{Keypair, Signer};
 
 use crate::accounts;
 use crate::chain::{Chain, TxOutcome};
 use crate::error::{ClientError, Result};
-use crate::ix::MarketKeys;
+use crate::ix::{self, MarketKeys, SettleAccounts};
 use crate::pda;
 use crate::send::Sender;
 use crate::token::{self, TOKEN_PROGRAM_ID};
@@ -216,6 +219,127 @@ pub fn end_ix(m: &MarketKeys, job_key: Pubkey, job: &Job) -> Instruction {
     )
 }
 
+/// Challenges committed segment `index` (run by `provider_key`); `next_dispute_id` is the
+/// market's `totals.jobs_disputed`, which names the new dispute's address.
+#[allow(clippy::too_many_arguments)]
+pub fn challenge_ix(
+    m: &MarketKeys,
+    job_key: Pubkey,
+    index: u8,
+    provider_key: Pubkey,
+    next_dispute_id: u64,
+    challenger: Pubkey,
+    challenger_payment_account: Pubkey,
+    challenger_stake_account: Pubkey,
+) -> Instruction {
+    build(
+        acc::SegmentChallenge {
+            challenger,
+            market: m.market,
+            job: job_key,
+            segments: pda::segments(&job_key),
+            provider: provider_key,
+            dispute: pda::dispute(&m.market, next_dispute_id),
+            challenger_payment_account,
+            challenger_stake_account,
+            payment_vault: m.payment_vault,
+            token_program: TOKEN_PROGRAM_ID,
+            system_program: SYSTEM_PROGRAM_ID,
+        },
+        data::SegmentChallenge { index },
+    )
+}
+
+/// The provider accounts `segment_settle` takes after the referee accounts: the
+/// providers of the segments started after the disputed one (`Segments::started_after`,
+/// whose bonds an overturn releases), less the disputed provider and the drawn referees
+/// (passed already), each once, in segment order.
+pub fn later_providers(segments: &Segments, dispute: &Dispute) -> Vec<Pubkey> {
+    let Some(index) = dispute.segment else {
+        return Vec::new();
+    };
+    let r = &dispute.referee;
+    let referees = &r.referees[..if r.drawn { r.count as usize } else { 0 }];
+    let mut out: Vec<Pubkey> = Vec::new();
+    for (p, _) in segments.started_after(index) {
+        if p != dispute.provider && !referees.contains(&p) && !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Settles a segment's dispute: the referee accounts when drawn, then
+/// [`later_providers`], as remaining accounts. `provider` is the disputed provider's
+/// account (`dispute.provider`).
+#[allow(clippy::too_many_arguments)]
+pub fn settle_ix(
+    m: &MarketKeys,
+    job_key: Pubkey,
+    job: &Job,
+    segments: &Segments,
+    provider: &Provider,
+    dispute_key: Pubkey,
+    dispute: &Dispute,
+    s: &SettleAccounts,
+) -> Instruction {
+    let mut ix = build(
+        acc::SegmentSettle {
+            settler: s.settler,
+            market: m.market,
+            job: job_key,
+            segments: pda::segments(&job_key),
+            buyer: job.buyer,
+            provider: dispute.provider,
+            dispute: dispute_key,
+            challenger: dispute.challenger,
+            challenger_payment_account: dispute.challenger_payment_account,
+            challenger_stake_account: dispute.challenger_stake_account,
+            buyer_payment_account: job.refund_account,
+            buyer_stake_account: job.slash_share_account,
+            payout_account: provider.payout_account,
+            settler_payment_account: s.settler_payment_account,
+            payment_vault: m.payment_vault,
+            stake_vault: m.stake_vault,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        data::SegmentSettle {},
+    );
+    ix.accounts
+        .extend(ix::referee_settle_accounts(&m.market, dispute));
+    ix.accounts.extend(
+        later_providers(segments, dispute)
+            .into_iter()
+            .map(|p| AccountMeta::new(p, false)),
+    );
+    ix
+}
+
+/// Refunds the pending segments past the job's deadline (no segment running);
+/// `caller` earns one crank bounty in `caller_payment_account` unless it is the buyer.
+pub fn refund_ix(
+    m: &MarketKeys,
+    job_key: Pubkey,
+    job: &Job,
+    caller: Pubkey,
+    caller_payment_account: Pubkey,
+) -> Instruction {
+    build(
+        acc::SegmentRefund {
+            caller,
+            market: m.market,
+            job: job_key,
+            segments: pda::segments(&job_key),
+            buyer: job.buyer,
+            buyer_payment_account: job.refund_account,
+            caller_payment_account,
+            payment_vault: m.payment_vault,
+            token_program: TOKEN_PROGRAM_ID,
+        },
+        data::SegmentRefund {},
+    )
+}
+
 /// Posts a segmented job, the buyer signing and paying; returns its address.
 pub async fn post_segmented(
     sender: &Sender,
@@ -328,6 +452,72 @@ pub async fn extend(
 ) -> Result<TxOutcome> {
     let ix = extend_ix(m, *job, buyer.pubkey(), buyer_payment_account, segments);
     sender.send(&[ix], buyer, &[]).await
+}
+
+/// Challenges committed segment `index`, `challenger` posting the bond from
+/// `challenger_payment_account` (`fee_payer` pays the fee); returns the dispute's
+/// address. Referees are then drawn and settle it as for any refereed dispute
+/// (`crate::dispute::draw`, `referee_commit`, `referee_reveal`), and [`settle`] ends it.
+#[allow(clippy::too_many_arguments)]
+pub async fn challenge(
+    sender: &Sender,
+    fee_payer: &Keypair,
+    m: &MarketKeys,
+    job: &Pubkey,
+    index: u8,
+    challenger: &Keypair,
+    challenger_payment_account: Pubkey,
+    challenger_stake_account: Pubkey,
+) -> Result<Pubkey> {
+    let s = fetch_segments(&*sender.chain, job)
+        .await?
+        .ok_or(ClientError::AccountNotFound(pda::segments(job)))?;
+    let provider_key = s.segment(index).map(|seg| seg.provider).unwrap_or_default();
+    let (id, dispute) = crate::dispute::next_dispute(sender, &m.market).await?;
+    let ix = challenge_ix(
+        m,
+        *job,
+        index,
+        provider_key,
+        id,
+        challenger.pubkey(),
+        challenger_payment_account,
+        challenger_stake_account,
+    );
+    sender.send(&[ix], fee_payer, &[challenger]).await?;
+    Ok(dispute)
+}
+
+/// Settles a segment's dispute once `Dispute::segment_outcome_at` decides, `settler`
+/// signing and earning an overturned segment's bounty in `s.settler_payment_account`.
+pub async fn settle(
+    sender: &Sender,
+    settler: &Keypair,
+    m: &MarketKeys,
+    job: &Pubkey,
+    dispute_key: &Pubkey,
+    s: &SettleAccounts,
+) -> Result<TxOutcome> {
+    let chain = &*sender.chain;
+    let (j, segs) = fetch_both(chain, job).await?;
+    let dispute: Dispute = accounts::fetch_dispute(chain, dispute_key).await?;
+    let provider = accounts::fetch_provider(chain, &dispute.provider).await?;
+    let ix = settle_ix(m, *job, &j, &segs, &provider, *dispute_key, &dispute, s);
+    sender.send(&[ix], settler, &[]).await
+}
+
+/// Refunds the pending segments past the job's deadline, `caller` signing and earning
+/// one crank bounty in `caller_payment_account` (none when it is the buyer).
+pub async fn refund(
+    sender: &Sender,
+    caller: &Keypair,
+    m: &MarketKeys,
+    job: &Pubkey,
+    caller_payment_account: Pubkey,
+) -> Result<TxOutcome> {
+    let j = accounts::fetch_job(&*sender.chain, job).await?;
+    let ix = refund_ix(m, *job, &j, caller.pubkey(), caller_payment_account);
+    sender.send(&[ix], caller, &[]).await
 }
 
 /// Ends the job after its running segment; the unstarted ones are refunded.
