@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 pub mod dispute;
 pub mod referee;
+pub mod segment_disputes;
 pub mod segments;
 
 use gpu_market::state::{

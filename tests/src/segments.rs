@@ -169,6 +169,55 @@ impl World {
         self.send(&[ix], &[&buyer.key]).await
     }
 
+    /// `challenger` disputes segment `index`'s checkpoint; returns the dispute. The
+    /// provider named is `provider_for`'s, so that a pending segment or a bad index
+    /// reaches the program's own rule.
+    pub async fn seg_challenge(
+        &self,
+        job: &Pubkey,
+        index: u8,
+        challenger: &Wallet,
+    ) -> Result<Pubkey> {
+        let s = self.segments(job).await;
+        let id = self.market_state().await.totals.jobs_disputed;
+        let ix = seg::challenge_ix(
+            &self.market,
+            *job,
+            index,
+            provider_for(&s, index),
+            id,
+            challenger.pubkey(),
+            challenger.payment,
+            challenger.stake,
+        );
+        self.send(&[ix], &[&challenger.key]).await?;
+        Ok(pda::dispute(&self.market.market, id))
+    }
+
+    pub async fn seg_settle(
+        &self,
+        job: &Pubkey,
+        dispute: &Pubkey,
+        settler: &Wallet,
+    ) -> Result<TxOutcome> {
+        seg::settle(
+            &self.sender,
+            &settler.key,
+            &self.market,
+            job,
+            dispute,
+            &gpu_market_client::ix::SettleAccounts {
+                settler: settler.pubkey(),
+                settler_payment_account: settler.payment,
+            },
+        )
+        .await
+    }
+
+    pub async fn seg_refund(&self, job: &Pubkey, caller: &Wallet) -> Result<TxOutcome> {
+        seg::refund(&self.sender, &caller.key, &self.market, job, caller.payment).await
+    }
+
     pub async fn seg_end(&self, buyer: &Wallet, job: &Pubkey) -> Result<TxOutcome> {
         let j = self.job(job).await;
         let ix = seg::end_ix(&self.market, *job, &j);

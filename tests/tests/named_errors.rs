@@ -626,6 +626,9 @@ async fn every_market_error_is_reachable_and_named() {
     for name in gpu_market_tests::segments::provoke_segment_errors(&w).await {
         hits.0.insert(name.to_string());
     }
+    for name in gpu_market_tests::segment_disputes::provoke_segment_dispute_errors().await {
+        hits.0.insert(name.to_string());
+    }
     w.assert_conservation().await;
 
     // Retired: no rule raises these any more (the codes stay, the enum is only

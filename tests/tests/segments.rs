@@ -774,7 +774,7 @@ async fn every_segment_error_is_named() {
     let names: std::collections::BTreeSet<&str> =
         provoke_segment_errors(&w).await.into_iter().collect();
     // Every error the segmented instructions added, in code order.
-    let added = &gpu_market::errors::MarketError::ALL[95..];
+    let added = &gpu_market::errors::MarketError::ALL[95..110];
     let expected: std::collections::BTreeSet<String> = added.iter().map(|e| e.name()).collect();
     assert_eq!(added.len(), 15);
     assert_eq!(
