@@ -3,10 +3,57 @@
 //! the market's rule, the cheating provider's wrong result challenged by the
 //! auditor, proven on chain and slashed by the rule's exact amounts (bond plus
 //! locked stake, the buyer's share and refund, the challenger's reward), token
-//! conservation, and reputation ordering.
+//! conservation, and reputation ordering; and the training act: a segmented train-mlp
+//! job whose provider is killed mid-run and which another provider finishes from the
+//! last checkpoint, each paid exactly for its segments, the buyer exactly the escrow,
+//! the missed segment's bond slashed by the split, the final checkpoint root equal to
+//! an uninterrupted run's and the model above the stated held-out accuracy.
 
 use gpu_market_client::chain::embedded::{ClockMode, EmbeddedChain};
-use gpumkt::cmd::demo::{demo_params, run_scenario, DemoArgs};
+use gpumkt::cmd::demo::{demo_params, run_scenario, DemoArgs, TrainingReport, MIN_ACCURACY};
+
+/// The training act's figures, each against the rule (4 segments of 200_000, the
+/// provider killed in segment 2).
+fn assert_training(t: &TrainingReport) {
+    let params = demo_params();
+    let price = 200_000u64;
+    let fee = gpu_market::math::fee_for(price, params.fee_bps).unwrap();
+    let payout = price - fee;
+    assert_eq!((t.price_per_segment, t.fee_per_segment), (price, fee));
+    assert_eq!(t.segments.len(), 4);
+    assert_eq!(t.killed_at, 2);
+    for s in &t.segments {
+        let ran = if s.index < 2 {
+            &t.killed_provider
+        } else {
+            &t.resumed_by
+        };
+        assert_eq!(&s.provider, ran, "segment {}", s.index);
+        assert_eq!(s.paid, payout, "segment {}", s.index);
+    }
+    assert_ne!(t.killed_provider, t.resumed_by);
+    assert_eq!((t.killed_paid, t.killed_expected), (2 * payout, 2 * payout));
+    assert_eq!(
+        (t.resumer_paid, t.resumer_expected),
+        (2 * payout, 2 * payout)
+    );
+    let escrow = 4 * (price + params.crank_bounty);
+    assert_eq!((t.buyer_paid, t.buyer_expected), (escrow, escrow));
+    let bond = gpu_market::math::bond_for(price, params.bond_bps, params.bond_min).unwrap();
+    let split =
+        gpu_market::math::slash_split(bond, params.slash_buyer_bps, params.slash_reporter_bps)
+            .unwrap();
+    assert_eq!((t.missed_bond, t.slashed), (bond, bond));
+    assert_eq!(
+        (t.slash_to_buyer, t.slash_to_reporter),
+        (split.buyer, split.reporter)
+    );
+    assert_eq!(t.final_root, t.reference_root, "bit for bit");
+    assert_eq!((t.steps, t.held_out), (600, 359));
+    assert!(t.accuracy >= MIN_ACCURACY, "accuracy {}", t.accuracy);
+    assert!(t.invariants_ok && t.conservation_ok);
+    assert!(t.ok());
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_settles_every_job_once_and_slashes_the_offline_provider_and_the_cheater_by_rule() {
@@ -147,6 +194,7 @@ async fn demo_settles_every_job_once_and_slashes_the_offline_provider_and_the_ch
         "{:?}",
         r.conservation
     );
+    assert_training(r.training.as_ref().unwrap());
     assert!(r.ok());
     assert!(r.duration_s < 120.0);
 }
@@ -184,6 +232,7 @@ async fn the_same_scenario_runs_over_json_rpc_against_a_local_node() {
         (5, 4, 1, 4)
     );
     assert_eq!(r.market_stats.jobs_expired, 1);
+    assert_training(r.training.as_ref().unwrap());
     assert!(r.ok(), "{:?}", r.invariants);
     node.stop().await;
 }

@@ -63,11 +63,43 @@ pub enum DemoError {
     },
     #[error("finished with a failed check (see the report)")]
     FailedCheck,
+    /// The training act: a blob it stores (the digits, the spec).
+    #[error("{step}: {source}")]
+    Blob {
+        step: &'static str,
+        #[source]
+        source: BlobError,
+    },
+    #[error("reading the bundled digits: {0}")]
+    TrainingData(#[source] std::io::Error),
+    #[error("the training spec: {0}")]
+    TrainSpec(#[source] gpu_market_compute::spec::SpecError),
+    #[error("training the reference run: {0}")]
+    Train(#[source] gpu_market_compute::train::TrainError),
+    #[error("the buyer's checkpoint store: {0}")]
+    Checkpoints(#[source] gpu_market_blobs::CheckpointStoreError),
+    /// A rule of the program's money math refused the act's figures.
+    #[error("{what}: {source}")]
+    Rule {
+        what: &'static str,
+        #[source]
+        source: anchor_lang::error::Error,
+    },
+    /// The training act needs its first provider to die holding the segment it names.
+    #[error("the first trainer of job {job} was not holding the segment it dies in")]
+    TrainerNotKilled { job: Pubkey },
+    #[error("the training job {job} was not finished and paid in time")]
+    TrainingNotDone { job: Pubkey },
 }
 
 impl DemoError {
     /// Names the step a chain error happened in.
     pub(super) fn chain(step: &'static str) -> impl Fn(ClientError) -> DemoError {
         move |source| DemoError::Chain { step, source }
+    }
+
+    /// Names the step a blob store error happened in.
+    pub(super) fn blob(step: &'static str) -> impl Fn(BlobError) -> DemoError {
+        move |source| DemoError::Blob { step, source }
     }
 }

@@ -19,6 +19,8 @@ mod actors;
 mod error;
 mod report;
 mod setup;
+mod training;
+mod training_report;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -43,6 +45,7 @@ use solana_sdk::signature::{Keypair, Signer};
 pub use actors::Env;
 pub use error::DemoError;
 pub use report::{print_report, DemoReport, DisputeReport, Progress, ProviderReport, SlashReport};
+pub use training_report::{TrainingReport, TrainingSegment, MIN_ACCURACY};
 
 use crate::output::emit;
 use crate::{CliError, Ctx, Format, Result};
@@ -432,7 +435,12 @@ pub async fn run_scenario(
             )
         })
         .collect();
+    // Act 4: a training job paid per segment, its provider killed mid-run and another
+    // finishing from the last checkpoint (after the rest, so the figures above are the
+    // scenario's own).
+    let training = training::act(&env, &cast.authority, &seats[0], &seats[1], &workdir).await?;
     Ok(DemoReport {
+        training: Some(training),
         chain: chain.describe(),
         market: env.market.market.to_string(),
         executor: executor_name,

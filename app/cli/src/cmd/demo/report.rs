@@ -12,6 +12,7 @@ use gpu_market_client::conservation::MintConservation;
 use gpu_market_worker::Stats;
 use serde::Serialize;
 
+use super::training_report::{print_training, TrainingReport};
 use crate::output::{kv, short, table};
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -153,6 +154,8 @@ pub struct DemoReport {
     pub market_stats: MarketStats,
     pub invariants: InvariantReport,
     pub conservation: Vec<MintConservation>,
+    /// The training act (a segmented job handed off mid-run), after the rest.
+    pub training: Option<TrainingReport>,
 }
 
 impl DemoReport {
@@ -166,6 +169,7 @@ impl DemoReport {
             && self.treasury_slash_received == self.treasury_slash_expected
             && self.invariants.ok
             && self.conservation.iter().all(|c| c.ok)
+            && self.training.as_ref().is_none_or(TrainingReport::ok)
     }
 }
 
@@ -383,6 +387,9 @@ pub fn print_report(o: &mut dyn Write, r: &DemoReport) -> std::io::Result<()> {
             c.supply,
             c.sum_of_accounts
         )?;
+    }
+    if let Some(t) = &r.training {
+        print_training(o, t)?;
     }
     writeln!(o)?;
     writeln!(

@@ -201,8 +201,8 @@ impl Executors {
 pub(super) struct Seat {
     pub name: String,
     pub key: Pubkey,
-    owner: Pubkey,
-    worker: Keypair,
+    pub owner: Pubkey,
+    pub worker: Keypair,
     executor: Arc<dyn Executor>,
 }
 
@@ -263,6 +263,24 @@ impl Seat {
         cfg.cheat_wrong_results = true;
         cfg.price_floor = CHEAT_PRICE;
         cfg.max_concurrent = 1;
+        self.start(cfg, env).await
+    }
+
+    /// The training act's worker for this provider: its own journal (and checkpoint
+    /// directory) beside the scenario's, a crank too (it pays segments and expires a
+    /// missed one); `fail` kills it at that point of that segment.
+    pub async fn trainer(
+        &self,
+        env: &Env,
+        workdir: &Path,
+        fail: Option<(u8, gpu_market_worker::segments::FailPoint)>,
+    ) -> Result<Arc<Worker>, DemoError> {
+        let mut cfg = self.config(env, workdir, None);
+        cfg.journal = workdir.join(format!("{}.train.journal", self.name));
+        cfg.checkpoint_dir = workdir.join(format!("{}.ckpt", self.name));
+        cfg.work_dir = workdir.join(format!("{}.train.work", self.name));
+        cfg.crank = true;
+        cfg.segment_fail_point = fail;
         self.start(cfg, env).await
     }
 
