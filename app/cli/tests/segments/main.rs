@@ -8,9 +8,11 @@
 //!
 //! Files: this one (the world: chain, market, provider, buyer, the watch beside the
 //! steps), `lifecycle.rs` (a job delivered, paid, extended, ended and watched; a missed
-//! segment handed off), `bad_input.rs` (the refusals table).
+//! segment handed off), `bad_input.rs` (the refusals table), `daemon.rs` (a CLI-posted
+//! job run to its close by the provider's real worker daemon).
 
 mod bad_input;
+mod daemon;
 mod lifecycle;
 
 use std::future::Future;

@@ -15,7 +15,8 @@ use gpu_market_client::buyer::BuyerError;
 use gpu_market_client::ix::MarketKeys;
 use gpu_market_client::segments as seg;
 use gpu_market_client::{pda, token, Pubkey};
-use gpu_market_compute::spec::Hash32;
+use gpu_market_compute::spec::train::TRAIN_DATA_INPUT;
+use gpu_market_compute::spec::{Hash32, SpecError};
 use serde::Serialize;
 use solana_sdk::signature::Signer;
 
@@ -108,11 +109,11 @@ pub async fn post(ctx: &Ctx, a: PostArgs, out: &mut dyn Write) -> Result<()> {
     let nonce = nonce_or_clock(a.nonce);
     let job = pda::job(&m.market, &me, nonce);
     let deadline = ctx.chain.clock().await?.unix_timestamp + a.deadline_in;
-    let data = prepared
-        .spec
-        .data()
-        .cloned()
-        .expect("a checked train-mlp spec names its data");
+    let data = prepared.spec.data().cloned().ok_or_else(|| {
+        SegmentInputError::Spec(SpecError::MissingInput {
+            name: TRAIN_DATA_INPUT.into(),
+        })
+    })?;
     let mut view = PostedSegmented {
         job: job.to_string(),
         workload: WorkloadKind::TrainMlp.name(),
@@ -149,7 +150,7 @@ pub async fn post(ctx: &Ctx, a: PostArgs, out: &mut dyn Write) -> Result<()> {
                 .put(&bytes)
                 .await
                 .map_err(|source| BuyerError::StoreInput {
-                    name: "digits".into(),
+                    name: TRAIN_DATA_INPUT.into(),
                     source: Box::new(source),
                 })?;
             prepared.with_data_at(stored)
