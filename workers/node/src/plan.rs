@@ -203,7 +203,7 @@ pub fn plan(s: &Snapshot, l: &Local) -> Vec<Action> {
             .filter(|(k, _)| train && !l.running.contains(k) && !l.rejected.contains(k))
             .filter_map(|(k, segs)| job_of(k).map(|j| (k, j, segs)))
             .collect();
-        open.sort_by(|a, b| b.1.price.cmp(&a.1.price));
+        open.sort_by_key(|(_, j, _)| std::cmp::Reverse(j.price));
         for (key, job, segs) in open {
             if slots == 0 {
                 break;
