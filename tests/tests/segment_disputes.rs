@@ -2,10 +2,8 @@
 //! window and settled by three referees' re-execution (overturned, upheld, no ruling),
 //! the window at t-1, t and t+1, challenges of segments that cannot be challenged, the
 //! rule that nothing builds on a disputed root, the hand-off provider whose work an
-//! overturn undoes, the anyone-callable refund of pending segments past the job's
-//! deadline (and the crank sending it), and the segments address pre-funded before its
-//! post. Exact amounts, and token conservation with the audit's invariants after each
-//! step.
+//! overturn undoes, and real roots from re-executing a train-mlp segment. Exact amounts,
+//! and token conservation with the audit's invariants after each step.
 //!
 //! Amounts (the test market): segments of price 1,000 (bond 500, fee 25, bounty 10,
 //! escrow 1,010 each); challenger bond 500; an overturn slashes the segment's bond and
@@ -13,10 +11,10 @@
 //! 80 to the challenger, 321 to the treasury; an upheld segment's forfeited bond pays 33
 //! to each referee, 240 to the provider, 161 to the treasury.
 
-use gpu_market::events::{SegmentChallenged, SegmentDisputeSettled, SegmentsRefunded};
+use gpu_market::events::{SegmentChallenged, SegmentDisputeSettled};
 use gpu_market::state::{DisputeOutcome, SegmentState};
 use gpu_market_client::chain::Chain;
-use gpu_market_client::{crank, events, pda, segments as seg, token, Pubkey};
+use gpu_market_client::{events, pda, segments as seg, Pubkey};
 use gpu_market_tests::referee::*;
 use gpu_market_tests::segments::*;
 use gpu_market_tests::*;
@@ -476,99 +474,6 @@ async fn an_overturn_releases_the_bond_of_a_provider_that_resumed_from_the_wrong
     assert!(!w.job_exists(&c.job).await);
 }
 
-/// Past the job's deadline with no segment running, anyone refunds the pending
-/// segments: refused at the deadline second and while one runs, accepted one second
-/// after once none runs; the caller earns one bounty, the buyer gets the rest, and the
-/// crank sends it by itself for another job.
-#[tokio::test]
-async fn pending_segments_are_refunded_by_anyone_past_the_deadline_and_by_the_crank() {
-    let w = World::new().await;
-    let p = w.register_provider(h100(), STAKE).await;
-    let buyer = w.wallet(100_000, 0).await;
-    let caller = w.wallet(0, 0).await;
-    let t0 = w.now().await;
-    let deadline = t0 + 50;
-    let job = w
-        .post_segmented(&buyer, 30, &terms(3, PRICE, DUR), deadline)
-        .await;
-    let crank_job = w
-        .post_segmented(&buyer, 31, &terms(2, PRICE, DUR), deadline)
-        .await;
-    w.seg_claim(&p, &job).await.unwrap();
-    let after_post = w.balance(&buyer.payment).await;
-
-    w.set_time(deadline - 1).await;
-    assert_err(w.seg_refund(&job, &caller).await, "DeadlineNotPassed");
-    w.set_time(deadline).await;
-    assert_err(w.seg_refund(&job, &caller).await, "DeadlineNotPassed");
-    w.set_time(deadline + 1).await;
-    assert_err(w.seg_refund(&job, &caller).await, "SegmentRunning");
-    // On time for the segment, past the job's deadline: it commits and starts nothing.
-    w.seg_commit(&p, &job, 0, COMMITTED).await.unwrap();
-    let out = w.seg_refund(&job, &caller).await.unwrap();
-    w.assert_conservation().await;
-    let ev = &events::parse::<SegmentsRefunded>(&out.logs)[0];
-    assert_eq!(
-        (ev.segments_refunded, ev.refunded, ev.bounty, ev.closed),
-        (2, 2 * ESCROW - BOUNTY, BOUNTY, false)
-    );
-    assert_eq!(w.balance(&caller.payment).await, BOUNTY);
-    assert_eq!(
-        w.balance(&buyer.payment).await,
-        after_post + 2 * ESCROW - BOUNTY
-    );
-    let s = w.segments(&job).await;
-    assert!(s.ended && s.count == 1);
-    assert_err(w.seg_refund(&job, &caller).await, "SegmentNotPending");
-    // The crank refunds the other job (nothing ever started) and earns the bounty.
-    let cranker = w.wallet(0, 0).await;
-    let report = crank::crank_once(&w.sender, &cranker.key, &w.market.market)
-        .await
-        .unwrap();
-    assert!(report.failed.is_empty(), "{:?}", report.failed);
-    assert_eq!(report.segments_refunded, vec![format!("{crank_job}#0")]);
-    let mine = token::ata(&cranker.pubkey(), &w.payment_mint);
-    w.track(w.payment_mint, mine);
-    w.track(w.stake_mint, token::ata(&cranker.pubkey(), &w.stake_mint));
-    assert_eq!(w.balance(&mine).await, BOUNTY);
-    assert!(!w.job_exists(&crank_job).await, "nothing left: closed");
-    assert_eq!(
-        w.balance(&buyer.payment).await,
-        after_post + 2 * (2 * ESCROW - BOUNTY)
-    );
-    w.assert_conservation().await;
-}
-
-/// The attack: a griefer sends lamports to a job's predictable segments address before
-/// the buyer posts, hoping the post fails. The post lands anyway.
-#[tokio::test]
-async fn lamports_sent_to_the_segments_address_before_the_post_cannot_block_it() {
-    let w = World::new().await;
-    let buyer = w.wallet(100_000, 0).await;
-    let griefer = w.wallet(0, 0).await;
-    let job = pda::job(&w.market.market, &buyer.pubkey(), 40);
-    let target = pda::segments(&job);
-    let transfer =
-        solana_system_interface::instruction::transfer(&griefer.pubkey(), &target, 1_000_000);
-    w.send(&[transfer], &[&griefer.key]).await.unwrap();
-    assert_eq!(
-        w.chain
-            .get_account(&target)
-            .await
-            .unwrap()
-            .unwrap()
-            .lamports,
-        1_000_000
-    );
-    let posted = w
-        .post_segmented(&buyer, 40, &terms(2, PRICE, DUR), w.now().await + 3_600)
-        .await;
-    assert_eq!(posted, job);
-    let s = w.segments(&job).await;
-    assert_eq!((s.count, s.job), (2, job));
-    w.assert_conservation().await;
-}
-
 /// Events carry what happened: the challenge names the segment, its root and the
 /// amounts locked.
 #[tokio::test]
@@ -598,4 +503,94 @@ async fn the_challenge_event_names_the_segment_and_its_root() {
     assert_eq!((ev.bond, ev.stake_locked), (CHALLENGER_BOND, BOND));
     assert_eq!(ev.respond_deadline, ev.timestamp + w.params.dispute_timeout);
     w.assert_conservation().await;
+}
+
+/// A train-mlp spec over the bundled digits, 20 steps per segment: cheap enough to
+/// re-execute a segment in a test, as a referee's worker would.
+fn train_spec() -> gpu_market_compute::spec::TrainMlpSpec {
+    use gpu_market_compute::spec::{sha256, BlobRef, NamedBlob, TrainMlp, TrainMlpSpec};
+    use gpu_market_compute::train::Digits;
+    let bytes = std::fs::read(Digits::bundled_path()).unwrap();
+    TrainMlpSpec {
+        version: 1,
+        workload: gpu_market_compute::spec::TrainWorkload::TrainMlp(TrainMlp {
+            input: 64,
+            hidden: 32,
+            classes: 10,
+            batch: 32,
+            learning_rate: 0.1,
+            momentum: 0.9,
+            init_seed: 1,
+            data_seed: 2,
+            steps_per_segment: 20,
+            segments: 3,
+            checkpoint_store: "file:///tmp/ckpt".into(),
+        }),
+        inputs: vec![NamedBlob {
+            name: "digits".into(),
+            blob: BlobRef {
+                uri: format!("file://{}", Digits::bundled_path().display()),
+                sha256: sha256(&bytes),
+                len: bytes.len() as u64,
+            },
+        }],
+    }
+}
+
+/// Real roots: the referees re-execute segment 0 from the spec's step-0 state with
+/// `train::run_segment` and reveal the checkpoint root they get. A lazy provider that
+/// trained 19 of the 20 steps (and committed that checkpoint's root) is overturned; an
+/// honest provider's root is the referees' own, and the segment stands.
+#[tokio::test]
+async fn referees_re_executing_the_segment_overturn_a_short_trained_checkpoint_and_uphold_an_honest_one(
+) {
+    use gpu_market_compute::train::{run_segment, training_data, CpuTrainer, Digits, Trainer};
+    let spec = train_spec();
+    let data = training_data(&spec, &std::fs::read(Digits::bundled_path()).unwrap()).unwrap();
+    let honest = run_segment(&CpuTrainer, &spec, &data, None, 0).unwrap();
+    let start = gpu_market_compute::train::segment::initial_checkpoint(&spec, &data).unwrap();
+    let lazy = CpuTrainer.train(&start, &data, 19).unwrap().state_root();
+    assert_ne!(lazy, honest.state_root);
+
+    for (committed, overturned) in [(lazy.0, true), (honest.state_root.0, false)] {
+        let c = case().await;
+        let w = &c.w;
+        // Segment 0 of a fresh job, committed with `committed`.
+        let job = w
+            .post_segmented(&c.buyer, 77, &terms(1, PRICE, DUR), w.now().await + 3_600)
+            .await;
+        w.seg_claim(&c.p, &job).await.unwrap();
+        let commit = seg::commit_ix(
+            w.market.market,
+            c.p.key,
+            job,
+            c.p.worker.pubkey(),
+            0,
+            committed,
+            checkpoint_uri(&job, 0),
+        );
+        w.send(&[commit], &[&c.p.worker]).await.unwrap();
+        let challenger = w.wallet(10_000, 0).await;
+        let settler = w.wallet(0, 0).await;
+        let dispute = w.seg_challenge(&job, 0, &challenger).await.unwrap();
+        referees_reveal(&c, &dispute, honest.state_root.0).await;
+        let out = w.seg_settle(&job, &dispute, &settler).await.unwrap();
+        w.assert_conservation().await;
+        let ev = &events::parse::<SegmentDisputeSettled>(&out.logs)[0];
+        if overturned {
+            assert_eq!(ev.outcome, DisputeOutcome::ProviderWrong as u8);
+            assert_eq!(ev.slashed, 2 * BOND);
+            assert!(!w.job_exists(&job).await);
+        } else {
+            assert_eq!(ev.outcome, DisputeOutcome::ChallengerWrong as u8);
+            assert_eq!(
+                w.balance(&challenger.payment).await,
+                10_000 - CHALLENGER_BOND
+            );
+            assert_eq!(
+                w.segments(&job).await.segments[0].state,
+                SegmentState::Committed
+            );
+        }
+    }
 }
