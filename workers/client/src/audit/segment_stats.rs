@@ -118,15 +118,33 @@ pub fn segmented_job_stats(key: &Pubkey, job: &Job, segs: &Segments) -> Segmente
         .enumerate()
         .map(|(i, s)| segment_stats(job, u8::try_from(i).unwrap_or(u8::MAX), s))
         .collect();
+    with_sums(
+        key.to_string(),
+        segs.ended,
+        segs.last_checkpoint_index,
+        segs.last_checkpoint_uri.clone(),
+        segments,
+    )
+}
+
+/// A job's entry from its segments' figures, with the job's sums over them (also for
+/// a settled job's segments rebuilt from its events, once its accounts are closed).
+pub fn with_sums(
+    job: String,
+    ended: bool,
+    last_checkpoint_index: Option<u8>,
+    last_checkpoint_uri: String,
+    segments: Vec<SegmentStats>,
+) -> SegmentedJobStats {
     let gpu_ms = segments
         .iter()
         .map(|s| s.gpu_ms)
         .fold(0u64, u64::saturating_add);
     SegmentedJobStats {
-        job: key.to_string(),
-        ended: segs.ended,
-        last_checkpoint_index: segs.last_checkpoint_index,
-        last_checkpoint_uri: segs.last_checkpoint_uri.clone(),
+        job,
+        ended,
+        last_checkpoint_index,
+        last_checkpoint_uri,
         gpu_ms,
         gpu_seconds: gpu_ms as f64 / 1_000.0,
         revenue: segments
