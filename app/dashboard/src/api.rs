@@ -244,16 +244,27 @@ async fn find_job(s: &AppState, pk: &str) -> ApiResult<(Pubkey, JobSummary, Opti
     }
 }
 
-/// A live segmented job's segments as `audit stats` counts them (the same function);
-/// `None` for any other job.
+/// A live segmented job's segments as `audit stats` counts them (the same function),
+/// a settled one's rebuilt from its history into the same entry; `None` for any other
+/// job.
 async fn segments_of(
     s: &AppState,
     key: &Pubkey,
     job: Option<&Job>,
 ) -> ApiResult<Option<SegmentedJobStats>> {
-    let Some(job) = job.filter(|j| j.state == JobState::Segmented) else {
-        return Ok(None);
+    let Some(job) = job else {
+        // Settled and closed: rebuilt from its history, if it was segmented.
+        let k = key.to_string();
+        return Ok(jobs::segments_from_history(
+            &k,
+            &s.store.events_of_job(&k)?,
+            &s.store.instructions_of_job(&k, "job_post_segmented")?,
+            &s.store.instructions_of_job(&k, "job_extend")?,
+        ));
     };
+    if job.state != JobState::Segmented {
+        return Ok(None);
+    }
     Ok(segments::fetch_segments(&*s.chain, key)
         .await?
         .map(|segs| segment_stats::segmented_job_stats(key, job, &segs)))

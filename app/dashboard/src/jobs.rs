@@ -2,9 +2,13 @@
 //! live, and rebuilt from the history once it is settled and its account closed (its
 //! events in chain order, plus the spec and result URIs from its `job_post` and
 //! `job_submit` instructions, which no event carries). Both give the same fields, and
-//! [`committed`] gives the terms a result check needs from either.
+//! [`committed`] gives the terms a result check needs from either. A settled segmented
+//! job's segments are rebuilt the same way ([`segments_from_history`]): their prices from
+//! its `job_post_segmented` and `job_extend` instructions, the rest from its `Segment*`
+//! events, into the entry `audit stats` gives a live one.
 
 use gpu_market::state::Job;
+use gpu_market_client::audit::segment_stats::{self, SegmentStats, SegmentedJobStats};
 use gpu_market_client::buyer::Committed;
 use gpu_market_client::views::{state_name, workload_name};
 use gpu_market_client::Pubkey;
@@ -148,6 +152,24 @@ pub fn from_history(
                 s.state = "finalized".into();
                 s.gpu_ms = u64_of(d, "gpu_ms");
             }
+            // A segmented job: "segmented" while it lives, as its account says; closed
+            // by its last payment, or by a refund of the rest (`job_end`, an expiry
+            // past its deadline).
+            "SegmentStarted" | "SegmentCommitted" | "JobExtended" => {
+                s.state = "segmented".into();
+                if e.name == "SegmentStarted" {
+                    s.provider = str_of(d, "provider");
+                }
+            }
+            "SegmentPaid" | "SegmentExpired" | "JobEnded" => {
+                let closed = d.get("closed").and_then(Value::as_bool) == Some(true);
+                s.state = match (closed, e.name.as_str()) {
+                    (false, _) => "segmented",
+                    (true, "SegmentPaid") => "finalized",
+                    (true, _) => "refunded",
+                }
+                .into();
+            }
             "JobCancelled" => s.state = "cancelled".into(),
             "JobRefunded" => s.state = "refunded".into(),
             "JobExpired" => {
@@ -177,4 +199,111 @@ pub fn committed(s: &JobSummary) -> Option<Committed> {
         result_uri: s.result_uri.clone()?,
         result_root: root,
     })
+}
+
+/// A settled segmented job's segments from its history: the segments its
+/// `job_post_segmented` (`posts`) and `job_extend` (`extends`) instructions offered, each
+/// carried through its events in chain order (started, committed, paid, expired; the
+/// unstarted ones refunded by an expiry past the deadline or by `job_end` drop out, as
+/// they do from the account). `None` when the job was not posted segmented.
+pub fn segments_from_history(
+    key: &str,
+    events: &[Event],
+    posts: &[Value],
+    extends: &[Value],
+) -> Option<SegmentedJobStats> {
+    let terms = |ix: &Value| -> Vec<u64> {
+        ix["args"]["segments"]
+            .as_array()
+            .map(|t| t.iter().map(|x| u64_of(x, "price")).collect())
+            .unwrap_or_default()
+    };
+    let mut prices = terms(posts.first()?);
+    for e in extends {
+        prices.extend(terms(e));
+    }
+    let pending = |index: usize, price: u64| SegmentStats {
+        index: u8::try_from(index).unwrap_or(u8::MAX),
+        state: segment_stats::segment_state_name(gpu_market::state::SegmentState::Pending),
+        provider: None,
+        price,
+        gpu_ms: 0,
+        gpu_seconds: 0.0,
+        revenue: 0,
+        fee: 0,
+        paid: false,
+        state_root: None,
+        started_at: 0,
+        deadline: 0,
+        committed_at: 0,
+    };
+    let mut rows: Vec<SegmentStats> = prices
+        .iter()
+        .enumerate()
+        .map(|(i, p)| pending(i, *p))
+        .collect();
+    let (mut ended, mut last_index, mut last_uri) = (false, None, String::new());
+    // Refunds remove the last unstarted segments, as `Segments::refund_from` does.
+    let drop_last = |rows: &mut Vec<SegmentStats>, n: u64| {
+        for _ in 0..n {
+            if rows.last().is_some_and(|r| r.provider.is_none()) {
+                rows.pop();
+            }
+        }
+    };
+    use gpu_market::state::SegmentState as St;
+    for e in events {
+        let d = &e.data;
+        let index = u64_of(d, "index") as usize;
+        match e.name.as_str() {
+            "SegmentStarted" => {
+                if let Some(r) = rows.get_mut(index) {
+                    r.state = segment_stats::segment_state_name(St::Running);
+                    r.provider = str_of(d, "provider");
+                    r.started_at = i64_of(d, "timestamp");
+                    r.deadline = i64_of(d, "deadline");
+                }
+            }
+            "SegmentCommitted" => {
+                if let Some(r) = rows.get_mut(index) {
+                    r.state = segment_stats::segment_state_name(St::Committed);
+                    r.state_root = str_of(d, "state_root");
+                    r.committed_at = i64_of(d, "committed_at");
+                    r.gpu_ms = u64_of(d, "gpu_ms");
+                    r.gpu_seconds = r.gpu_ms as f64 / 1_000.0;
+                }
+                last_index = u8::try_from(index).ok();
+                last_uri = str_of(d, "uri").unwrap_or_default();
+            }
+            "SegmentPaid" => {
+                if let Some(r) = rows.get_mut(index) {
+                    r.state = segment_stats::segment_state_name(St::Paid);
+                    r.paid = true;
+                    r.revenue = u64_of(d, "amount");
+                    r.fee = u64_of(d, "fee");
+                }
+            }
+            "SegmentExpired" => {
+                if let Some(r) = rows.get_mut(index) {
+                    *r = pending(index, r.price);
+                }
+                if d.get("reopened").and_then(Value::as_bool) != Some(true) {
+                    ended = true;
+                }
+                drop_last(&mut rows, u64_of(d, "segments_refunded"));
+            }
+            "JobEnded" => {
+                ended = true;
+                drop_last(&mut rows, u64_of(d, "segments_refunded"));
+            }
+            _ => {}
+        }
+    }
+    Some(segment_stats::with_sums(
+        key.to_string(),
+        ended,
+        last_index,
+        last_uri,
+        rows,
+    ))
 }

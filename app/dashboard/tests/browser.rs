@@ -120,6 +120,43 @@ async fn every_page_shows_audit_figures_and_a_wallet_posts_a_job_that_settles() 
         .await
         .expect("segment 0 is paid");
 
+    // A segmented job of two segments run to the end: both committed and paid, its
+    // accounts closed; its page's segments come from the history.
+    // Its own provider: the suites' one runs as many jobs at once as it may.
+    let runner = m
+        .world
+        .register_provider(gpu_market_tests::gpu("H100", 81_920, 2, 90), 100_000)
+        .await;
+    let terms2 = gpu_market_tests::segments::terms(2, PRICE, 600);
+    let settled = m
+        .world
+        .post_segmented(&m.buyer, 9_001, &terms2, deadline)
+        .await;
+    m.world
+        .seg_claim(&runner, &settled)
+        .await
+        .expect("segment 0 starts");
+    for index in 0..2u8 {
+        m.world.advance(10).await;
+        m.world
+            .seg_commit(&runner, &settled, index, 8 + index)
+            .await
+            .expect("the segment commits");
+        if index == 0 && m.world.segments(&settled).await.running().is_none() {
+            m.world
+                .seg_claim(&runner, &settled)
+                .await
+                .expect("segment 1 starts");
+        }
+    }
+    m.world.advance(m.world.params.challenge_window + 1).await;
+    for index in 0..2u8 {
+        m.world
+            .seg_finalize(&settled, index, &m.cranker)
+            .await
+            .expect("the segment is paid");
+    }
+
     // The dashboard as `gpumkt dashboard` runs it, serving the built app.
     let db = tempfile::tempdir().unwrap();
     let mut cfg = DashboardConfig::new(&m.net.rpc_url, &m.net.ws_url, m.world.market.market);
@@ -152,6 +189,32 @@ async fn every_page_shows_audit_figures_and_a_wallet_posts_a_job_that_settles() 
         gpu_market::math::payout_for(PRICE, m.world.params.fee_bps).unwrap()
     );
     assert_eq!(s0.state_root, Some(hex::encode([7u8; 32])));
+    // The settled one is in no account any more, so not in audit stats; the API
+    // rebuilds its segments from its history: both paid, each for its own 10 s x 2 GPUs.
+    assert!(before
+        .segmented_jobs
+        .iter()
+        .all(|j| j.job != settled.to_string()));
+    let (status, detail) = get(&format!("{}/api/jobs/{settled}", d.url)).await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(detail["job"]["settled"], true, "{detail}");
+    let h = &detail["segments"];
+    let payout = gpu_market::math::payout_for(PRICE, m.world.params.fee_bps).unwrap();
+    let fee = gpu_market::math::fee_for(PRICE, m.world.params.fee_bps).unwrap();
+    assert_eq!(h["segments"].as_array().map(Vec::len), Some(2), "{h}");
+    for (i, root) in [(0usize, 8u8), (1, 9)] {
+        let r = &h["segments"][i];
+        assert_eq!(r["state"], "paid", "{r}");
+        assert_eq!(r["provider"], runner.key.to_string());
+        assert_eq!(r["gpu_ms"], 20_000, "{r}");
+        assert_eq!(
+            (r["revenue"].as_u64(), r["fee"].as_u64()),
+            (Some(payout), Some(fee))
+        );
+        assert_eq!(r["state_root"], hex::encode([root; 32]));
+    }
+    assert_eq!(h["segments_paid"], 2);
+    assert_eq!(h["revenue"].as_u64(), Some(2 * payout));
     let work = tempfile::tempdir().unwrap();
     let stats_file = work.path().join("stats.json");
     serde_json::to_writer_pretty(std::fs::File::create(&stats_file).unwrap(), &before).unwrap();
@@ -237,6 +300,10 @@ async fn every_page_shows_audit_figures_and_a_wallet_posts_a_job_that_settles() 
     assert!(
         so.contains(&format!("ok segments of job {segmented}: 3 rows")),
         "the segmented job's page showed no segments table:\n{so}"
+    );
+    assert!(
+        so.contains(&format!("ok segments of job {settled}: 2 rows")),
+        "the settled segmented job's page showed no segments table:\n{so}"
     );
     for step in [
         "ok page overview:",

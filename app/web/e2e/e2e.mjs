@@ -113,10 +113,13 @@ function expected(fig, cli, api, pageTime) {
     case "job":
       return { from: "api job summary", obj: api.job?.(key) };
     case "segment": {
-      // "segment:<job>:<index>": that segment in audit stats' segmented_jobs.
+      // "segment:<job>:<index>": that segment in audit stats' segmented_jobs while the
+      // job lives; once settled (its accounts closed) audit stats no longer lists it,
+      // and the page's rows are the API's, rebuilt from the job's history.
       const [job, index] = key.split(":");
-      const seg = (s) => s?.segmented_jobs?.find((j) => j.job === job)?.segments?.[Number(index)];
-      return { from: "cli segmented_jobs", obj: seg(cli) };
+      const live = cli.segmented_jobs?.find((j) => j.job === job);
+      if (live) return { from: "cli segmented_jobs", obj: live.segments?.[Number(index)] };
+      return { from: "api job segments (from history)", obj: api.segments?.(job)?.segments?.[Number(index)] };
     }
     default:
       return undefined;
@@ -236,6 +239,7 @@ async function main() {
       return latest((a) => a.path === "/api/providers");
     },
     provider: (pk) => latest((a) => a.path === `/api/providers/${pk}`)?.provider,
+    segments: (pk) => latest((a) => a.path === `/api/jobs/${pk}`)?.segments,
     job: (pk) => {
       for (const a of [...answers].reverse()) {
         if (a.path === `/api/jobs/${pk}`) return a.body.job;
@@ -329,7 +333,7 @@ async function main() {
     checks.ok(sigs.length > 0 && sigs.every((s) => /^[1-9A-HJ-NP-Za-km-z]{64,90}$/.test(s)), `job ${j.job}: timeline without signatures (${sigs.join(",")})`);
     // A live segmented job in audit stats has its segments on its page, a row each
     // (their figures were compared above, source "segment:<job>:<index>").
-    const segs = cliStats().segmented_jobs?.find((s) => s.job === j.job);
+    const segs = cliStats().segmented_jobs?.find((s) => s.job === j.job) ?? api.segments(j.job);
     if (segs) {
       const rows = await page.$$eval('[data-testid="segments-table"] tbody tr', (r) => r.length).catch(() => 0);
       checks.ok(rows === segs.segments.length, `job ${j.job}: ${rows} segment rows, audit stats has ${segs.segments.length}`);
