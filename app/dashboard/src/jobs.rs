@@ -307,3 +307,144 @@ pub fn segments_from_history(
         rows,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn ev(name: &str, data: Value) -> Event {
+        Event {
+            id: 0,
+            signature: String::new(),
+            slot: 0,
+            block_time: None,
+            name: name.into(),
+            data,
+        }
+    }
+
+    fn post(prices: &[u64]) -> Value {
+        let segs: Vec<Value> = prices
+            .iter()
+            .map(|p| json!({"price": p, "duration": 60}))
+            .collect();
+        json!({"args": {"args": {}, "segments": segs}})
+    }
+
+    const A: &str = "Prov1111111111111111111111111111111111111111";
+    const B: &str = "Prov2222222222222222222222222222222222222222";
+
+    /// The hand-off, as the history tells it: A's segment 1 expires and reopens, B runs
+    /// it; the buyer ends the job with segment 3 unstarted. A must keep segment 0 and
+    /// nothing of segment 1; B gets segment 1; segment 3 is gone, as from the account.
+    #[test]
+    fn a_missed_segment_goes_to_the_provider_that_ran_it_and_refunds_drop_out() {
+        let root = |b: u8| hex::encode([b; 32]);
+        let events = vec![
+            ev(
+                "SegmentStarted",
+                json!({"index": 0, "provider": A, "deadline": 70, "timestamp": 10}),
+            ),
+            ev(
+                "SegmentCommitted",
+                json!({"index": 0, "state_root": root(1), "uri": "c0", "committed_at": 20, "gpu_ms": 10_000}),
+            ),
+            ev(
+                "SegmentStarted",
+                json!({"index": 1, "provider": A, "deadline": 80, "timestamp": 20}),
+            ),
+            ev(
+                "SegmentPaid",
+                json!({"index": 0, "amount": 975, "fee": 25, "closed": false}),
+            ),
+            ev(
+                "SegmentExpired",
+                json!({"index": 1, "reopened": true, "segments_refunded": 0, "closed": false}),
+            ),
+            ev(
+                "SegmentStarted",
+                json!({"index": 1, "provider": B, "deadline": 150, "timestamp": 90}),
+            ),
+            ev(
+                "SegmentCommitted",
+                json!({"index": 1, "state_root": root(2), "uri": "c1", "committed_at": 100, "gpu_ms": 20_000}),
+            ),
+            ev("JobEnded", json!({"segments_refunded": 2, "closed": false})),
+            ev(
+                "SegmentPaid",
+                json!({"index": 1, "amount": 975, "fee": 25, "closed": true}),
+            ),
+        ];
+        let extend = json!({"args": {"segments": [{"price": 1_000, "duration": 60}]}});
+        let st = segments_from_history("J", &events, &[post(&[1_000, 1_000, 1_000])], &[extend])
+            .expect("a segmented job");
+        assert_eq!(st.segments.len(), 2, "{:?}", st.segments);
+        let [s0, s1] = &st.segments[..] else {
+            unreachable!()
+        };
+        assert_eq!(
+            (s0.state, s0.provider.as_deref(), s0.revenue),
+            ("paid", Some(A), 975)
+        );
+        assert_eq!(
+            (s1.state, s1.provider.as_deref(), s1.revenue),
+            ("paid", Some(B), 975)
+        );
+        assert_eq!(
+            (s1.started_at, s1.gpu_ms, s1.state_root.clone()),
+            (90, 20_000, Some(root(2)))
+        );
+        assert!(st.ended);
+        assert_eq!(
+            (st.gpu_ms, st.revenue, st.fees, st.segments_paid),
+            (30_000, 1_950, 50, 2)
+        );
+        assert_eq!(
+            (st.last_checkpoint_index, st.last_checkpoint_uri.as_str()),
+            (Some(1), "c1")
+        );
+
+        // Its summary says how it closed.
+        let posted = ev(
+            "JobPosted",
+            json!({"buyer": "b", "price": 4_000, "timestamp": 1, "deadline": 500}),
+        );
+        let all: Vec<Event> = std::iter::once(posted).chain(events).collect();
+        let s = from_history("J", &all, &[], &[]).unwrap();
+        assert_eq!(
+            (s.state.as_str(), s.provider.as_deref()),
+            ("finalized", Some(B))
+        );
+    }
+
+    /// A segment missed past the job's deadline: it and the unstarted rest go back to
+    /// the buyer, and the job closes refunded.
+    #[test]
+    fn an_expiry_past_the_deadline_refunds_the_rest_and_closes_the_job_refunded() {
+        let events = vec![
+            ev(
+                "JobPosted",
+                json!({"buyer": "b", "price": 2_000, "timestamp": 1, "deadline": 50}),
+            ),
+            ev(
+                "SegmentStarted",
+                json!({"index": 0, "provider": A, "deadline": 70, "timestamp": 10}),
+            ),
+            ev(
+                "SegmentExpired",
+                json!({"index": 0, "reopened": false, "segments_refunded": 2, "closed": true}),
+            ),
+        ];
+        let st = segments_from_history("J", &events, &[post(&[1_000, 1_000])], &[]).unwrap();
+        assert!(st.segments.is_empty(), "{:?}", st.segments);
+        assert!(st.ended);
+        assert_eq!(
+            from_history("J", &events, &[], &[]).unwrap().state,
+            "refunded"
+        );
+        // A job posted as a single job has no segments.
+        assert_eq!(segments_from_history("J", &events, &[], &[]), None);
+    }
+}
