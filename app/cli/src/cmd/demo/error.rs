@@ -90,6 +90,12 @@ pub enum DemoError {
     TrainerNotKilled { job: Pubkey },
     #[error("the training job {job} was not finished and paid in time")]
     TrainingNotDone { job: Pubkey },
+    #[error("writing the key file {}: {source}", path.display())]
+    KeyFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl DemoError {

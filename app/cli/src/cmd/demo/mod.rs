@@ -18,6 +18,7 @@
 mod actors;
 mod error;
 mod report;
+mod serving;
 mod setup;
 mod training;
 mod training_report;
@@ -45,6 +46,7 @@ use solana_sdk::signature::{Keypair, Signer};
 pub use actors::Env;
 pub use error::DemoError;
 pub use report::{print_report, DemoReport, DisputeReport, Progress, ProviderReport, SlashReport};
+pub use serving::{Running, DASHBOARD_BUYER_FILE};
 pub use training_report::{TrainingReport, TrainingSegment, MIN_ACCURACY};
 
 use crate::output::emit;
@@ -131,8 +133,24 @@ pub async fn run_scenario(
     chain: SharedChain,
     funder: &Keypair,
     a: &DemoArgs,
-    mut progress: impl FnMut(&Progress),
+    progress: impl FnMut(&Progress),
 ) -> Result<DemoReport> {
+    let (report, running) = run_scenario_serving(chain, funder, a, progress).await?;
+    if let Some(r) = running {
+        r.stop().await;
+    }
+    Ok(report)
+}
+
+/// [`run_scenario`]; with `a.dashboard`, the honest providers' daemons and the crank
+/// are left running (and a buyer for the dashboard's page funded, its key in
+/// [`DASHBOARD_BUYER_FILE`] under the workdir), until the caller stops them.
+pub async fn run_scenario_serving(
+    chain: SharedChain,
+    funder: &Keypair,
+    a: &DemoArgs,
+    mut progress: impl FnMut(&Progress),
+) -> Result<(DemoReport, Option<Running>)> {
     if a.providers < 2 {
         return Err(CliError::Usage(
             "--providers must be at least 2 (one of them goes offline)".into(),
@@ -273,7 +291,7 @@ pub async fn run_scenario(
         tokio::time::sleep(POLL_EVERY).await;
     }
     let _ = stop_tx.send(true);
-    let cranker = crank_task.await.map_err(DemoError::CrankTask)?;
+    crank_task.await.map_err(DemoError::CrankTask)?;
     let _ = checker.await;
     let events = auditor.await.map_err(DemoError::AuditorTask)?;
     for (i, w, handle) in daemons {
@@ -338,7 +356,7 @@ pub async fn run_scenario(
         expected_to_reporter: split.reporter,
         expected_to_treasury: split.treasury,
         buyer_received: received(cast.buyer.pubkey()).await?,
-        reporter_received: received(cranker.pubkey()).await?,
+        reporter_received: received(cast.cranker.pubkey()).await?,
         finished_by: finished_by.map(|k| k.to_string()),
     };
 
@@ -439,7 +457,25 @@ pub async fn run_scenario(
     // finishing from the last checkpoint (after the rest, so the figures above are the
     // scenario's own).
     let training = training::act(&env, &cast.authority, &seats[0], &seats[1], &workdir).await?;
-    Ok(DemoReport {
+    // With the dashboard, the honest providers' daemons and a crank start again, to
+    // serve the page's jobs, and a buyer for the page is funded.
+    let running = if a.dashboard {
+        let honest = &seats[..offline_index];
+        Some(
+            serving::start(
+                &env,
+                &cast.authority,
+                &cast.cranker,
+                funder,
+                honest,
+                &workdir,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    let report = DemoReport {
         training: Some(training),
         chain: chain.describe(),
         market: env.market.market.to_string(),
@@ -466,7 +502,8 @@ pub async fn run_scenario(
         market_stats: stats,
         invariants,
         conservation,
-    })
+    };
+    Ok((report, running))
 }
 
 pub async fn run(ctx: &Ctx, a: DemoArgs, out: &mut dyn Write) -> Result<()> {
@@ -477,9 +514,11 @@ pub async fn run(ctx: &Ctx, a: DemoArgs, out: &mut dyn Write) -> Result<()> {
         Some(chain) => chain.faucet().insecure_clone(),
         None => ctx.keypair()?.insecure_clone(),
     };
-    run_on(ctx.chain.clone(), &funder, &a, ctx.format, out)
-        .await
-        .map(|_| ())
+    let (_, running) = run_on(ctx.chain.clone(), &funder, &a, ctx.format, out).await?;
+    if let Some(r) = running {
+        r.stop().await;
+    }
+    Ok(())
 }
 
 /// `demo --dashboard`: the scenario on a node the dashboard can read (an in-process
@@ -524,13 +563,12 @@ async fn run_with_dashboard(ctx: &Ctx, mut a: DemoArgs, out: &mut dyn Write) -> 
         a.workdir = Some(tmp.path().to_path_buf());
     }
     let workdir = a.workdir.clone().expect("set above");
-    let report = run_on(chain, &funder, &a, ctx.format, out).await;
-    let market = match &report {
-        Ok(r) => r.market.parse().ok(),
-        Err(_) => None,
-    };
-    let Some(market) = market else {
-        return report.map(|_| ());
+    let (report, running) = run_on(chain, &funder, &a, ctx.format, out).await?;
+    let Ok(market) = report.market.parse() else {
+        if let Some(r) = running {
+            r.stop().await;
+        }
+        return Ok(());
     };
     let location = workdir.join("blobs").display().to_string();
     let blobs = gpu_market_blobs::open(&location)
@@ -549,19 +587,23 @@ async fn run_with_dashboard(ctx: &Ctx, mut a: DemoArgs, out: &mut dyn Write) -> 
     let d = dash::start(&target, &args, false).await?;
     dash::announce(out, &d, &target, ctx.format == Format::Json)?;
     dash::serve_until_ctrl_c(d).await;
+    // The page's jobs were served; now the daemons and the crank stop.
+    if let Some(r) = running {
+        r.stop().await;
+    }
     drop(node);
-    report.map(|_| ())
+    Ok(())
 }
 
 /// Runs the scenario on `chain` and prints its report; an error if a check failed
-/// (the report is printed first).
+/// (the report is printed first, and anything left running stopped).
 async fn run_on(
     chain: SharedChain,
     funder: &Keypair,
     a: &DemoArgs,
     format: Format,
     out: &mut dyn Write,
-) -> Result<DemoReport> {
+) -> Result<(DemoReport, Option<Running>)> {
     let describe = chain.describe();
     let text = format == Format::Text;
     if text {
@@ -575,7 +617,7 @@ async fn run_on(
         .ok();
     }
     let mut last = String::new();
-    let report = run_scenario(chain, funder, a, |p| {
+    let (report, running) = run_scenario_serving(chain, funder, a, |p| {
         if !text {
             return;
         }
@@ -588,8 +630,11 @@ async fn run_on(
     .await?;
     emit(out, format, &report, |o| print_report(o, &report))?;
     if report.ok() {
-        Ok(report)
+        Ok((report, running))
     } else {
+        if let Some(r) = running {
+            r.stop().await;
+        }
         Err(DemoError::FailedCheck.into())
     }
 }
