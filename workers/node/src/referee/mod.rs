@@ -1,85 +1,34 @@
 //! Serving as a referee. A provider whose owner seated it in the market's referee pool
 //! (`gpumkt provider referee join`) may be drawn to re-execute a disputed cuda-kernel
-//! job; its worker does the duty by itself. The market's open disputes, the live jobs
-//! and the time go in; the duties come out, as a pure function tested as a table;
-//! [`crate::worker::Worker`] does the I/O (draw, re-execute the job from its spec and
-//! inputs, commit, reveal, settle).
+//! job, or one disputed segment of a segmented train-mlp job; its worker does the duty
+//! by itself. The market's open disputes, the live jobs, the segmented jobs' `Segments`
+//! and the time go in; the duties come out, as a pure function tested as a table
+//! ([`plan`]); [`crate::worker::Worker`] does the I/O (draw, re-execute the job from its
+//! spec and inputs, or the segment from the previous checkpoint (`segment.rs`), commit,
+//! reveal, settle).
 //!
 //! - **Draw**: a refereed dispute not drawn yet whose draw slot has passed (anyone may;
 //!   a seated worker does, so no dispute waits on the challenger).
 //! - **Commit**: drawn, not committed, the commit phase open. The root is the job's
-//!   result root recomputed here, exactly as the worker commits its own results; the
-//!   salt is derived from the worker key and the dispute (`dispute::referee_salt`), so a
-//!   restarted worker can still reveal.
+//!   result root recomputed here, exactly as the worker commits its own results, or the
+//!   disputed segment's checkpoint root trained again from the previous committed
+//!   checkpoint; the salt is derived from the worker key and the dispute
+//!   (`dispute::referee_salt`), so a restarted worker can still reveal.
 //! - **Reveal**: committed, not revealed, the commit phase over and the reveal phase open.
-//! - **Settle**: the outcome is decided; the referees that revealed the deciding root
-//!   are paid at settlement, so a referee does not wait on the parties.
+//! - **Settle**: the outcome is decided (`Dispute::outcome_at`, or
+//!   `Dispute::segment_outcome_at` for a segment); the referees that revealed the
+//!   deciding root are paid at settlement, so a referee does not wait on the parties.
+//!   A segment's dispute is settled by `segment_settle`.
+
+mod plan;
+mod segment;
 
 use std::collections::{HashMap, HashSet};
 
-use gpu_market::state::{on_time, Dispute, Job};
+use gpu_market::state::{Job, JobState, Segments, WorkloadKind};
 use gpu_market_client::Pubkey;
 
-/// One referee duty.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Duty {
-    Draw { dispute: Pubkey },
-    Commit { job: Pubkey, dispute: Pubkey },
-    Reveal { job: Pubkey, dispute: Pubkey },
-    Settle { job: Pubkey, dispute: Pubkey },
-}
-
-/// The duties of the referee provider `me` at (`now`, `slot`).
-pub fn plan(
-    me: &Pubkey,
-    jobs: &[(Pubkey, Job)],
-    disputes: &[(Pubkey, Dispute)],
-    now: i64,
-    slot: u64,
-) -> Vec<Duty> {
-    let jobs: HashMap<&Pubkey, &Job> = jobs.iter().map(|(k, j)| (k, j)).collect();
-    let mut out = Vec::new();
-    for (key, d) in disputes {
-        let Some(job) = jobs.get(&d.job) else {
-            continue;
-        };
-        if !d.is_refereed(job) || job.dispute != *key {
-            continue;
-        }
-        let dispute = *key;
-        let r = &d.referee;
-        if !r.drawn {
-            if slot > r.draw_slot && on_time(now, d.respond_deadline) {
-                out.push(Duty::Draw { dispute });
-            }
-            continue;
-        }
-        let Ok(i) = r.index_of(me) else {
-            continue;
-        };
-        if !r.has_committed(i) {
-            if r.commit_open_at(now) {
-                out.push(Duty::Commit {
-                    job: d.job,
-                    dispute,
-                });
-            }
-        } else if !r.has_revealed(i) {
-            if r.reveal_open_at(now) {
-                out.push(Duty::Reveal {
-                    job: d.job,
-                    dispute,
-                });
-            }
-        } else if d.outcome_at(job, now).is_ok() {
-            out.push(Duty::Settle {
-                job: d.job,
-                dispute,
-            });
-        }
-    }
-    out
-}
+pub use plan::{outcome_decided, plan, Duty, Rerun};
 
 /// What a worker remembers of its referee duties between ticks: the roots it committed
 /// to (recomputed after a restart), and the disputes whose re-execution is running.
@@ -104,18 +53,49 @@ pub enum RefereeError {
     Client(#[from] gpu_market_client::error::ClientError),
     #[error("creating the worker key's token accounts: {0}")]
     Accounts(#[source] Box<crate::worker::WorkerError>),
+    /// The buyer's checkpoint store the spec names cannot be opened.
+    #[error("opening the job's checkpoint store {location}: {source}")]
+    CheckpointStore {
+        location: String,
+        #[source]
+        source: gpu_market_blobs::CheckpointStoreError,
+    },
+    /// Checkpoint `index` (the one the disputed segment resumed from) is in neither this
+    /// worker's own copies nor the buyer's store, or not with the root the chain
+    /// committed: the referee commits nothing (why: `segment.rs`).
+    #[error("checkpoint {index}, which the disputed segment resumed from, is unusable: {source}")]
+    PreviousCheckpoint {
+        index: u8,
+        #[source]
+        source: gpu_market_blobs::CheckpointStoreError,
+    },
+    #[error("re-training disputed segment {index}: {source}")]
+    Segment {
+        index: u8,
+        #[source]
+        source: gpu_market_compute::train::SegmentError,
+    },
+}
+
+/// Whether `job` may have a dispute for a referee: a cuda-kernel job in dispute, or a
+/// segmented job naming an open dispute (over one of its segments).
+fn may_need_referees(job: &Job) -> bool {
+    match job.state {
+        JobState::Disputed => job.workload_kind() == Some(WorkloadKind::CudaKernel),
+        JobState::Segmented => job.dispute != Pubkey::default(),
+        _ => false,
+    }
 }
 
 impl crate::worker::Worker {
     /// Does this provider's referee duties (see the module documentation). Reads the
-    /// disputes only when a cuda-kernel job is disputed.
+    /// disputes only when a job may need referees, and the `Segments` of the segmented
+    /// jobs among those.
     pub(crate) async fn referee(self: &std::sync::Arc<Self>, jobs: &[(Pubkey, Job)], now: i64) {
-        use gpu_market::state::{JobState, WorkloadKind};
         use gpu_market_client::accounts;
-        let any = jobs.iter().any(|(_, j)| {
-            j.state == JobState::Disputed && j.workload_kind() == Some(WorkloadKind::CudaKernel)
-        });
-        if !any {
+        let disputed: Vec<&(Pubkey, Job)> =
+            jobs.iter().filter(|(_, j)| may_need_referees(j)).collect();
+        if disputed.is_empty() {
             return;
         }
         let chain = &*self.sender.chain;
@@ -127,8 +107,22 @@ impl crate::worker::Worker {
             (Err(e), _) => return tracing::warn!(error = %e, "listing disputes failed"),
             (_, Err(e)) => return tracing::warn!(error = %e, "reading the clock failed"),
         };
+        let mut segments: Vec<(Pubkey, Segments)> = Vec::new();
+        for (key, j) in &disputed {
+            if j.state != JobState::Segmented {
+                continue;
+            }
+            match gpu_market_client::segments::fetch_segments(chain, key).await {
+                Ok(Some(s)) => segments.push((*key, s)),
+                // Settled since the job was read: nothing left to referee.
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(job = %key, error = %e, "reading the job's segments failed")
+                }
+            }
+        }
         let job_of: HashMap<Pubkey, &Job> = jobs.iter().map(|(k, j)| (*k, j)).collect();
-        for duty in plan(&self.provider, jobs, &disputes, now, clock.slot) {
+        for duty in plan(&self.provider, jobs, &disputes, &segments, now, clock.slot) {
             let r = match duty {
                 Duty::Draw { dispute } => gpu_market_client::dispute::draw(
                     &self.sender,
@@ -139,14 +133,27 @@ impl crate::worker::Worker {
                 .await
                 .map(|_| ())
                 .map_err(RefereeError::from),
-                Duty::Commit { job, dispute } => {
-                    self.spawn_re_execution(job, job_of[&job].clone(), dispute);
+                Duty::Commit {
+                    job,
+                    dispute,
+                    rerun,
+                } => {
+                    self.spawn_re_execution(job, job_of[&job].clone(), dispute, rerun);
                     Ok(())
                 }
-                Duty::Reveal { job, dispute } => {
-                    self.reveal_as_referee(&job, job_of[&job], &dispute).await
+                Duty::Reveal {
+                    job,
+                    dispute,
+                    rerun,
+                } => {
+                    self.reveal_as_referee(&job, job_of[&job], &dispute, rerun)
+                        .await
                 }
-                Duty::Settle { job, dispute } => self.settle_as_referee(&job, &dispute).await,
+                Duty::Settle {
+                    job,
+                    dispute,
+                    segment,
+                } => self.settle_as_referee(&job, &dispute, segment).await,
             };
             if let Err(e) = r {
                 tracing::warn!(?duty, error = %e, "referee duty failed");
@@ -154,16 +161,22 @@ impl crate::worker::Worker {
         }
     }
 
-    /// Re-executes the disputed job off the tick, then commits to its root.
-    fn spawn_re_execution(self: &std::sync::Arc<Self>, job_key: Pubkey, job: Job, dispute: Pubkey) {
+    /// Re-executes what the dispute is over off the tick, then commits to its root.
+    fn spawn_re_execution(
+        self: &std::sync::Arc<Self>,
+        job_key: Pubkey,
+        job: Job,
+        dispute: Pubkey,
+        rerun: Rerun,
+    ) {
         if !self.referee_book.lock().unwrap().running.insert(dispute) {
             return;
         }
         let me = self.clone();
         tokio::spawn(async move {
             let r = async {
-                let root = me.re_execute(&job_key, &job).await?;
-                tracing::info!(job = %job_key, %dispute, root = %hex::encode(root), "referee: committing to the re-executed root");
+                let root = me.re_execute(&job_key, &job, rerun).await?;
+                tracing::info!(job = %job_key, %dispute, ?rerun, root = %hex::encode(root), "referee: committing to the re-executed root");
                 gpu_market_client::dispute::referee_commit(
                     &me.sender,
                     &me.key,
@@ -178,15 +191,31 @@ impl crate::worker::Worker {
             }
             .await;
             if let Err(e) = r {
-                tracing::warn!(job = %job_key, %dispute, error = %e, "referee re-execution failed");
+                tracing::warn!(job = %job_key, %dispute, ?rerun, error = %e, "referee re-execution failed; nothing committed");
             }
             me.referee_book.lock().unwrap().running.remove(&dispute);
         });
     }
 
+    /// The root this worker finds for what the dispute is over: the job's result root, or
+    /// the disputed segment's checkpoint root.
+    async fn re_execute(
+        &self,
+        job_key: &Pubkey,
+        job: &Job,
+        rerun: Rerun,
+    ) -> Result<[u8; 32], RefereeError> {
+        match rerun {
+            Rerun::Job => self.re_execute_job(job_key, job).await,
+            Rerun::Segment { index, previous } => {
+                self.re_execute_segment(job_key, job, index, previous).await
+            }
+        }
+    }
+
     /// The job's result root as this worker computes it: spec and inputs fetched and
     /// checked, the workload run on this worker's executor, the output committed to.
-    async fn re_execute(&self, job_key: &Pubkey, job: &Job) -> Result<[u8; 32], RefereeError> {
+    async fn re_execute_job(&self, job_key: &Pubkey, job: &Job) -> Result<[u8; 32], RefereeError> {
         let prepared = self
             .prepare(job_key, job, crate::fetch::Purpose::Claimed)
             .await?;
@@ -214,6 +243,7 @@ impl crate::worker::Worker {
         job_key: &Pubkey,
         job: &Job,
         dispute: &Pubkey,
+        rerun: Rerun,
     ) -> Result<(), RefereeError> {
         let known = self
             .referee_book
@@ -225,7 +255,7 @@ impl crate::worker::Worker {
         let root = match known {
             Some(r) => r,
             // After a restart: the same execution gives the same root.
-            None => self.re_execute(job_key, job).await?,
+            None => self.re_execute(job_key, job, rerun).await?,
         };
         gpu_market_client::dispute::referee_reveal(
             &self.sender,
@@ -243,166 +273,19 @@ impl crate::worker::Worker {
         &self,
         job_key: &Pubkey,
         dispute: &Pubkey,
+        segment: Option<u8>,
     ) -> Result<(), RefereeError> {
         // The settler's bounty (a provider that lost pays one) goes to the worker key's
         // payment account, which must exist.
         self.ensure_crank_accounts()
             .await
             .map_err(|e| RefereeError::Accounts(Box::new(e)))?;
-        self.settle_as_worker(job_key, dispute).await?;
+        match segment {
+            // `dispute_settle` refuses a segment's dispute (DisputeIsOverASegment).
+            Some(_) => self.settle_segment_as_worker(job_key, dispute).await?,
+            None => self.settle_as_worker(job_key, dispute).await?,
+        }
         self.referee_book.lock().unwrap().roots.remove(dispute);
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use gpu_market::state::{JobState, RefereeRound, WorkloadKind, ACC_LEN};
-
-    struct Case {
-        me: Pubkey,
-        job_key: Pubkey,
-        dispute_key: Pubkey,
-        job: Job,
-        dispute: Dispute,
-    }
-
-    fn case() -> Case {
-        let (me, job_key, dispute_key) = (
-            Pubkey::new_unique(),
-            Pubkey::new_unique(),
-            Pubkey::new_unique(),
-        );
-        let mut job = Job::fixture();
-        job.state = JobState::Disputed;
-        job.workload = WorkloadKind::CudaKernel as u8;
-        job.dispute = dispute_key;
-        job.result_root = [1; 32];
-        let mut referees = [Pubkey::default(); 3];
-        referees[0] = Pubkey::new_unique();
-        referees[1] = me;
-        referees[2] = Pubkey::new_unique();
-        let dispute = Dispute {
-            market: Pubkey::new_unique(),
-            job: job_key,
-            id: 0,
-            challenger: Pubkey::new_unique(),
-            challenger_payment_account: Pubkey::new_unique(),
-            challenger_stake_account: Pubkey::new_unique(),
-            provider: job.provider,
-            row: 0,
-            col: 0,
-            bond: 500,
-            stake_locked: 500,
-            opened_at: 100,
-            respond_deadline: 130,
-            proven: 0,
-            claimed: [0; 4],
-            acc: [0; ACC_LEN],
-            bump: 255,
-            referee: RefereeRound {
-                draw_slot: 50,
-                drawn: true,
-                count: 3,
-                referees,
-                commit_deadline: 140,
-                reveal_deadline: 170,
-                ..RefereeRound::default()
-            },
-        };
-        Case {
-            me,
-            job_key,
-            dispute_key,
-            job,
-            dispute,
-        }
-    }
-
-    impl Case {
-        fn plan(&self, now: i64, slot: u64) -> Vec<Duty> {
-            plan(
-                &self.me,
-                &[(self.job_key, self.job.clone())],
-                &[(self.dispute_key, self.dispute.clone())],
-                now,
-                slot,
-            )
-        }
-    }
-
-    #[test]
-    fn an_undrawn_dispute_is_drawn_once_its_slot_passed() {
-        let mut c = case();
-        c.dispute.referee.drawn = false;
-        let draw = Duty::Draw {
-            dispute: c.dispute_key,
-        };
-        assert_eq!(
-            c.plan(110, 50),
-            vec![],
-            "the draw slot's hash does not exist yet"
-        );
-        assert_eq!(c.plan(110, 51), vec![draw]);
-        assert_eq!(
-            c.plan(131, 51),
-            vec![],
-            "past the response deadline: no ruling"
-        );
-    }
-
-    #[test]
-    fn a_drawn_referee_commits_in_the_commit_phase_only() {
-        let c = case();
-        let commit = Duty::Commit {
-            job: c.job_key,
-            dispute: c.dispute_key,
-        };
-        assert_eq!(
-            c.plan(140, 60),
-            vec![commit],
-            "on time at the deadline second"
-        );
-        assert_eq!(c.plan(141, 60), vec![]);
-        // A provider that was not drawn has nothing to do.
-        let mut other = case();
-        other.me = Pubkey::new_unique();
-        assert_eq!(other.plan(120, 60), vec![]);
-        // A GEMM dispute is the chain's to rule, not a referee's.
-        let mut gemm = case();
-        gemm.job.workload = WorkloadKind::GemmI8 as u8;
-        assert_eq!(gemm.plan(120, 60), vec![]);
-    }
-
-    #[test]
-    fn a_committed_referee_reveals_once_the_commit_phase_is_over() {
-        let mut c = case();
-        c.dispute.referee.committed = 0b010;
-        let reveal = Duty::Reveal {
-            job: c.job_key,
-            dispute: c.dispute_key,
-        };
-        assert_eq!(c.plan(130, 60), vec![], "others may still commit");
-        assert_eq!(c.plan(141, 60), vec![reveal]);
-        c.dispute.referee.committed = 0b111;
-        assert_eq!(c.plan(130, 60), vec![reveal], "everyone committed");
-        assert_eq!(c.plan(171, 60), vec![], "too late");
-    }
-
-    #[test]
-    fn a_referee_that_revealed_settles_once_the_outcome_is_decided() {
-        let mut c = case();
-        c.dispute.referee.committed = 0b111;
-        c.dispute.referee.revealed = 0b010;
-        c.dispute.referee.roots[1] = [1; 32];
-        assert_eq!(c.plan(150, 60), vec![], "others may still reveal");
-        assert_eq!(
-            c.plan(171, 60),
-            vec![Duty::Settle {
-                job: c.job_key,
-                dispute: c.dispute_key
-            }]
-        );
     }
 }
