@@ -21,8 +21,8 @@ use gpu_market_compute::spec::{NamedBlob, TrainMlp, TrainMlpSpec, TrainWorkload}
 use gpu_market_compute::train::segment::initial_checkpoint;
 use gpu_market_compute::train::{evaluate, Checkpoint, CpuTrainer, Digits, Trainer};
 use gpu_market_compute::Hash32;
-use gpu_market_worker::segments::FailPoint;
-use gpu_market_worker::Worker;
+use gpu_market_worker::segments::{FailPoint, SegmentRunError};
+use gpu_market_worker::{JobError, Worker, WorkerError};
 use solana_sdk::signature::{Keypair, Signer};
 
 use super::actors::Env;
@@ -170,8 +170,8 @@ pub(super) async fn act(
     let started = Instant::now();
     loop {
         let _ = wa.tick().await;
-        // It is meant to die: its error is the point.
-        if !wa.drain().await.is_empty() {
+        // It is meant to die: that error is the point; any other is retried.
+        if wa.drain().await.iter().any(killed) {
             break;
         }
         if started.elapsed() > ACT_TIMEOUT {
@@ -319,6 +319,12 @@ pub(super) async fn act(
         invariants_ok,
         conservation_ok,
     })
+}
+
+/// Whether a worker task ended at its test kill point.
+fn killed(e: &WorkerError) -> bool {
+    matches!(e, WorkerError::Job { source, .. }
+        if matches!(**source, JobError::Segments(SegmentRunError::Killed { .. })))
 }
 
 /// One pass of B's daemon, its tasks awaited; errors are logged, the loop retries.
