@@ -236,6 +236,7 @@ mod tests {
             acc: [0; ACC_LEN],
             bump: 255,
             referee: Default::default(),
+            segment: None,
         }
     }
 
