@@ -5,8 +5,9 @@
 //! train segment 1 again with `run_segment`, commit, reveal and settle by
 //! `segment_settle`: the lazy provider loses the segment's bond and as much stake again,
 //! the buyer gets the segment's price back. The same workers uphold an honest segment
-//! against a griefer (its bond lost), and commit nothing when the checkpoint the segment
-//! resumed from is gone bad in the store (no ruling: the segment stands).
+//! against a griefer (its bond lost), reveal after a restart by retraining, and commit
+//! nothing when the checkpoint the segment resumed from is gone bad in the store (no
+//! ruling: the segment stands).
 //!
 //! Amounts (the test market): segments of price 1,000 (bond 500, fee 25, bounty 10);
 //! challenger bond 500; an overturn slashes 1,000: 66 to each referee's stake, 401 to
@@ -44,6 +45,33 @@ struct Court {
     referees: Vec<(ProviderHandle, Arc<Worker>)>,
 }
 
+/// Seated referee `i`'s worker on its own journal and checkpoint directory (the same
+/// ones again when started anew: a restart).
+async fn referee_worker(
+    w: &World,
+    dir: &std::path::Path,
+    blobs: &Arc<dyn BlobStore>,
+    i: usize,
+    p: &ProviderHandle,
+) -> Arc<Worker> {
+    let mut cfg = WorkerConfig::new(
+        w.market.market,
+        p.owner.pubkey(),
+        dir.join(format!("referee-{i}.jsonl")),
+    );
+    cfg.uri_policy = gpu_market_worker::UriPolicy::local();
+    cfg.checkpoint_dir = dir.join(format!("referee-{i}-checkpoints"));
+    Worker::new(
+        cfg,
+        w.sender.clone(),
+        p.worker.insecure_clone(),
+        Arc::new(CpuExecutor::with_threads(1)),
+        blobs.clone(),
+    )
+    .await
+    .unwrap()
+}
+
 async fn court() -> Court {
     let dir = tempfile::tempdir().unwrap();
     let blobs = gpu_market_blobs::open(dir.path().join("blobs").to_str().unwrap()).unwrap();
@@ -51,22 +79,7 @@ async fn court() -> Court {
     let seated = w.referee_pool(3).await;
     let mut referees = Vec::new();
     for (i, p) in seated.into_iter().enumerate() {
-        let mut cfg = WorkerConfig::new(
-            w.market.market,
-            p.owner.pubkey(),
-            dir.path().join(format!("referee-{i}.jsonl")),
-        );
-        cfg.uri_policy = gpu_market_worker::UriPolicy::local();
-        cfg.checkpoint_dir = dir.path().join(format!("referee-{i}-checkpoints"));
-        let worker = Worker::new(
-            cfg,
-            w.sender.clone(),
-            p.worker.insecure_clone(),
-            Arc::new(CpuExecutor::with_threads(1)),
-            blobs.clone(),
-        )
-        .await
-        .unwrap();
+        let worker = referee_worker(&w, dir.path(), &blobs, i, &p).await;
         // The worker key's own token accounts (the settler's bounty), for conservation.
         for mint in [w.payment_mint, w.stake_mint] {
             w.track(
@@ -291,6 +304,37 @@ async fn seated_workers_retrain_a_short_trained_segment_and_its_provider_is_slas
     let s = w.segments(&t.job).await;
     assert_eq!((s.count, s.ended), (1, true));
     assert_eq!(s.segments[0].state, SegmentState::Committed);
+}
+
+/// Every referee worker commits to the retrained root and is then restarted (its
+/// memory of the root lost). The new workers retrain segment 1 from checkpoint 0 to
+/// reveal, the same root opens their commitments, and the lazy segment is overturned.
+#[tokio::test]
+async fn restarted_referee_workers_retrain_the_segment_to_reveal() {
+    let mut c = court().await;
+    let t = c.trained(Work::OneStepShort).await;
+    let challenger = c.w.wallet(10_000, 0).await;
+    let dispute = c.w.seg_challenge(&t.job, 1, &challenger).await.unwrap();
+    c.tick_until(15, || async {
+        c.w.dispute_state(&dispute).await.referee.committed == 0b111
+    })
+    .await;
+    let mut restarted = Vec::new();
+    for (i, (p, _)) in c.referees.iter().enumerate() {
+        restarted.push(referee_worker(&c.w, c.dir.path(), &c.blobs, i, p).await);
+    }
+    for ((_, worker), fresh) in c.referees.iter_mut().zip(restarted) {
+        *worker = fresh;
+    }
+    c.tick_until(15, || c.settled(&dispute)).await;
+    c.w.assert_conservation().await;
+    for (_, worker) in &c.referees {
+        let s = worker.stats();
+        assert_eq!((s.referee_commits, s.referee_reveals), (0, 1));
+    }
+    let p = c.w.provider(&t.provider.key).await;
+    assert_eq!(p.stake, REFEREE_STAKE - 2 * BOND);
+    assert_eq!(c.w.balance(&challenger.payment).await, 10_000);
 }
 
 /// The attack: a griefer challenges an honest segment 1 to cost its provider. The
