@@ -481,4 +481,108 @@ mod tests {
         l.crank = true;
         assert_eq!(plan(&s, &l).len(), 1);
     }
+
+    /// Segmented jobs, as a table: taken when the program would start the next
+    /// segment for us (and not below the local floor, not without stake), carried again
+    /// when the running segment is ours, left when it is another's, and cranked when a
+    /// segment is late.
+    #[test]
+    fn segmented_jobs_are_taken_by_the_programs_start_rule() {
+        use gpu_market::state::{SegmentState, SegmentTerms};
+        let me = k(99);
+        let job = Job {
+            state: JobState::Segmented,
+            workload: WorkloadKind::TrainMlp.code(),
+            price: 300,
+            ..job(JobState::Segmented, 300, 1_000, Pubkey::default(), 4)
+        };
+        let terms = [SegmentTerms {
+            price: 100,
+            duration: 60,
+        }; 3];
+        let fresh = Segments::posted(k(1), 255, &terms);
+        let running = |who: Pubkey, deadline: i64| {
+            let mut s = fresh.clone();
+            s.segments[0].state = SegmentState::Running;
+            s.segments[0].provider = who;
+            s.segments[0].deadline = deadline;
+            s
+        };
+        let snap = |segs: Segments, stake: u64| Snapshot {
+            now: 10,
+            provider_key: me,
+            provider: provider(stake, 0),
+            min_stake: 0,
+            jobs: vec![(k(1), job.clone())],
+            segmented: vec![(k(1), segs)],
+        };
+        let mut l = local();
+        l.kinds.push(WorkloadKind::TrainMlp.code());
+        let take = vec![Action::Segments(k(1))];
+        // (what, segments, stake, local floor, crank, expected)
+        type Row = (&'static str, Segments, u64, u64, bool, Vec<Action>);
+        let rows: Vec<Row> = vec![
+            (
+                "fresh job, stake for the bond",
+                fresh.clone(),
+                1_000,
+                0,
+                false,
+                take.clone(),
+            ),
+            (
+                "no free stake for the bond",
+                fresh.clone(),
+                50,
+                0,
+                false,
+                vec![],
+            ),
+            (
+                "segment price below the local floor",
+                fresh.clone(),
+                1_000,
+                101,
+                false,
+                vec![],
+            ),
+            (
+                "our running segment: carried",
+                running(me, 100),
+                1_000,
+                0,
+                false,
+                take.clone(),
+            ),
+            (
+                "another's running segment",
+                running(k(5), 100),
+                1_000,
+                0,
+                false,
+                vec![],
+            ),
+            (
+                "another's late segment: the crank expires it",
+                running(k(5), 9),
+                1_000,
+                0,
+                true,
+                vec![Action::CrankSegment(SegmentDuty {
+                    kind: crank::SegmentDutyKind::Expire,
+                    job: k(1),
+                    index: 0,
+                })],
+            ),
+        ];
+        for (what, segs, stake, floor, crank_on, expected) in rows {
+            l.price_floor = floor;
+            l.crank = crank_on;
+            assert_eq!(plan(&snap(segs, stake), &l), expected, "{what}");
+        }
+        // Without train-mlp among the kinds, nothing segmented is taken.
+        let mut l = local();
+        l.crank = false;
+        assert!(plan(&snap(fresh, 1_000), &l).is_empty());
+    }
 }
