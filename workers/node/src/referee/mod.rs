@@ -191,7 +191,9 @@ impl crate::worker::Worker {
             }
             .await;
             if let Err(e) = r {
-                tracing::warn!(job = %job_key, %dispute, ?rerun, error = %e, "referee re-execution failed; nothing committed");
+                // `cause` names the rule that failed (e.g. `PreviousCheckpoint { source:
+                // Torn .. }`), so an operator sees why by name, not only as prose.
+                tracing::warn!(job = %job_key, %dispute, ?rerun, error = %e, cause = ?e, "referee re-execution failed; nothing committed");
             }
             me.referee_book.lock().unwrap().running.remove(&dispute);
         });
