@@ -3,12 +3,14 @@
 //! to deposit (`max_escrow`), so a parameter change landing just before the
 //! post cannot take more; and it records where refunds and its share of a
 //! slash go (its own accounts, which exist now), so settlement never needs
-//! an account created for it.
+//! an account created for it. The job's address is predictable, so the job is
+//! created by `create_job` (lamports sent there first cannot block the post).
 
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
 
 use crate::constants::*;
+use crate::create;
 use crate::errors::MarketError;
 use crate::events::JobPosted;
 use crate::math;
@@ -45,14 +47,15 @@ pub struct JobPost<'info> {
     pub buyer: Signer<'info>,
     #[account(mut, constraint = !market.paused @ MarketError::MarketPaused)]
     pub market: Box<Account<'info, Market>>,
+    /// CHECK: the job's address (seeds checked), created in the handler by `create_job`.
+    /// Lamports sent there before the post cannot block it; a live job there refuses the
+    /// post (`AccountAddressInUse`).
     #[account(
-        init,
-        payer = buyer,
-        space = 8 + Job::INIT_SPACE,
+        mut,
         seeds = [JOB_SEED, market.key().as_ref(), buyer.key().as_ref(), &args.nonce.to_le_bytes()],
         bump
     )]
-    pub job: Box<Account<'info, Job>>,
+    pub job: UncheckedAccount<'info>,
     #[account(
         mut,
         constraint = buyer_payment_account.mint == market.payment_mint @ MarketError::WrongMint,
@@ -107,8 +110,8 @@ impl JobPost<'_> {
             args.deadline,
             args.price,
         );
-        a.job
-            .set_inner(posted_job(args, keys, terms, escrow, now, JobState::Open));
+        let job = posted_job(args, keys, terms, escrow, now, JobState::Open);
+        create_job(&a.buyer, &a.job, &a.system_program, &job)?;
         a.market.invariant()?;
         crate::emit_event!(JobPosted {
             market: a.market.key(),
@@ -148,6 +151,34 @@ pub fn check_post_args(
     );
     require!(args.spec_uri.len() <= MAX_URI_LEN, MarketError::UriTooLong);
     WorkloadKind::from_u8(args.workload).ok_or_else(|| error!(MarketError::UnknownWorkload))
+}
+
+/// Creates the job account at its address (`job`'s market, buyer and nonce, with its
+/// stored bump) and writes `job` into it, `payer` paying the rent still missing there.
+/// By `create::create_pda`, as every address anyone could fund first: lamports sent to
+/// the address before the post cannot block it, and a job already live there (a second
+/// post under its nonce) refuses the post with `AccountAddressInUse`, never overwritten.
+pub fn create_job<'info>(
+    payer: &AccountInfo<'info>,
+    target: &AccountInfo<'info>,
+    system: &Program<'info, System>,
+    job: &Job,
+) -> Result<()> {
+    let nonce = job.nonce.to_le_bytes();
+    create::create_pda(
+        payer,
+        target,
+        system,
+        8 + Job::INIT_SPACE,
+        &[
+            JOB_SEED,
+            job.market.as_ref(),
+            job.buyer.as_ref(),
+            &nonce,
+            &[job.bump],
+        ],
+    )?;
+    create::write_new(target, job)
 }
 
 /// The accounts a post records in its job.

@@ -2,9 +2,9 @@
 //! segments, each with a price and a duration. The escrow is every segment's price plus
 //! one crank bounty per segment (each is settled by its own transaction), deposited at
 //! once and paid out segment by segment. The job's `price` is the segments' total; its
-//! `deadline` is the last second a segment may start. The segments account is created
-//! with `create::create_pda`, so a transfer to its predictable address cannot block the
-//! post.
+//! `deadline` is the last second a segment may start. The job (by `job_post`'s
+//! `create_job`) and its segments account are both created with `create::create_pda`, so
+//! a transfer to either predictable address cannot block the post.
 
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
@@ -13,8 +13,8 @@ use crate::constants::*;
 use crate::create;
 use crate::errors::MarketError;
 use crate::events::JobPosted;
-use crate::instructions::job::{check_post_args, posted_job, JobPostArgs, PostKeys};
-use crate::state::{Job, JobState, JobTerms, Market, SegmentTerms, Segments, WorkloadKind};
+use crate::instructions::job::{check_post_args, create_job, posted_job, JobPostArgs, PostKeys};
+use crate::state::{JobState, JobTerms, Market, SegmentTerms, Segments, WorkloadKind};
 use crate::token_ops;
 
 #[derive(Accounts)]
@@ -24,14 +24,15 @@ pub struct JobPostSegmented<'info> {
     pub buyer: Signer<'info>,
     #[account(mut, constraint = !market.paused @ MarketError::MarketPaused)]
     pub market: Box<Account<'info, Market>>,
+    /// CHECK: the job's address (seeds checked), created in the handler by `create_job`.
+    /// Lamports sent there before the post cannot block it; a live job there refuses the
+    /// post (`AccountAddressInUse`).
     #[account(
-        init,
-        payer = buyer,
-        space = 8 + Job::INIT_SPACE,
+        mut,
         seeds = [JOB_SEED, market.key().as_ref(), buyer.key().as_ref(), &args.nonce.to_le_bytes()],
         bump
     )]
-    pub job: Box<Account<'info, Job>>,
+    pub job: UncheckedAccount<'info>,
     /// CHECK: the job's segments address (seeds checked), created in the handler by
     /// `create::create_pda`, so lamports sent there before the post cannot block it.
     #[account(mut, seeds = [SEGMENTS_SEED, job.key().as_ref()], bump)]
@@ -108,17 +109,11 @@ impl JobPostSegmented<'_> {
             args.deadline,
             args.price,
         );
-        a.job.set_inner(posted_job(
-            args,
-            keys,
-            terms,
-            escrow,
-            now,
-            JobState::Segmented,
-        ));
+        let job = posted_job(args, keys, terms, escrow, now, JobState::Segmented);
         let job_key = a.job.key();
         let posted = Segments::posted(job_key, ctx.bumps.segments, &segments);
-        posted.invariant(&a.job)?;
+        posted.invariant(&job)?;
+        create_job(&a.buyer, &a.job, &a.system_program, &job)?;
         create::create_pda(
             &a.buyer.to_account_info(),
             &a.segments.to_account_info(),
