@@ -28,7 +28,10 @@ pub enum AuditCmd {
     /// test against the inputs, and a rejected row recomputed by the chain's own ruling.
     /// Exit 0 correct; 1 wrong (the element C[row][col] is printed); 3 output
     /// unavailable (not proof of a wrong result); 4 nothing to challenge (rejected by
-    /// Freivalds but no element the chain would rule wrong, or not a GEMM job).
+    /// Freivalds but no element the chain would rule wrong, or not a GEMM job). On a
+    /// segmented train-mlp job: every committed, unpaid segment (or `--segment i`)
+    /// re-executed from the committed previous checkpoint in the buyer's store, one line
+    /// each; exit 1 when any is wrong, else 3 when any cannot be re-executed.
     Verify(super::auditor::VerifyArgs),
     /// Dispute one output element C[row][col] of a submitted GEMM job: posts the
     /// challenger bond, stages the row of A and the column of B and absorbs their dot
@@ -36,7 +39,8 @@ pub enum AuditCmd {
     /// `audit verify`. `audit watch` settles the dispute when due.
     Challenge(super::auditor::ChallengeArgs),
     /// Watch the market: verify every submitted result once, challenge and prove the
-    /// wrong ones, settle this auditor's disputes once due. One line per job and event
+    /// wrong ones, re-execute every challengeable committed segment once and challenge
+    /// a wrong one (never an unavailable one), settle this auditor's disputes once due. One line per job and event
     /// (`--output json`: one JSON object per line).
     Watch(super::auditor::WatchArgs),
 }

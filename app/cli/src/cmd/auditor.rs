@@ -2,14 +2,18 @@
 //! is `gpu_market_client::auditor`'s). Exit codes of `verify`: 0 correct, 1 wrong (the
 //! element is printed; other failures also exit 1, and print no verdict), 3 output
 //! unavailable, 4 nothing to challenge (rejected by Freivalds' test but no element the
-//! chain would rule wrong, or not a GEMM job).
+//! chain would rule wrong, or not a GEMM job). On a segmented job `verify` re-executes
+//! every committed, unpaid segment (or `--segment i`), one line each: 1 when any is
+//! wrong, else 3 when any could not be re-executed (its previous checkpoint unavailable).
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::time::Duration;
 
 use clap::Args;
-use gpu_market_client::auditor::{self, ChallengerAccounts, Verdict, WatchEvent, WatchPolicy};
+use gpu_market_client::auditor::{
+    self, ChallengerAccounts, SegmentCheck, SegmentVerdict, Verdict, WatchEvent, WatchPolicy,
+};
 use gpu_market_client::Pubkey;
 use serde_json::json;
 use solana_sdk::signature::Signer;
@@ -19,8 +23,11 @@ use crate::{CliError, Ctx, Format, Result};
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// The submitted job.
+    /// The submitted job, or a segmented job (its committed, unpaid segments).
     pub job: Pubkey,
+    /// Only this segment of a segmented job (any committed one, paid included).
+    #[arg(long)]
+    pub segment: Option<u8>,
 }
 
 #[derive(Args, Debug)]
@@ -93,7 +100,80 @@ fn print_verdict(out: &mut dyn Write, job: &Pubkey, v: &Verdict) -> std::io::Res
     }
 }
 
+/// The error `verify` ends with for a segmented job's checks: the first wrong segment,
+/// else the first unavailable one.
+fn segments_error(job: Pubkey, checks: &[SegmentCheck]) -> Option<CliError> {
+    let wrong = checks.iter().find_map(|c| match &c.verdict {
+        SegmentVerdict::Wrong {
+            expected_root,
+            committed_root,
+        } => Some(CliError::Auditor(auditor::AuditorError::SegmentWrong {
+            job,
+            index: c.index,
+            expected_root: Box::new(*expected_root),
+            committed_root: Box::new(*committed_root),
+        })),
+        _ => None,
+    });
+    wrong.or_else(|| {
+        checks.iter().find_map(|c| match &c.verdict {
+            SegmentVerdict::Unavailable { why } => Some(CliError::OutputUnavailable {
+                job,
+                reason: format!("segment {} cannot be re-executed: {why}", c.index),
+            }),
+            _ => None,
+        })
+    })
+}
+
+fn print_segment(out: &mut dyn Write, job: &Pubkey, c: &SegmentCheck) -> std::io::Result<()> {
+    let i = c.index;
+    match &c.verdict {
+        SegmentVerdict::Correct => writeln!(
+            out,
+            "{job} segment {i}: correct (re-executed from the committed previous checkpoint)"
+        ),
+        SegmentVerdict::Wrong {
+            expected_root,
+            committed_root,
+        } => writeln!(
+            out,
+            "{job} segment {i}: WRONG: committed root {committed_root}, re-executed {expected_root}; `gpumkt audit watch` challenges it within its window"
+        ),
+        SegmentVerdict::Unavailable { why } => writeln!(
+            out,
+            "{job} segment {i}: unavailable ({why}); not proof of a wrong segment"
+        ),
+    }
+}
+
+async fn verify_segments(
+    ctx: &Ctx,
+    job: Pubkey,
+    only: Option<u8>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let checks = auditor::verify_segments(&ctx.sender, &job, only).await?;
+    let value = json!({"job": job.to_string(), "segments": checks});
+    crate::output::emit(out, ctx.format, &value, |o| {
+        if checks.is_empty() {
+            writeln!(o, "{job}: no committed, unpaid segment to verify")?;
+        }
+        checks.iter().try_for_each(|c| print_segment(o, &job, c))
+    })?;
+    match segments_error(job, &checks) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 pub async fn verify(ctx: &Ctx, a: VerifyArgs, out: &mut dyn Write) -> Result<()> {
+    let segmented = gpu_market_client::segments::fetch_segments(&*ctx.chain, &a.job)
+        .await?
+        .is_some();
+    if segmented || a.segment.is_some() {
+        return verify_segments(ctx, a.job, a.segment, out).await;
+    }
     let v = auditor::verify_job(&ctx.sender, &a.job).await?;
     let mut value = serde_json::to_value(&v).expect("serializable");
     value["job"] = json!(a.job.to_string());
@@ -154,6 +234,28 @@ fn print_event(out: &mut dyn Write, format: Format, e: &WatchEvent) -> std::io::
                 writeln!(out, "{job}: row {row} fails Freivalds but is not provable")
             }
         },
+        WatchEvent::SegmentVerified {
+            job,
+            index,
+            verdict,
+        } => match verdict {
+            SegmentVerdict::Correct => writeln!(out, "{job} segment {index}: correct"),
+            SegmentVerdict::Wrong { committed_root, expected_root } => writeln!(
+                out,
+                "{job} segment {index}: WRONG (committed {committed_root}, re-executed {expected_root})"
+            ),
+            SegmentVerdict::Unavailable { why } => {
+                writeln!(out, "{job} segment {index}: unavailable ({why})")
+            }
+        },
+        WatchEvent::SegmentChallenged {
+            job,
+            index,
+            dispute,
+        } => writeln!(
+            out,
+            "{job}: challenged segment {index}, dispute {dispute} (referees re-execute it)"
+        ),
         WatchEvent::Challenged(c) => writeln!(
             out,
             "{}: challenged C[{}][{}], dispute {} ({} proof transactions)",

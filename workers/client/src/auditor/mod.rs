@@ -14,6 +14,9 @@
 //!   if the row is right the challenger loses its bond.
 //! - [`challenge_and_prove`], [`prove`] (resumable) and [`settle_when_due`] drive a
 //!   dispute; [`watch_pass`] is one pass of the watching daemon (`gpumkt audit watch`).
+//! - A segmented train-mlp job's committed segments are re-executed as a referee would
+//!   ([`verify_segment`], [`verify_segments`]: `Correct`, `Wrong` or `Unavailable`), and
+//!   the watcher challenges a wrong one within its window (`segment.rs`).
 
 use anchor_lang::prelude::Pubkey;
 use gpu_market::state::Job;
@@ -29,9 +32,13 @@ use crate::error::ClientError;
 use crate::send::Sender;
 
 mod prove;
+mod segment;
+mod segment_watch;
 mod watch;
 
 pub use prove::*;
+pub use segment::*;
+pub use segment_watch::{seen_key, settle_segment_when_due};
 pub use watch::*;
 
 /// What went wrong on the auditor's side, with the job it concerns.
@@ -68,6 +75,42 @@ pub enum AuditorError {
     /// The chain rules only on GEMM workloads.
     #[error("job {job} is a {kind} job: only GEMM results can be disputed")]
     NotGemm { job: Pubkey, kind: &'static str },
+    /// `audit verify --segment` or the watcher asked about a job with no segments (a
+    /// single job, or one whose accounts closed), or one that is not train-mlp.
+    #[error("job {job} is not a live segmented train-mlp job")]
+    NotSegmented { job: Pubkey },
+    #[error("job {job} has {count} segments; there is no segment {index}")]
+    NoSuchSegment { job: Pubkey, index: u8, count: u8 },
+    /// Pending or running: there is no committed root to check yet.
+    #[error("segment {index} of job {job} has no committed checkpoint yet")]
+    SegmentNotCommitted { job: Pubkey, index: u8 },
+    /// The training data the spec names does not check against it.
+    #[error("job {job}'s training data: {source}")]
+    TrainData {
+        job: Pubkey,
+        #[source]
+        source: Box<gpu_market_compute::train::SegmentError>,
+    },
+    /// Re-executing the segment failed for a reason other than its previous checkpoint
+    /// (those are the verdict `SegmentVerdict::Unavailable`).
+    #[error("re-executing segment {index} of job {job}: {source}")]
+    Training {
+        job: Pubkey,
+        index: u8,
+        #[source]
+        source: Box<gpu_market_compute::train::SegmentError>,
+    },
+    #[error("re-executing segment {index} of job {job}: the training task failed: {why}")]
+    TrainingPanicked { job: Pubkey, index: u8, why: String },
+    /// The verdict `SegmentVerdict::Wrong` as an error, for callers that fail on it
+    /// (`audit verify` exits 1 with it).
+    #[error("segment {index} of job {job} is WRONG: committed root {committed_root}, its re-execution ends at {expected_root}")]
+    SegmentWrong {
+        job: Pubkey,
+        index: u8,
+        expected_root: Box<gpu_market_compute::spec::Hash32>,
+        committed_root: Box<gpu_market_compute::spec::Hash32>,
+    },
     /// The ruling's accumulator refused the recomputation's input.
     #[error("recomputing an element of job {job}: {source}")]
     Ruling {
@@ -302,8 +345,6 @@ pub async fn verify_committed(job_key: &Pubkey, job: &buyer::Committed) -> Resul
     }
 }
 
-/// The challenger's token accounts: the payment-mint one pays the bond (and gets it
-/// back on a win), the stake-mint one gets the reporter share of the slash.
 #[cfg(test)]
 mod tests {
     use super::*;

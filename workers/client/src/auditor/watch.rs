@@ -1,5 +1,7 @@
 //! One pass of the watching daemon (`gpumkt audit watch`): every submission verified once,
-//! wrong ones challenged and proven, open disputes of ours settled when due.
+//! wrong ones challenged and proven, every challengeable committed segment of a live
+//! segmented job re-executed once and a wrong one challenged (`segment_watch.rs`), open
+//! disputes of ours settled when due.
 
 use std::collections::HashSet;
 
@@ -33,6 +35,20 @@ pub enum WatchEvent {
         verdict: Verdict,
     },
     Challenged(Challenged),
+    /// A committed segment re-executed (`auditor::verify_prepared`).
+    SegmentVerified {
+        job: String,
+        index: u8,
+        #[serde(flatten)]
+        verdict: SegmentVerdict,
+    },
+    /// A wrong segment challenged: the referees re-execute it and `segment_settle`
+    /// decides.
+    SegmentChallenged {
+        job: String,
+        index: u8,
+        dispute: String,
+    },
     /// A dispute of ours resumed (proof transactions sent).
     Proven {
         job: String,
@@ -67,9 +83,11 @@ fn outcome_name(o: DisputeOutcome) -> &'static str {
 }
 
 /// One pass of the watcher: first its own open disputes (proof resumed while staging is
-/// open, settled once due), then every `Submitted` job not in `seen` (verified once; a
-/// wrong one challenged and proven; an unavailable one only under
-/// [`WatchPolicy::challenge_unavailable`]). Failures are reported per job and retried
+/// open, settled once due; a segment's settled once the referees' rule decides), then
+/// every `Submitted` job not in `seen` (verified once; a wrong one challenged and proven;
+/// an unavailable one only under [`WatchPolicy::challenge_unavailable`]), then the
+/// committed segments of live segmented jobs (`segment_watch.rs`: re-executed once, a
+/// wrong one challenged within its window, an unavailable one never). Failures are reported per job and retried
 /// next pass; only failing to list the market's accounts fails the pass.
 pub async fn watch_pass(
     sender: &Sender,
@@ -88,6 +106,11 @@ pub async fn watch_pass(
         .await
         .map_err(list_err)?;
     for (key, dispute) in disputes.iter().filter(|(_, x)| x.challenger == me) {
+        if dispute.segment.is_some() {
+            // Nothing to prove: the referees re-execute the segment.
+            settle_report(sender, auditor, m, key, dispute, report).await;
+            continue;
+        }
         let (job, dk) = (dispute.job.to_string(), key.to_string());
         let now = chain
             .clock()
@@ -183,7 +206,7 @@ pub async fn watch_pass(
             }
         }
     }
-    Ok(())
+    super::segment_watch::watch_segments(sender, auditor, challenger, m, seen, report).await
 }
 
 /// The row of A and the column of B are verified and their whole dot product absorbed
@@ -209,7 +232,11 @@ async fn settle_report(
     report: &mut (dyn FnMut(WatchEvent) + Send),
 ) {
     let (job, dk) = (dispute.job.to_string(), key.to_string());
-    match settle_when_due(sender, auditor, m, key).await {
+    let settled = match dispute.segment {
+        Some(_) => settle_segment_when_due(sender, auditor, m, key, dispute).await,
+        None => settle_when_due(sender, auditor, m, key).await,
+    };
+    match settled {
         Ok(Settlement::Settled(o)) => report(WatchEvent::Settled {
             job,
             dispute: dk,
