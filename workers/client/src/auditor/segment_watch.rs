@@ -195,3 +195,25 @@ pub async fn settle_segment_when_due(
         .map_err(AuditorError::chain(job))?;
     Ok(Settlement::Settled(outcome))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The watcher's memory keeps a segment apart from its job, from the job's other
+    /// segments and from another root committed at the same index.
+    #[test]
+    fn a_segments_key_is_its_own_per_job_index_and_root() {
+        let job = Pubkey::new_unique();
+        let k = seen_key(&job, 1, &[7; 32]);
+        assert_eq!(k, seen_key(&job, 1, &[7; 32]));
+        for other in [
+            job,
+            seen_key(&job, 0, &[7; 32]),
+            seen_key(&job, 1, &[8; 32]),
+            seen_key(&Pubkey::new_unique(), 1, &[7; 32]),
+        ] {
+            assert_ne!(k, other);
+        }
+    }
+}
