@@ -174,3 +174,84 @@ async fn a_second_post_under_a_live_jobs_nonce_is_refused_and_the_first_job_is_i
     assert_eq!(w.market_state().await.totals, totals);
     w.assert_conservation().await;
 }
+
+/// The attack: a griefer sends lamports to the provider address of an owner who has not
+/// registered yet (`["provider", market, owner]`: one per owner and market, so a block
+/// there would be for good). The registration lands, its stake in the vault.
+#[tokio::test]
+async fn lamports_sent_to_a_provider_address_before_provider_register_cannot_block_it() {
+    let w = World::new().await;
+    let owner = w.wallet(0, 5_000).await;
+    let key = pda::provider(&w.market.market, &owner.pubkey());
+    prefund(&w, &key, 1_000_000).await;
+    let vault = w.balance(&w.market.stake_vault).await;
+    let args = w.register_args(Pubkey::new_unique(), h100(), 5_000);
+    let register =
+        ix::provider_register(&w.market, owner.pubkey(), owner.stake, owner.payment, args);
+    w.send(&[register], &[&owner.key]).await.unwrap();
+    let provider = w.provider(&key).await;
+    assert_eq!((provider.owner, provider.stake), (owner.pubkey(), 5_000));
+    assert_eq!(w.balance(&w.market.stake_vault).await, vault + 5_000);
+    let again = ix::provider_register(
+        &w.market,
+        owner.pubkey(),
+        owner.stake,
+        owner.payment,
+        w.register_args(Pubkey::new_unique(), h100(), 1_000),
+    );
+    assert_err(w.send(&[again], &[&owner.key]).await, "AccountAddressInUse");
+    assert_eq!(
+        w.provider(&key).await.stake,
+        5_000,
+        "the first registration intact"
+    );
+    w.assert_conservation().await;
+}
+
+/// The attack: a griefer sends lamports to the addresses of an authority's next market
+/// (`["market", authority, id]`, its vaults and its referee pool, all predictable) before
+/// `market_create`. Each creation lands, its vaults token accounts of the market's mints
+/// under the market's authority (a buyer's escrow reaches them), and creating the pool
+/// again is refused by name.
+#[tokio::test]
+async fn lamports_sent_to_a_markets_addresses_before_market_create_cannot_block_it() {
+    let w = World::new().await;
+    let ids = [2u64, 3, 4, 5];
+    for (id, at) in ids
+        .iter()
+        .zip(["market", "payment vault", "stake vault", "pool"])
+    {
+        let market = pda::market(&w.authority.pubkey(), *id);
+        let target = match at {
+            "market" => market,
+            "payment vault" => pda::payment_vault(&market),
+            "stake vault" => pda::stake_vault(&market),
+            _ => pda::referee_pool(&market),
+        };
+        prefund(&w, &target, 1_000_000).await;
+        let keys = w
+            .create_market(*id, default_params())
+            .await
+            .unwrap_or_else(|e| panic!("market {id}, {at} pre-funded: {e}"));
+        assert_eq!(keys.market, market);
+        let state = w
+            .chain
+            .get_account(&keys.payment_vault)
+            .await
+            .unwrap()
+            .unwrap();
+        let vault =
+            gpu_market_client::token::decode_token_account(&keys.payment_vault, &state.data)
+                .unwrap();
+        assert_eq!((vault.mint, vault.owner), (w.payment_mint, market));
+        let again = ix::referee_pool_create(w.authority.pubkey(), market);
+        assert_err(w.send(&[again], &[]).await, "AccountAddressInUse");
+        let buyer = w.wallet(ESCROW, 0).await;
+        let mut post = w.post_args(1, PRICE, w.now().await + 3_600);
+        post.gemm = Some(placeholder_gemm());
+        let (ix, _) = ix::job_post(&keys, buyer.pubkey(), buyer.payment, post);
+        w.send(&[ix], &[&buyer.key]).await.unwrap();
+        assert_eq!(w.balance(&keys.payment_vault).await, ESCROW);
+    }
+    w.assert_conservation().await;
+}

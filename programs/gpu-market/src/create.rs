@@ -26,6 +26,19 @@ pub fn create_pda<'info>(
     space: usize,
     seeds: &[&[u8]],
 ) -> Result<()> {
+    create_pda_owned(payer, target, system, space, &crate::ID, seeds)
+}
+
+/// [`create_pda`] for an account another program will own (`owner`: the token program,
+/// for a vault it then initializes).
+pub fn create_pda_owned<'info>(
+    payer: &AccountInfo<'info>,
+    target: &AccountInfo<'info>,
+    system: &Program<'info, System>,
+    space: usize,
+    owner: &Pubkey,
+    seeds: &[&[u8]],
+) -> Result<()> {
     let rent = Rent::get()?.minimum_balance(space);
     let have = target.lamports();
     let sys = system.key();
@@ -38,7 +51,7 @@ pub fn create_pda<'info>(
             CpiContext::new(sys, accounts).with_signer(&[seeds]),
             rent,
             space as u64,
-            &crate::ID,
+            owner,
         );
     }
     // Lamports only: still the system program's, with no data.
@@ -65,10 +78,7 @@ pub fn create_pda<'info>(
     let accounts = Assign {
         account_to_assign: target.clone(),
     };
-    system_program::assign(
-        CpiContext::new(sys, accounts).with_signer(&[seeds]),
-        &crate::ID,
-    )
+    system_program::assign(CpiContext::new(sys, accounts).with_signer(&[seeds]), owner)
 }
 
 /// Writes `value` (with its discriminator) into a freshly created account.

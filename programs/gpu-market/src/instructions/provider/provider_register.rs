@@ -1,10 +1,13 @@
 //! Registers a provider with its first stake deposit, GPU descriptor, worker
-//! key and payout account.
+//! key and payout account. The provider's address (one per owner and market) is
+//! predictable, so it is created by `create::create_pda`: lamports sent there first
+//! cannot keep the owner out of the market.
 
 use anchor_lang::prelude::*;
 use anchor_spl::token::{Token, TokenAccount};
 
 use crate::constants::PROVIDER_SEED;
+use crate::create;
 use crate::errors::MarketError;
 use crate::events::ProviderRegistered;
 use crate::state::{GpuDescriptor, Market, Provider, Reputation};
@@ -27,14 +30,15 @@ pub struct ProviderRegister<'info> {
     pub owner: Signer<'info>,
     #[account(mut, constraint = !market.paused @ MarketError::MarketPaused)]
     pub market: Box<Account<'info, Market>>,
+    /// CHECK: the owner's provider address (seeds checked), created in the handler by
+    /// `create::create_pda`. Lamports sent there before cannot block the registration; a
+    /// live provider there refuses it (`AccountAddressInUse`).
     #[account(
-        init,
-        payer = owner,
-        space = 8 + Provider::INIT_SPACE,
+        mut,
         seeds = [PROVIDER_SEED, market.key().as_ref(), owner.key().as_ref()],
         bump
     )]
-    pub provider: Box<Account<'info, Provider>>,
+    pub provider: UncheckedAccount<'info>,
     #[account(
         mut,
         constraint = owner_stake_account.mint == market.stake_mint @ MarketError::WrongMint,
@@ -64,16 +68,7 @@ impl ProviderRegister<'_> {
         ctx.accounts.validate(&args)?;
         let clock = Clock::get()?;
         let a = &mut *ctx.accounts;
-        token_ops::deposit(
-            &a.token_program,
-            &a.owner_stake_account,
-            &a.stake_vault,
-            &a.owner,
-            args.stake,
-        )?;
-        a.market.totals.on_stake(args.stake)?;
-        a.market.totals.providers = crate::math::add(a.market.totals.providers, 1)?;
-        a.provider.set_inner(Provider {
+        let provider = Provider {
             market: a.market.key(),
             owner: a.owner.key(),
             worker: args.worker,
@@ -92,8 +87,34 @@ impl ProviderRegister<'_> {
             reputation: Reputation::default(),
             bump: ctx.bumps.provider,
             referee_stake: 0,
-        });
-        a.provider.invariant()?;
+        };
+        provider.invariant()?;
+        let market_key = a.market.key();
+        let owner_key = a.owner.key();
+        create::create_pda(
+            &a.owner,
+            &a.provider,
+            &a.system_program,
+            8 + Provider::INIT_SPACE,
+            &[
+                PROVIDER_SEED,
+                market_key.as_ref(),
+                owner_key.as_ref(),
+                &[ctx.bumps.provider],
+            ],
+        )?;
+        create::write_new(&a.provider, &provider)?;
+        // The address first (as `init` did): a live provider there refuses the
+        // registration by name before any stake moves.
+        token_ops::deposit(
+            &a.token_program,
+            &a.owner_stake_account,
+            &a.stake_vault,
+            &a.owner,
+            args.stake,
+        )?;
+        a.market.totals.on_stake(args.stake)?;
+        a.market.totals.providers = crate::math::add(a.market.totals.providers, 1)?;
         a.market.invariant()?;
         crate::emit_event!(ProviderRegistered {
             market: a.market.key(),
