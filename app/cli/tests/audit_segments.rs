@@ -8,8 +8,9 @@
 //! --once` challenges it within its window (the dispute on chain names the segment, the
 //! challenger's bond is posted) and nothing else: an honest segment verifies correct and
 //! costs the auditor nothing, and a segment whose previous checkpoint is torn in the
-//! store is "unavailable", never challenged. Settling needs seated referees, which the
-//! worker's `referee_segments` suite drives.
+//! store is "unavailable", never challenged. A ruling needs seated referees, which the
+//! worker's `referee_segments` suite drives; with none drawn by the response deadline the
+//! watcher settles its dispute by `segment_settle` with no ruling and its bond comes back.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -514,4 +515,29 @@ async fn audit_watch_challenges_a_lazy_segment_and_nothing_else() {
         );
     }
     assert_eq!(passes, [4, 0], "honest #0 #1 and torn #0 #1, then nothing");
+
+    // Nobody drew referees before the response deadline: past it the watcher settles its
+    // dispute by `segment_settle` with no ruling, and its bond comes back whole.
+    let now = w.chain.clock().await.unwrap().unix_timestamp;
+    w.chain.advance(d.respond_deadline - now + 1).await.unwrap();
+    let events = auditor.watch_once().await;
+    let settled: Vec<&Value> = events.iter().filter(|e| e["event"] == "settled").collect();
+    assert_eq!(settled.len(), 1, "{events:?}");
+    assert_eq!(
+        (
+            settled[0]["dispute"].as_str(),
+            settled[0]["outcome"].as_str()
+        ),
+        (Some(&*dispute_key.to_string()), Some("no_ruling"))
+    );
+    assert!(w.chain.get_account(&dispute_key).await.unwrap().is_none());
+    assert_eq!(w.balance(&auditor.pubkey()).await, before);
+    assert_eq!(
+        states(&w.segments(&lazy).await),
+        [SegmentState::Committed, SegmentState::Committed]
+    );
+    assert!(
+        events.iter().all(|e| e["event"] != "segment_challenged"),
+        "its window closed: not challenged again: {events:?}"
+    );
 }
