@@ -352,6 +352,26 @@ async fn audit_verify_names_a_lazy_segment_and_an_unavailable_one() {
     assert_eq!(hash(&segs[1]["committed_root"]), committed_root(1));
     assert_eq!(hash(&segs[1]["expected_root"]), honest[1]);
 
+    // What a person reads: one line per segment, the wrong one with both roots.
+    let mut reader = User::new(&w.chain, &w.blobs(), Some(w.market)).await;
+    reader.ctx.format = Format::Text;
+    let (text, r) = reader.exec(&["audit", "verify", &job.to_string()]).await;
+    assert_eq!(r.unwrap_err().exit_code(), 1);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with(&format!("{job} segment 0: correct")),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with(&format!(
+            "{job} segment 1: WRONG: committed root {}, re-executed {}",
+            committed_root(1),
+            honest[1]
+        )),
+        "{text}"
+    );
+
     // The honest segment alone passes.
     let v = auditor
         .run(&["audit", "verify", &job.to_string(), "--segment", "0"])
