@@ -2064,7 +2064,7 @@ async fn referee_bad_input_matrix() {
         "a second pool for the same market (reinitialization)",
         ix::referee_pool_create(eve.pubkey(), a.market),
         &[&eve],
-        "InvalidInstructionData",
+        "AccountAddressInUse",
     )
     .await;
     m.case(
