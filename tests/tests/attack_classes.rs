@@ -11,7 +11,6 @@ use anchor_spl::token_2022::spl_token_2022;
 use gpu_market::constants::*;
 use gpu_market::state::{MarketParams, ProofTree, WorkloadKind};
 use gpu_market_client::chain::Chain;
-use gpu_market_client::error::Result;
 use gpu_market_client::ix::{self, MarketKeys};
 use gpu_market_client::{pda, token, Pubkey};
 use gpu_market_tests::dispute::{Case, Gemm};
