@@ -106,8 +106,10 @@ function expected(fig, cli, api, pageTime) {
       return useCli ? { from: "cli", obj: cli } : { from: "api /api/providers", obj: api.providers };
     case "stats.providers":
       return useCli ? { from: "cli", obj: providerOf(cli, key) } : { from: "api /api/stats", obj: providerOf(api.stats, key) };
-    case "providers.row": // not used
-      return undefined;
+    case "providers.row": // a row of the providers list: audit ProviderStats from /api/providers
+      return useCli
+        ? { from: "cli", obj: providerOf(cli, key) }
+        : { from: "api /api/providers", obj: api.providers?.providers?.find((p) => p.provider === key) };
     case "provider":
       return useCli && !timed ? { from: "cli", obj: providerOf(cli, key) } : { from: `api /api/providers/${key}`, obj: api.provider?.(key) };
     case "job":
@@ -129,8 +131,9 @@ function expected(fig, cli, api, pageTime) {
 function compare(figs, cli, api, pageTime) {
   const bad = [];
   for (const f of figs) {
-    // The providers list's rows say "providers:<pk>" and are audit ProviderStats too.
-    const fig = f.source.startsWith("providers:") ? { ...f, source: `stats.providers:${f.source.slice(10)}` } : f;
+    // The providers list's rows say "providers:<pk>" and are audit ProviderStats too, as
+    // /api/providers (the answer the page drew them from) gives them.
+    const fig = f.source.startsWith("providers:") ? { ...f, source: `providers.row:${f.source.slice(10)}` } : f;
     const where = expected(fig, cli, api, pageTime);
     if (!where || !where.obj) {
       bad.push(`${f.source}.${f.field}: no ${where ? where.from : "known source"} value to compare with`);
