@@ -11,7 +11,7 @@
 //!                                                       bond and stake slashed, escrow
 //!                                                       refunded, account closed)
 //! Segmented                                            (a job posted in segments, for its
-//!                                                       whole life: see state/segments.rs)
+//!                                                       whole life: see state/segments/)
 //! ```
 //!
 //! Deadlines follow one convention: at the deadline second an action is still

@@ -2,7 +2,7 @@
 //! the claiming provider commits one checkpoint per segment; anyone pays a committed
 //! segment after its challenge window, or expires a running one past its deadline so
 //! that another provider resumes from the last checkpoint. `job_claim` starts segments
-//! too (see `job/job_claim.rs`). The rules are `Segments`' (state/segments.rs).
+//! too (see `job/job_claim.rs`). The rules are `Segments`' (state/segments/).
 
 pub mod job_end;
 pub mod job_extend;
